@@ -1,0 +1,22 @@
+//! Compiles `proto/trackd/v1/*.proto` with protox (pure Rust, no system `protoc`) and
+//! tonic-prost-build, and writes the encoded descriptor set that gRPC reflection serves.
+
+use std::{env, path::PathBuf};
+
+const PROTOS: &[&str] = &["proto/trackd/v1/tracking.proto"];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto");
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    let fds = protox::compile(PROTOS, ["proto"])?;
+    // compile_fds does not write the descriptor set itself; reflection needs it.
+    std::fs::write(
+        out.join("trackd_descriptor.bin"),
+        prost::Message::encode_to_vec(&fds),
+    )?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(fds)?;
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! trackd client (in progress).

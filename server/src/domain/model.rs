@@ -1,0 +1,319 @@
+//! Entities of experiment tracking: experiments, runs, metrics, params and tags.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrackingError};
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Numeric experiment id; rendered as a decimal string on the wire (`"0"` is `Default`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ExperimentId(pub u64);
+
+impl ExperimentId {
+    /// The `Default` experiment, created when a store is first opened.
+    pub const DEFAULT: ExperimentId = ExperimentId(0);
+
+    /// Parses a wire id. Anything but a decimal number is `NotFound` when it is a plausible
+    /// MLflow id (MLflow's id pattern) and `InvalidArgument` otherwise.
+    pub fn parse(s: &str) -> Result<Self> {
+        if s.is_empty() {
+            return Err(TrackingError::invalid(
+                "Missing value for required parameter 'experiment_id'.",
+            ));
+        }
+        if let Ok(n) = s.parse::<u64>() {
+            if !s.starts_with('+') {
+                return Ok(ExperimentId(n));
+            }
+        }
+        if crate::domain::validate::looks_like_mlflow_id(s, 63) {
+            Err(TrackingError::not_found(format!(
+                "No Experiment with id={s} exists"
+            )))
+        } else {
+            Err(TrackingError::invalid(format!(
+                "Invalid experiment ID: '{}'",
+                crate::domain::validate::abbreviate(s)
+            )))
+        }
+    }
+}
+
+impl fmt::Display for ExperimentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A run id: a UUIDv4, rendered as 32 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RunId(pub [u8; 16]);
+
+impl RunId {
+    /// A fresh random run id.
+    pub fn generate() -> Self {
+        RunId(*uuid::Uuid::new_v4().as_bytes())
+    }
+
+    /// Parses a wire id. Ids matching MLflow's run id pattern that are not trackd ids are
+    /// `NotFound` (they cannot exist here); anything else is `InvalidArgument`.
+    pub fn parse(s: &str) -> Result<Self> {
+        if s.is_empty() {
+            return Err(TrackingError::invalid(
+                "Missing value for required parameter 'run_id'.",
+            ));
+        }
+        if s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            let mut out = [0u8; 16];
+            for (i, byte) in out.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("checked hex");
+            }
+            return Ok(RunId(out));
+        }
+        if crate::domain::validate::looks_like_mlflow_id(s, 255) {
+            Err(TrackingError::not_found(format!(
+                "Run with id={s} not found"
+            )))
+        } else {
+            Err(TrackingError::invalid(format!(
+                "Invalid run ID: '{}'",
+                crate::domain::validate::abbreviate(s)
+            )))
+        }
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RunId({self})")
+    }
+}
+
+/// Whether an experiment or run is live or soft-deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Lifecycle {
+    /// Visible in default searches, writable.
+    Active,
+    /// Soft-deleted: hidden from default searches, refuses writes, restorable.
+    Deleted,
+}
+
+impl Lifecycle {
+    /// MLflow's string form: `active` or `deleted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Active => "active",
+            Lifecycle::Deleted => "deleted",
+        }
+    }
+}
+
+/// Status of a run, with MLflow's numbering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunStatus {
+    /// The run is in progress.
+    Running,
+    /// The run is scheduled to start.
+    Scheduled,
+    /// The run ended successfully.
+    Finished,
+    /// The run ended with an error.
+    Failed,
+    /// The run was stopped.
+    Killed,
+}
+
+impl RunStatus {
+    /// MLflow's name of the status (`RUNNING`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "RUNNING",
+            RunStatus::Scheduled => "SCHEDULED",
+            RunStatus::Finished => "FINISHED",
+            RunStatus::Failed => "FAILED",
+            RunStatus::Killed => "KILLED",
+        }
+    }
+
+    /// Parses MLflow's status name, case-insensitively.
+    pub fn from_name(s: &str) -> Option<Self> {
+        [
+            Self::Running,
+            Self::Scheduled,
+            Self::Finished,
+            Self::Failed,
+            Self::Killed,
+        ]
+        .into_iter()
+        .find(|st| st.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// Whether the run has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Finished | RunStatus::Failed | RunStatus::Killed
+        )
+    }
+}
+
+/// Which lifecycle stages a search returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ViewType {
+    /// Only active objects (the default).
+    #[default]
+    ActiveOnly,
+    /// Only deleted objects.
+    DeletedOnly,
+    /// Everything.
+    All,
+}
+
+impl ViewType {
+    /// Whether an object in `stage` is shown.
+    pub fn includes(self, stage: Lifecycle) -> bool {
+        match self {
+            ViewType::ActiveOnly => stage == Lifecycle::Active,
+            ViewType::DeletedOnly => stage == Lifecycle::Deleted,
+            ViewType::All => true,
+        }
+    }
+}
+
+/// An experiment with its tags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    /// Its id.
+    pub id: ExperimentId,
+    /// Unique name (also among deleted experiments).
+    pub name: String,
+    /// Where its runs' artifacts live (`mlflow-artifacts:/<id>` by default).
+    pub artifact_location: String,
+    /// Active or deleted.
+    pub lifecycle: Lifecycle,
+    /// Creation time, ms.
+    pub creation_time: i64,
+    /// Last create/rename/delete/restore/tag change, ms.
+    pub last_update_time: i64,
+    /// Experiment tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Run metadata (MLflow's `RunInfo`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Its id.
+    pub run_id: RunId,
+    /// The experiment it belongs to.
+    pub experiment_id: ExperimentId,
+    /// Display name, kept equal to the `mlflow.runName` tag.
+    pub run_name: String,
+    /// Deprecated user field (MLflow still fills it).
+    pub user_id: String,
+    /// Status.
+    pub status: RunStatus,
+    /// Start time, ms.
+    pub start_time: i64,
+    /// End time, ms; `None` while not ended.
+    pub end_time: Option<i64>,
+    /// Root URI of the run's artifacts.
+    pub artifact_uri: String,
+    /// Active or deleted.
+    pub lifecycle: Lifecycle,
+}
+
+/// One metric point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Training step (may be negative).
+    pub step: i64,
+    /// Wall time, ms since the epoch.
+    pub timestamp: i64,
+    /// The value; NaN and infinities are allowed.
+    pub value: f64,
+}
+
+impl Point {
+    /// MLflow's "latest" order: by (step, timestamp, value), values totally ordered.
+    pub fn latest_cmp(&self, other: &Point) -> std::cmp::Ordering {
+        (self.step, self.timestamp)
+            .cmp(&(other.step, other.timestamp))
+            .then(self.value.total_cmp(&other.value))
+    }
+
+    /// Bitwise identity (so NaN equals NaN): what "exact duplicate" means for retries.
+    pub fn same_as(&self, other: &Point) -> bool {
+        self.step == other.step
+            && self.timestamp == other.timestamp
+            && self.value.to_bits() == other.value.to_bits()
+    }
+}
+
+/// A metric point with its key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    /// Metric name.
+    pub key: String,
+    /// The point.
+    pub point: Point,
+}
+
+/// A run as returned by reads: info, latest metrics, params and tags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    /// Metadata.
+    pub info: RunInfo,
+    /// The latest point of each metric key, by key.
+    pub metrics: BTreeMap<String, Point>,
+    /// Params, by key.
+    pub params: BTreeMap<String, String>,
+    /// Tags, by key.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Writes to one run in one batch: metric points grouped by key, params and tags.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunWrites {
+    /// Points per metric key, in arrival order.
+    pub metrics: Vec<(String, Vec<Point>)>,
+    /// Params in request order.
+    pub params: Vec<(String, String)>,
+    /// Tags in request order (the last one of a key wins).
+    pub tags: Vec<(String, String)>,
+}
+
+impl RunWrites {
+    /// Number of metric points.
+    pub fn point_count(&self) -> usize {
+        self.metrics.iter().map(|(_, p)| p.len()).sum()
+    }
+}
+
+/// System tag holding the run name.
+pub const RUN_NAME_TAG: &str = "mlflow.runName";
+/// System tag holding the parent of a nested run.
+pub const PARENT_RUN_ID_TAG: &str = "mlflow.parentRunId";
+/// System tag holding the user.
+pub const USER_TAG: &str = "mlflow.user";

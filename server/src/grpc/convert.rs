@@ -1,0 +1,192 @@
+//! Conversions between `trackd.v1` messages and domain types. Nothing else in the server
+//! touches prost types.
+
+use trackd_proto::v1 as pb;
+
+use crate::domain::{Experiment, Point, Run, RunInfo, RunStatus, RunWrites};
+use crate::error::{Result, TrackingError};
+use crate::store::Durability;
+use crate::tracker::StreamAck;
+
+/// Domain experiment → proto.
+pub fn experiment(e: Experiment) -> pb::Experiment {
+    pb::Experiment {
+        experiment_id: e.id.to_string(),
+        name: e.name,
+        artifact_location: e.artifact_location,
+        lifecycle_stage: e.lifecycle.as_str().to_owned(),
+        last_update_time: e.last_update_time,
+        creation_time: e.creation_time,
+        tags: e
+            .tags
+            .into_iter()
+            .map(|(key, value)| pb::ExperimentTag { key, value })
+            .collect(),
+    }
+}
+
+/// Domain run status → proto enum value.
+pub fn status(s: RunStatus) -> pb::RunStatus {
+    match s {
+        RunStatus::Running => pb::RunStatus::Running,
+        RunStatus::Scheduled => pb::RunStatus::Scheduled,
+        RunStatus::Finished => pb::RunStatus::Finished,
+        RunStatus::Failed => pb::RunStatus::Failed,
+        RunStatus::Killed => pb::RunStatus::Killed,
+    }
+}
+
+/// Proto enum value → domain run status.
+pub fn status_from(v: i32) -> Result<RunStatus> {
+    match pb::RunStatus::try_from(v) {
+        Ok(pb::RunStatus::Running) => Ok(RunStatus::Running),
+        Ok(pb::RunStatus::Scheduled) => Ok(RunStatus::Scheduled),
+        Ok(pb::RunStatus::Finished) => Ok(RunStatus::Finished),
+        Ok(pb::RunStatus::Failed) => Ok(RunStatus::Failed),
+        Ok(pb::RunStatus::Killed) => Ok(RunStatus::Killed),
+        _ => Err(TrackingError::invalid(format!("Invalid run status {v}"))),
+    }
+}
+
+/// Domain run info → proto.
+pub fn run_info(i: RunInfo) -> pb::RunInfo {
+    let id = i.run_id.to_string();
+    pb::RunInfo {
+        run_uuid: id.clone(),
+        run_id: id,
+        run_name: i.run_name,
+        experiment_id: i.experiment_id.to_string(),
+        user_id: i.user_id,
+        status: status(i.status) as i32,
+        start_time: i.start_time,
+        end_time: i.end_time,
+        artifact_uri: i.artifact_uri,
+        lifecycle_stage: i.lifecycle.as_str().to_owned(),
+    }
+}
+
+/// Domain metric point → proto metric.
+pub fn metric(key: String, p: Point) -> pb::Metric {
+    pb::Metric {
+        key,
+        value: p.value,
+        timestamp: p.timestamp,
+        step: p.step,
+    }
+}
+
+/// Domain run → proto.
+pub fn run(r: Run) -> pb::Run {
+    pb::Run {
+        info: Some(run_info(r.info)),
+        data: Some(pb::RunData {
+            metrics: r.metrics.into_iter().map(|(k, p)| metric(k, p)).collect(),
+            params: r
+                .params
+                .into_iter()
+                .map(|(key, value)| pb::Param { key, value })
+                .collect(),
+            tags: r
+                .tags
+                .into_iter()
+                .map(|(key, value)| pb::RunTag { key, value })
+                .collect(),
+        }),
+    }
+}
+
+/// `run_id`, falling back to the deprecated `run_uuid`.
+pub fn run_id<'a>(run_id: &'a str, run_uuid: &'a str) -> &'a str {
+    if run_id.is_empty() {
+        run_uuid
+    } else {
+        run_id
+    }
+}
+
+/// LogBatch message parts → domain writes (points grouped by key, in request order).
+pub fn batch_writes(
+    metrics: Vec<pb::Metric>,
+    params: Vec<pb::Param>,
+    tags: Vec<pb::RunTag>,
+) -> RunWrites {
+    let mut grouped: Vec<(String, Vec<Point>)> = Vec::new();
+    for m in metrics {
+        let p = Point {
+            step: m.step,
+            timestamp: m.timestamp,
+            value: m.value,
+        };
+        match grouped.iter_mut().find(|(k, _)| *k == m.key) {
+            Some((_, points)) => points.push(p),
+            None => grouped.push((m.key, vec![p])),
+        }
+    }
+    RunWrites {
+        metrics: grouped,
+        params: params.into_iter().map(|p| (p.key, p.value)).collect(),
+        tags: tags.into_iter().map(|t| (t.key, t.value)).collect(),
+    }
+}
+
+/// Columnar stream writes → domain writes; the three columns must have equal lengths.
+pub fn stream_writes(runs: Vec<pb::RunWrites>) -> Result<Vec<(String, RunWrites)>> {
+    runs.into_iter()
+        .map(|r| {
+            let mut metrics = Vec::with_capacity(r.metrics.len());
+            for col in r.metrics {
+                let n = col.values.len();
+                if col.steps.len() != n || col.timestamps.len() != n {
+                    return Err(TrackingError::invalid(format!(
+                        "metric '{}': steps ({}), timestamps ({}) and values ({n}) must have the same length",
+                        crate::domain::validate::abbreviate(&col.key),
+                        col.steps.len(),
+                        col.timestamps.len()
+                    )));
+                }
+                let points = col
+                    .steps
+                    .iter()
+                    .zip(&col.timestamps)
+                    .zip(&col.values)
+                    .map(|((&step, &timestamp), &value)| Point { step, timestamp, value })
+                    .collect();
+                metrics.push((col.key, points));
+            }
+            let writes = RunWrites {
+                metrics,
+                params: r.params.into_iter().map(|p| (p.key, p.value)).collect(),
+                tags: r.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+            };
+            Ok((r.run_id, writes))
+        })
+        .collect()
+}
+
+/// A stream acknowledgement → proto.
+pub fn stream_ack(ack: StreamAck) -> pb::LogStreamResponse {
+    let durability = match ack.durability {
+        Durability::Durable => pb::Durability::Durable,
+        Durability::Buffered => pb::Durability::Buffered,
+    };
+    pb::LogStreamResponse {
+        seq: ack.seq,
+        durability: durability as i32,
+        points_stored: ack.points_stored,
+        error: None,
+    }
+}
+
+/// A refused stream batch → proto.
+pub fn stream_error(seq: u64, err: &TrackingError) -> pb::LogStreamResponse {
+    pb::LogStreamResponse {
+        seq,
+        durability: pb::Durability::Unspecified as i32,
+        points_stored: 0,
+        error: Some(pb::StreamError {
+            code: err.grpc_code() as i32,
+            error_code: err.mlflow_error_code().to_owned(),
+            message: err.to_string(),
+        }),
+    }
+}

@@ -1,0 +1,389 @@
+//! The gRPC edge: `trackd.v1.TrackingService` over the [`Tracker`].
+//!
+//! Each method decodes its request into domain arguments, calls the Tracker, and encodes
+//! the answer; errors become `tonic::Status` through the one mapping in [`crate::error`].
+
+pub mod convert;
+mod stream;
+
+use std::time::Duration;
+
+use tonic::{Request, Response, Status, Streaming};
+use tracing::instrument;
+use trackd_proto::v1 as pb;
+use trackd_proto::v1::tracking_service_server::TrackingService;
+
+use crate::domain::{Point, ViewType};
+use crate::tracker::{ExperimentSearch, NewRun, RunSearch, RunUpdate, Tracker};
+
+pub use trackd_proto::v1::tracking_service_server::TrackingServiceServer;
+
+/// Largest gRPC message the server decodes (a LogStream batch of ~250k points fits).
+pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
+
+/// Settings of the gRPC edge.
+#[derive(Debug, Clone)]
+pub struct GrpcOptions {
+    /// A LogStream that sends nothing for this long is closed.
+    pub stream_idle_timeout: Duration,
+    /// Batches of one stream being committed at once (pipelining depth).
+    pub stream_in_flight: usize,
+}
+
+impl Default for GrpcOptions {
+    fn default() -> Self {
+        GrpcOptions {
+            stream_idle_timeout: Duration::from_secs(300),
+            stream_in_flight: 4,
+        }
+    }
+}
+
+/// `TrackingService` implementation.
+#[derive(Clone)]
+pub struct TrackingGrpc {
+    tracker: Tracker,
+    options: GrpcOptions,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl TrackingGrpc {
+    /// A service over `tracker`; streams end when `shutdown` turns true.
+    pub fn new(
+        tracker: Tracker,
+        options: GrpcOptions,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        TrackingGrpc {
+            tracker,
+            options,
+            shutdown,
+        }
+    }
+
+    /// The tonic server wrapper with trackd's message limits.
+    pub fn into_server(self) -> TrackingServiceServer<Self> {
+        TrackingServiceServer::new(self).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+}
+
+type GrpcResult<T> = Result<Response<T>, Status>;
+
+fn ok<T>(value: T) -> GrpcResult<T> {
+    Ok(Response::new(value))
+}
+
+#[tonic::async_trait]
+impl TrackingService for TrackingGrpc {
+    #[instrument(skip_all, fields(name = %request.get_ref().name))]
+    async fn create_experiment(
+        &self,
+        request: Request<pb::CreateExperimentRequest>,
+    ) -> GrpcResult<pb::CreateExperimentResponse> {
+        let r = request.into_inner();
+        let tags = r.tags.into_iter().map(|t| (t.key, t.value)).collect();
+        let id = self
+            .tracker
+            .create_experiment(&r.name, &r.artifact_location, tags)
+            .await?;
+        ok(pb::CreateExperimentResponse {
+            experiment_id: id.to_string(),
+        })
+    }
+
+    #[instrument(skip_all, fields(experiment_id = %request.get_ref().experiment_id))]
+    async fn get_experiment(
+        &self,
+        request: Request<pb::GetExperimentRequest>,
+    ) -> GrpcResult<pb::GetExperimentResponse> {
+        let exp = self
+            .tracker
+            .get_experiment(&request.get_ref().experiment_id)
+            .await?;
+        ok(pb::GetExperimentResponse {
+            experiment: Some(convert::experiment(exp)),
+        })
+    }
+
+    #[instrument(skip_all, fields(name = %request.get_ref().experiment_name))]
+    async fn get_experiment_by_name(
+        &self,
+        request: Request<pb::GetExperimentByNameRequest>,
+    ) -> GrpcResult<pb::GetExperimentByNameResponse> {
+        let exp = self
+            .tracker
+            .get_experiment_by_name(&request.get_ref().experiment_name)
+            .await?;
+        ok(pb::GetExperimentByNameResponse {
+            experiment: Some(convert::experiment(exp)),
+        })
+    }
+
+    #[instrument(skip_all)]
+    async fn search_experiments(
+        &self,
+        request: Request<pb::SearchExperimentsRequest>,
+    ) -> GrpcResult<pb::SearchExperimentsResponse> {
+        let r = request.into_inner();
+        let search = ExperimentSearch {
+            filter: r.filter,
+            view: ViewType::from_i32(r.view_type)?,
+            max_results: r.max_results,
+            order_by: r.order_by,
+            page_token: r.page_token,
+        };
+        let page = self.tracker.search_experiments(search).await?;
+        ok(pb::SearchExperimentsResponse {
+            experiments: page.items.into_iter().map(convert::experiment).collect(),
+            next_page_token: page.next_page_token,
+        })
+    }
+
+    #[instrument(skip_all, fields(experiment_id = %request.get_ref().experiment_id))]
+    async fn update_experiment(
+        &self,
+        request: Request<pb::UpdateExperimentRequest>,
+    ) -> GrpcResult<pb::UpdateExperimentResponse> {
+        let r = request.get_ref();
+        self.tracker
+            .update_experiment(&r.experiment_id, &r.new_name)
+            .await?;
+        ok(pb::UpdateExperimentResponse {})
+    }
+
+    #[instrument(skip_all, fields(experiment_id = %request.get_ref().experiment_id))]
+    async fn delete_experiment(
+        &self,
+        request: Request<pb::DeleteExperimentRequest>,
+    ) -> GrpcResult<pb::DeleteExperimentResponse> {
+        self.tracker
+            .delete_experiment(&request.get_ref().experiment_id)
+            .await?;
+        ok(pb::DeleteExperimentResponse {})
+    }
+
+    #[instrument(skip_all, fields(experiment_id = %request.get_ref().experiment_id))]
+    async fn restore_experiment(
+        &self,
+        request: Request<pb::RestoreExperimentRequest>,
+    ) -> GrpcResult<pb::RestoreExperimentResponse> {
+        self.tracker
+            .restore_experiment(&request.get_ref().experiment_id)
+            .await?;
+        ok(pb::RestoreExperimentResponse {})
+    }
+
+    #[instrument(skip_all, fields(experiment_id = %request.get_ref().experiment_id))]
+    async fn set_experiment_tag(
+        &self,
+        request: Request<pb::SetExperimentTagRequest>,
+    ) -> GrpcResult<pb::SetExperimentTagResponse> {
+        let r = request.get_ref();
+        self.tracker
+            .set_experiment_tag(&r.experiment_id, &r.key, &r.value)
+            .await?;
+        ok(pb::SetExperimentTagResponse {})
+    }
+
+    #[instrument(skip_all, fields(experiment_id = %request.get_ref().experiment_id))]
+    async fn delete_experiment_tag(
+        &self,
+        request: Request<pb::DeleteExperimentTagRequest>,
+    ) -> GrpcResult<pb::DeleteExperimentTagResponse> {
+        let r = request.get_ref();
+        self.tracker
+            .delete_experiment_tag(&r.experiment_id, &r.key)
+            .await?;
+        ok(pb::DeleteExperimentTagResponse {})
+    }
+
+    #[instrument(skip_all, fields(experiment_id = %request.get_ref().experiment_id))]
+    async fn create_run(
+        &self,
+        request: Request<pb::CreateRunRequest>,
+    ) -> GrpcResult<pb::CreateRunResponse> {
+        let r = request.into_inner();
+        let new = NewRun {
+            experiment_id: r.experiment_id,
+            user_id: r.user_id,
+            run_name: r.run_name,
+            start_time: r.start_time,
+            tags: r.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        };
+        let run = self.tracker.create_run(new).await?;
+        ok(pb::CreateRunResponse {
+            run: Some(convert::run(run)),
+        })
+    }
+
+    #[instrument(skip_all, fields(run_id = %convert::run_id(&request.get_ref().run_id, &request.get_ref().run_uuid)))]
+    async fn get_run(&self, request: Request<pb::GetRunRequest>) -> GrpcResult<pb::GetRunResponse> {
+        let r = request.get_ref();
+        let run = self
+            .tracker
+            .get_run(convert::run_id(&r.run_id, &r.run_uuid))
+            .await?;
+        ok(pb::GetRunResponse {
+            run: Some(convert::run(run)),
+        })
+    }
+
+    #[instrument(skip_all, fields(run_id = %convert::run_id(&request.get_ref().run_id, &request.get_ref().run_uuid)))]
+    async fn update_run(
+        &self,
+        request: Request<pb::UpdateRunRequest>,
+    ) -> GrpcResult<pb::UpdateRunResponse> {
+        let r = request.into_inner();
+        let update = RunUpdate {
+            status: r.status.map(convert::status_from).transpose()?,
+            end_time: r.end_time,
+            run_name: r.run_name,
+        };
+        let info = self
+            .tracker
+            .update_run(convert::run_id(&r.run_id, &r.run_uuid), update)
+            .await?;
+        ok(pb::UpdateRunResponse {
+            run_info: Some(convert::run_info(info)),
+        })
+    }
+
+    #[instrument(skip_all, fields(run_id = %request.get_ref().run_id))]
+    async fn delete_run(
+        &self,
+        request: Request<pb::DeleteRunRequest>,
+    ) -> GrpcResult<pb::DeleteRunResponse> {
+        self.tracker.delete_run(&request.get_ref().run_id).await?;
+        ok(pb::DeleteRunResponse {})
+    }
+
+    #[instrument(skip_all, fields(run_id = %request.get_ref().run_id))]
+    async fn restore_run(
+        &self,
+        request: Request<pb::RestoreRunRequest>,
+    ) -> GrpcResult<pb::RestoreRunResponse> {
+        self.tracker.restore_run(&request.get_ref().run_id).await?;
+        ok(pb::RestoreRunResponse {})
+    }
+
+    #[instrument(skip_all)]
+    async fn search_runs(
+        &self,
+        request: Request<pb::SearchRunsRequest>,
+    ) -> GrpcResult<pb::SearchRunsResponse> {
+        let r = request.into_inner();
+        let search = RunSearch {
+            experiment_ids: r.experiment_ids,
+            filter: r.filter,
+            view: ViewType::from_i32(r.run_view_type)?,
+            max_results: i64::from(r.max_results),
+            order_by: r.order_by,
+            page_token: r.page_token,
+        };
+        let page = self.tracker.search_runs(search).await?;
+        ok(pb::SearchRunsResponse {
+            runs: page.items.into_iter().map(convert::run).collect(),
+            next_page_token: page.next_page_token,
+        })
+    }
+
+    #[instrument(skip_all, fields(run_id = %convert::run_id(&request.get_ref().run_id, &request.get_ref().run_uuid)))]
+    async fn log_metric(
+        &self,
+        request: Request<pb::LogMetricRequest>,
+    ) -> GrpcResult<pb::LogMetricResponse> {
+        let r = request.get_ref();
+        let point = Point {
+            step: r.step,
+            timestamp: r.timestamp,
+            value: r.value,
+        };
+        self.tracker
+            .log_metric(convert::run_id(&r.run_id, &r.run_uuid), &r.key, point)
+            .await?;
+        ok(pb::LogMetricResponse {})
+    }
+
+    #[instrument(skip_all, fields(run_id = %convert::run_id(&request.get_ref().run_id, &request.get_ref().run_uuid)))]
+    async fn log_param(
+        &self,
+        request: Request<pb::LogParamRequest>,
+    ) -> GrpcResult<pb::LogParamResponse> {
+        let r = request.get_ref();
+        self.tracker
+            .log_param(convert::run_id(&r.run_id, &r.run_uuid), &r.key, &r.value)
+            .await?;
+        ok(pb::LogParamResponse {})
+    }
+
+    #[instrument(skip_all, fields(run_id = %convert::run_id(&request.get_ref().run_id, &request.get_ref().run_uuid)))]
+    async fn set_tag(&self, request: Request<pb::SetTagRequest>) -> GrpcResult<pb::SetTagResponse> {
+        let r = request.get_ref();
+        self.tracker
+            .set_tag(convert::run_id(&r.run_id, &r.run_uuid), &r.key, &r.value)
+            .await?;
+        ok(pb::SetTagResponse {})
+    }
+
+    #[instrument(skip_all, fields(run_id = %request.get_ref().run_id))]
+    async fn delete_tag(
+        &self,
+        request: Request<pb::DeleteTagRequest>,
+    ) -> GrpcResult<pb::DeleteTagResponse> {
+        let r = request.get_ref();
+        self.tracker.delete_tag(&r.run_id, &r.key).await?;
+        ok(pb::DeleteTagResponse {})
+    }
+
+    #[instrument(skip_all, fields(run_id = %request.get_ref().run_id))]
+    async fn log_batch(
+        &self,
+        request: Request<pb::LogBatchRequest>,
+    ) -> GrpcResult<pb::LogBatchResponse> {
+        let r = request.into_inner();
+        let writes = convert::batch_writes(r.metrics, r.params, r.tags);
+        self.tracker.log_batch(&r.run_id, writes).await?;
+        ok(pb::LogBatchResponse {})
+    }
+
+    #[instrument(skip_all, fields(run_id = %convert::run_id(&request.get_ref().run_id, &request.get_ref().run_uuid)))]
+    async fn get_metric_history(
+        &self,
+        request: Request<pb::GetMetricHistoryRequest>,
+    ) -> GrpcResult<pb::GetMetricHistoryResponse> {
+        let r = request.into_inner();
+        let page = self
+            .tracker
+            .metric_history(
+                convert::run_id(&r.run_id, &r.run_uuid),
+                &r.metric_key,
+                &r.page_token,
+                i64::from(r.max_results),
+            )
+            .await?;
+        let key = r.metric_key;
+        ok(pb::GetMetricHistoryResponse {
+            metrics: page
+                .items
+                .into_iter()
+                .map(|p| convert::metric(key.clone(), p))
+                .collect(),
+            next_page_token: page.next_page_token,
+        })
+    }
+
+    type LogStreamStream = stream::AckStream;
+
+    #[instrument(skip_all)]
+    async fn log_stream(
+        &self,
+        request: Request<Streaming<pb::LogStreamRequest>>,
+    ) -> GrpcResult<Self::LogStreamStream> {
+        ok(stream::serve(
+            self.tracker.clone(),
+            request.into_inner(),
+            self.options.clone(),
+            self.shutdown.clone(),
+        ))
+    }
+}

@@ -1,0 +1,109 @@
+//! LogStream: reads batches, commits up to `stream_in_flight` of them at once, and answers
+//! each with an acknowledgement, in order.
+//!
+//! - A batch the Tracker refuses gets an answer with `error` set; the stream goes on.
+//! - A stream silent for `stream_idle_timeout` (with nothing in flight) is closed with
+//!   DEADLINE_EXCEEDED. This is per stream: the server-wide request timeout would cut long
+//!   healthy streams.
+//! - On shutdown, batches already read are committed and acknowledged, then the stream
+//!   ends with UNAVAILABLE so the client reconnects elsewhere or later.
+//! - Backpressure: while the ingest budget or the commit queue is full the handler stops
+//!   reading, and HTTP/2 flow control slows the sender. Memory stays bounded.
+
+use std::pin::Pin;
+
+use futures::stream::FuturesOrdered;
+use futures::{Stream, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Status, Streaming};
+use trackd_proto::v1 as pb;
+
+use super::{convert, GrpcOptions};
+use crate::tracker::Tracker;
+
+/// The response stream of LogStream.
+pub type AckStream =
+    Pin<Box<dyn Stream<Item = Result<pb::LogStreamResponse, Status>> + Send + 'static>>;
+
+pub(super) fn serve(
+    tracker: Tracker,
+    inbound: Streaming<pb::LogStreamRequest>,
+    options: GrpcOptions,
+    shutdown: watch::Receiver<bool>,
+) -> AckStream {
+    let (tx, rx) = mpsc::channel(options.stream_in_flight.max(1) * 2);
+    tokio::spawn(pump(tracker, inbound, options, shutdown, tx));
+    Box::pin(ReceiverStream::new(rx))
+}
+
+type Ack = Result<pb::LogStreamResponse, Status>;
+
+async fn pump(
+    tracker: Tracker,
+    mut inbound: Streaming<pb::LogStreamRequest>,
+    options: GrpcOptions,
+    mut shutdown: watch::Receiver<bool>,
+    tx: mpsc::Sender<Ack>,
+) {
+    let mut pending = FuturesOrdered::new();
+    let in_flight = options.stream_in_flight.max(1);
+    let idle = tokio::time::sleep(options.stream_idle_timeout);
+    tokio::pin!(idle);
+    let mut reading = true;
+    let closing = loop {
+        if !reading && pending.is_empty() {
+            break None;
+        }
+        tokio::select! {
+            biased;
+            Some(ack) = pending.next(), if !pending.is_empty() => {
+                if tx.send(Ok(ack)).await.is_err() {
+                    return; // the client went away
+                }
+            }
+            changed = shutdown.changed(), if reading => {
+                if changed.is_err() || *shutdown.borrow() {
+                    reading = false;
+                }
+            }
+            message = inbound.message(), if reading && pending.len() < in_flight => {
+                match message {
+                    Ok(Some(batch)) => {
+                        idle.as_mut().reset(tokio::time::Instant::now() + options.stream_idle_timeout);
+                        pending.push_back(commit(tracker.clone(), batch));
+                    }
+                    Ok(None) => reading = false,
+                    Err(status) => {
+                        tracing::debug!(%status, "log stream broke");
+                        reading = false;
+                    }
+                }
+            }
+            () = &mut idle, if reading && pending.is_empty() => {
+                break Some(Status::deadline_exceeded(format!(
+                    "log stream idle for {:?}; reconnect to continue", options.stream_idle_timeout
+                )));
+            }
+        }
+    };
+    let closing = closing.or_else(|| {
+        (*shutdown.borrow())
+            .then(|| Status::unavailable("server shutting down; acknowledged batches are stored"))
+    });
+    if let Some(status) = closing {
+        let _ = tx.send(Err(status)).await;
+    }
+}
+
+async fn commit(tracker: Tracker, batch: pb::LogStreamRequest) -> pb::LogStreamResponse {
+    let seq = batch.seq;
+    let result = match convert::stream_writes(batch.runs) {
+        Ok(runs) => tracker.log_stream_batch(&batch.stream_id, seq, runs).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(ack) => convert::stream_ack(ack),
+        Err(err) => convert::stream_error(seq, &err),
+    }
+}

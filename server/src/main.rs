@@ -1,0 +1,86 @@
+//! The `trackd` binary: parses the command line and runs the server until SIGINT/SIGTERM.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+use trackd_server::config::{Cli, Command, ServerArgs};
+use trackd_server::{serve, telemetry, Store, Tracker};
+
+fn main() -> ExitCode {
+    telemetry::init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("trackd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Server(args) => runtime.block_on(run_server(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trackd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if !args.host.is_loopback() {
+        tracing::warn!(
+            host = %args.host,
+            "LISTENING BEYOND LOOPBACK WITHOUT AUTHENTICATION: anyone who can reach this port can \
+             read and change every experiment. Bind to 127.0.0.1 or put an authenticating proxy in front."
+        );
+    }
+    let store = Store::open(args.store_config())?;
+    let listener = TcpListener::bind(args.addr())
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr()))?;
+    println!(
+        "trackd listening on http://{} (store {})",
+        listener.local_addr()?,
+        args.store.display()
+    );
+    serve(
+        listener,
+        Tracker::new(store),
+        args.serve_options(),
+        shutdown_signal(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM. A second signal exits at once.
+async fn shutdown_signal() {
+    wait_signal().await;
+    tokio::spawn(async {
+        wait_signal().await;
+        eprintln!("trackd: second signal, exiting without draining");
+        std::process::exit(130);
+    });
+}
+
+#[cfg(unix)]
+async fn wait_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term =
+        signal(SignalKind::terminate()).expect("registering a SIGTERM handler should not fail");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

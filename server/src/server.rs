@@ -1,0 +1,184 @@
+//! Serving: gRPC (tracking, health, reflection v1 + v1alpha) and HTTP on one listener, and
+//! graceful shutdown.
+//!
+//! Shutdown order: health turns NOT_SERVING, streams stop reading and acknowledge what they
+//! hold, the listener stops accepting and open requests drain (bounded by a deadline), then
+//! the store commits what is queued and flushes.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+
+use crate::grpc::{GrpcOptions, TrackingGrpc, TrackingServiceServer};
+use crate::store::{Store, StoreConfig, StoreError};
+use crate::tracker::Tracker;
+
+/// Settings of a running server beyond the store.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// gRPC edge settings.
+    pub grpc: GrpcOptions,
+    /// Longest wait for open requests at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            grpc: GrpcOptions::default(),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store could not be opened or closed cleanly.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The transport failed.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Reflection could not be built from the descriptor sets.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// Binding or reading the listener failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves `tracker` on `listener` until `shutdown` completes, then shuts down gracefully and
+/// closes the store.
+pub async fn serve(
+    listener: TcpListener,
+    tracker: Tracker,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<TrackingServiceServer<TrackingGrpc>>()
+        .await;
+    let (stop_streams, streams_stopped) = watch::channel(false);
+    let grpc = TrackingGrpc::new(tracker.clone(), options.grpc.clone(), streams_stopped);
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(trackd_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(trackd_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let routes = Routes::new(grpc.into_server())
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    let app = routes
+        .into_axum_router()
+        .merge(crate::http::router(tracker.clone()));
+
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, store = %tracker.store().dir().display(), durability = ?tracker.store().durability(), "trackd serving");
+
+    let (drain_started, drain_signal) = oneshot::channel::<()>();
+    let shutdown_sequence = async move {
+        shutdown.await;
+        tracing::info!("shutdown requested: health NOT_SERVING, draining streams");
+        health_reporter
+            .set_not_serving::<TrackingServiceServer<TrackingGrpc>>()
+            .await;
+        let _ = stop_streams.send(true);
+        let _ = drain_started.send(());
+    };
+    let server = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .tcp_nodelay(true)
+        .add_routes(Routes::from(app))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown_sequence);
+    tokio::pin!(server);
+    let result = tokio::select! {
+        r = &mut server => r.map_err(ServeError::from),
+        _ = async { let _ = drain_signal.await; tokio::time::sleep(options.shutdown_grace).await } => {
+            tracing::warn!(grace = ?options.shutdown_grace, "open requests did not finish in time; closing anyway");
+            Ok(())
+        }
+    };
+    tracker.store().close().await?;
+    tracing::info!("store flushed and closed");
+    result
+}
+
+/// A server running in the background (tests, benchmarks, the demo, embedded use).
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+    tracker: Tracker,
+}
+
+impl ServerHandle {
+    /// Opens the store and serves it on `addr` (use `127.0.0.1:0` for an ephemeral port).
+    pub async fn start(
+        addr: SocketAddr,
+        store: StoreConfig,
+        options: ServeOptions,
+    ) -> Result<Self, ServeError> {
+        let store = Store::open(store)?;
+        let listener = TcpListener::bind(addr).await?;
+        Self::start_on(listener, Tracker::new(store), options)
+    }
+
+    /// Serves `tracker` on an already bound listener.
+    pub fn start_on(
+        listener: TcpListener,
+        tracker: Tracker,
+        options: ServeOptions,
+    ) -> Result<Self, ServeError> {
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, tracker.clone(), options, async {
+            let _ = stopped.await;
+        }));
+        Ok(ServerHandle {
+            addr,
+            stop: Some(stop),
+            task,
+            tracker,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`, for clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The tracker being served.
+    pub fn tracker(&self) -> &Tracker {
+        &self.tracker
+    }
+
+    /// Shuts down gracefully and waits until the store is closed.
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match (&mut self.task).await {
+            Ok(r) => r,
+            Err(e) => Err(ServeError::Io(std::io::Error::other(e))),
+        }
+    }
+}

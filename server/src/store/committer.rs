@@ -1,0 +1,212 @@
+//! Group commit: one thread owns every write.
+//!
+//! Callers put a [`WriteOp`] and a reply channel on a bounded queue. The committer takes the
+//! first waiting request, drains whatever else is queued (up to a group limit), applies each
+//! op in order, calls sled's blocking `flush()` once for the whole group (durable mode), and
+//! then answers every caller. Under load, groups grow by themselves: while one flush runs,
+//! the next group queues up. `flush_async` is never used (it can deadlock in sled 0.34).
+//!
+//! The queue is bounded, so a writer faster than the disk waits (or, with
+//! [`Handle::try_submit`], is told to back off) instead of growing memory.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::writer::{self, Outcome, WriteOp};
+use super::{StoreConfig, StoreError, Trees};
+use crate::error::{Result, TrackingError};
+
+/// sled's background flush interval in buffered mode, in milliseconds.
+pub const BUFFERED_FLUSH_MS: u64 = 200;
+/// Most ops applied in one group.
+const MAX_GROUP_OPS: usize = 4096;
+/// Most metric points applied in one group (bounds flush latency).
+const MAX_GROUP_POINTS: usize = 1 << 20;
+
+/// When an acknowledgement is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// After the group's `flush()` (fsync) returned: acknowledged data survives a crash.
+    #[default]
+    Durable,
+    /// Right after the write is applied; sled flushes in the background every
+    /// [`BUFFERED_FLUSH_MS`], so a crash can lose that window.
+    Buffered,
+}
+
+/// Counters exported on `/metrics`.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    /// Groups committed.
+    pub groups: AtomicU64,
+    /// Ops applied (successful or refused).
+    pub ops: AtomicU64,
+    /// Metric points stored.
+    pub points: AtomicU64,
+    /// Flushes called.
+    pub flushes: AtomicU64,
+    /// Total time spent in `flush()`, microseconds.
+    pub flush_micros: AtomicU64,
+    /// Ops currently queued.
+    pub queue_depth: AtomicU64,
+}
+
+struct Request {
+    op: WriteOp,
+    reply: oneshot::Sender<Result<Outcome>>,
+}
+
+pub(crate) struct Handle {
+    tx: Mutex<Option<mpsc::Sender<Request>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    durability: Durability,
+    stats: std::sync::Arc<CommitStats>,
+}
+
+pub(crate) fn spawn(
+    db: sled::Db,
+    trees: Trees,
+    config: &StoreConfig,
+) -> Result<Handle, StoreError> {
+    let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+    let stats = std::sync::Arc::new(CommitStats::default());
+    let durability = config.durability;
+    let thread_stats = stats.clone();
+    let thread = std::thread::Builder::new()
+        .name("trackd-committer".into())
+        .spawn(move || run(db, trees, rx, durability, &thread_stats))
+        .map_err(|e| StoreError::Sled(format!("cannot start the committer thread: {e}")))?;
+    Ok(Handle {
+        tx: Mutex::new(Some(tx)),
+        thread: Mutex::new(Some(thread)),
+        durability,
+        stats,
+    })
+}
+
+impl Handle {
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    pub fn stats(&self) -> &CommitStats {
+        &self.stats
+    }
+
+    fn sender(&self) -> Result<mpsc::Sender<Request>> {
+        self.tx
+            .lock()
+            .expect("committer sender lock")
+            .clone()
+            .ok_or_else(|| StoreError::Closed.into())
+    }
+
+    pub async fn submit(&self, op: WriteOp) -> Result<Outcome> {
+        let (reply, answer) = oneshot::channel();
+        let tx = self.sender()?;
+        self.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
+        if tx.send(Request { op, reply }).await.is_err() {
+            self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            return Err(StoreError::Closed.into());
+        }
+        answer
+            .await
+            .map_err(|_| TrackingError::from(StoreError::Closed))?
+    }
+
+    pub async fn try_submit(&self, op: WriteOp) -> Result<Outcome> {
+        let (reply, answer) = oneshot::channel();
+        let tx = self.sender()?;
+        self.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
+        match tx.try_send(Request { op, reply }) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                return Err(TrackingError::Overloaded {
+                    message: "the write queue is full; retry later".into(),
+                    retry_after_ms: 50,
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                return Err(StoreError::Closed.into());
+            }
+        }
+        answer
+            .await
+            .map_err(|_| TrackingError::from(StoreError::Closed))?
+    }
+
+    /// Closes the queue and waits for the committer to drain it and exit.
+    pub async fn close(&self) {
+        drop(self.tx.lock().expect("committer sender lock").take());
+        let thread = self.thread.lock().expect("committer thread lock").take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+fn run(
+    db: sled::Db,
+    trees: Trees,
+    mut rx: mpsc::Receiver<Request>,
+    durability: Durability,
+    stats: &CommitStats,
+) {
+    let mut group: Vec<(Request, Result<Outcome>)> = Vec::with_capacity(64);
+    while let Some(first) = rx.blocking_recv() {
+        let mut points = first.op.point_count();
+        let outcome = writer::apply(&trees, &first.op);
+        group.push((first, outcome));
+        while group.len() < MAX_GROUP_OPS && points < MAX_GROUP_POINTS {
+            let Ok(next) = rx.try_recv() else { break };
+            points += next.op.point_count();
+            let outcome = writer::apply(&trees, &next.op);
+            group.push((next, outcome));
+        }
+        let flushed = match durability {
+            Durability::Durable => {
+                let started = Instant::now();
+                let result = db.flush();
+                stats.flushes.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .flush_micros
+                    .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                result.map(|_| ())
+            }
+            Durability::Buffered => Ok(()),
+        };
+        stats.groups.fetch_add(1, Ordering::Relaxed);
+        stats.ops.fetch_add(group.len() as u64, Ordering::Relaxed);
+        stats
+            .queue_depth
+            .fetch_sub(group.len() as u64, Ordering::Relaxed);
+        for (req, outcome) in group.drain(..) {
+            let answer = match (&flushed, outcome) {
+                (Err(e), _) => {
+                    tracing::error!(error = %e, "flush failed; the group is not acknowledged");
+                    Err(TrackingError::from(StoreError::from(e.clone())))
+                }
+                (Ok(()), outcome) => {
+                    if let Ok(Outcome::Stream { points_stored, .. }) = &outcome {
+                        stats.points.fetch_add(*points_stored, Ordering::Relaxed);
+                    } else if outcome.is_ok() {
+                        stats
+                            .points
+                            .fetch_add(req.op.point_count() as u64, Ordering::Relaxed);
+                    }
+                    outcome
+                }
+            };
+            // A caller that gave up (dropped its future) does not stop the others.
+            let _ = req.reply.send(answer);
+        }
+    }
+    if let Err(e) = db.flush() {
+        tracing::error!(error = %e, "final flush failed");
+    }
+}

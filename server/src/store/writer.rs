@@ -1,0 +1,605 @@
+//! The single writer: applies one [`WriteOp`] to the trees, checking MLflow's rules against
+//! the current state. Only the committer thread calls [`apply`], so a check and the write it
+//! guards cannot interleave with another write.
+//!
+//! Every op validates everything it needs before its first insert, so a refused op writes
+//! nothing. An op's inserts are not atomic against a crash, but an op is acknowledged only
+//! after the group's flush, so a crash can only lose (parts of) unacknowledged ops.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::{
+    chunk, decode_record, default_artifact_location, encode_record, keys, StoreError, Trees,
+};
+use crate::domain::{
+    rules, Experiment, ExperimentId, Lifecycle, Point, RunId, RunInfo, RunStatus, RunWrites,
+    RUN_NAME_TAG,
+};
+use crate::error::{Result, TrackingError};
+
+/// Chunks with fewer points than this are rewritten with the next points of their series.
+pub const MERGE_BELOW: usize = 512;
+/// Most points in one chunk.
+pub const MAX_CHUNK_POINTS: usize = 4096;
+
+const NEXT_EXPERIMENT_ID: &[u8] = b"next_experiment_id";
+
+/// A state change, in domain terms.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Create an experiment; fails if the name is taken (also by a deleted one).
+    CreateExperiment {
+        /// Its name.
+        name: String,
+        /// Explicit artifact location (already validated), or the default.
+        artifact_location: Option<String>,
+        /// Initial tags.
+        tags: Vec<(String, String)>,
+        /// Creation time.
+        now: i64,
+    },
+    /// Rename an active experiment.
+    RenameExperiment {
+        /// Which one.
+        id: ExperimentId,
+        /// The new unique name.
+        new_name: String,
+        /// Update time.
+        now: i64,
+    },
+    /// Soft-delete or restore an experiment and all its runs.
+    SetExperimentLifecycle {
+        /// Which one.
+        id: ExperimentId,
+        /// Target stage.
+        lifecycle: Lifecycle,
+        /// Update time.
+        now: i64,
+    },
+    /// Set (or, with `None`, delete) an experiment tag.
+    ExperimentTag {
+        /// Which experiment.
+        id: ExperimentId,
+        /// Tag key.
+        key: String,
+        /// New value, or `None` to delete.
+        value: Option<String>,
+    },
+    /// Create a run (id, name and times already chosen by the Tracker).
+    CreateRun {
+        /// Run metadata; `artifact_uri` is filled from the experiment.
+        info: RunInfo,
+        /// Initial tags (`mlflow.runName` included).
+        tags: Vec<(String, String)>,
+    },
+    /// Change status, end time and/or name of a run.
+    UpdateRun {
+        /// Which run.
+        run_id: RunId,
+        /// New status.
+        status: Option<RunStatus>,
+        /// New end time.
+        end_time: Option<i64>,
+        /// New name (also rewrites `mlflow.runName`).
+        run_name: Option<String>,
+    },
+    /// Soft-delete or restore a run.
+    SetRunLifecycle {
+        /// Which run.
+        run_id: RunId,
+        /// Target stage.
+        lifecycle: Lifecycle,
+    },
+    /// Metrics, params and tags for one run (LogMetric, LogParam, SetTag, LogBatch). Exact
+    /// duplicate points, within the batch or already in the newest chunk, are skipped.
+    Log {
+        /// Which run.
+        run_id: RunId,
+        /// What to write.
+        writes: RunWrites,
+    },
+    /// Delete a run tag.
+    DeleteTag {
+        /// Which run.
+        run_id: RunId,
+        /// Tag key.
+        key: String,
+    },
+    /// One LogStream batch: applied at most once per (stream, seq).
+    StreamBatch {
+        /// Client-chosen stream id.
+        stream_id: String,
+        /// Sequence number of the batch.
+        seq: u64,
+        /// Writes per run.
+        runs: Vec<(RunId, RunWrites)>,
+    },
+}
+
+impl WriteOp {
+    /// Metric points this op carries (for queue accounting and metrics).
+    pub fn point_count(&self) -> usize {
+        match self {
+            WriteOp::Log { writes, .. } => writes.point_count(),
+            WriteOp::StreamBatch { runs, .. } => runs.iter().map(|(_, w)| w.point_count()).sum(),
+            _ => 0,
+        }
+    }
+}
+
+/// What a successful write produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Nothing to report.
+    Done,
+    /// The id of a new experiment.
+    ExperimentCreated(ExperimentId),
+    /// The stored run metadata after a create or update.
+    Run(Box<RunInfo>),
+    /// Result of a stream batch.
+    Stream {
+        /// Points written (0 when the batch had been stored before).
+        points_stored: u64,
+        /// Whether this (stream, seq) had been stored before.
+        duplicate: bool,
+    },
+}
+
+/// Applies one op. Domain errors leave the store unchanged.
+pub(crate) fn apply(t: &Trees, op: &WriteOp) -> Result<Outcome> {
+    match op {
+        WriteOp::CreateExperiment {
+            name,
+            artifact_location,
+            tags,
+            now,
+        } => create_experiment(t, name, artifact_location.as_deref(), tags, *now),
+        WriteOp::RenameExperiment { id, new_name, now } => {
+            rename_experiment(t, *id, new_name, *now)
+        }
+        WriteOp::SetExperimentLifecycle { id, lifecycle, now } => {
+            set_experiment_lifecycle(t, *id, *lifecycle, *now)
+        }
+        WriteOp::ExperimentTag { id, key, value } => experiment_tag(t, *id, key, value.as_deref()),
+        WriteOp::CreateRun { info, tags } => create_run(t, info, tags),
+        WriteOp::UpdateRun {
+            run_id,
+            status,
+            end_time,
+            run_name,
+        } => update_run(t, *run_id, *status, *end_time, run_name.as_deref()),
+        WriteOp::SetRunLifecycle { run_id, lifecycle } => set_run_lifecycle(t, *run_id, *lifecycle),
+        WriteOp::Log { run_id, writes } => {
+            let run = active_run(t, *run_id)?;
+            check_params(t, *run_id, &writes.params)?;
+            write_run(t, &run, writes, true)?;
+            Ok(Outcome::Done)
+        }
+        WriteOp::DeleteTag { run_id, key } => delete_tag(t, *run_id, key),
+        WriteOp::StreamBatch {
+            stream_id,
+            seq,
+            runs,
+        } => stream_batch(t, stream_id, *seq, runs),
+    }
+}
+
+fn store_err(e: sled::Error) -> TrackingError {
+    StoreError::from(e).into()
+}
+
+pub(crate) fn load_experiment(t: &Trees, id: ExperimentId) -> Result<Experiment> {
+    let bytes = t
+        .experiments
+        .get(keys::experiment(id))
+        .map_err(store_err)?
+        .ok_or_else(|| TrackingError::not_found(format!("No Experiment with id={id} exists")))?;
+    Ok(decode_record(&bytes)?)
+}
+
+pub(crate) fn load_run(t: &Trees, id: RunId) -> Result<RunInfo> {
+    let bytes = t
+        .runs
+        .get(keys::run(id))
+        .map_err(store_err)?
+        .ok_or_else(|| TrackingError::not_found(format!("Run with id={id} not found")))?;
+    Ok(decode_record(&bytes)?)
+}
+
+fn active_run(t: &Trees, id: RunId) -> Result<RunInfo> {
+    let run = load_run(t, id)?;
+    rules::ensure_run_active(&run)?;
+    Ok(run)
+}
+
+fn save_experiment(t: &Trees, exp: &Experiment) -> Result<()> {
+    t.experiments
+        .insert(keys::experiment(exp.id), encode_record(exp))
+        .map_err(store_err)?;
+    Ok(())
+}
+
+fn save_run(t: &Trees, run: &RunInfo) -> Result<()> {
+    t.runs
+        .insert(keys::run(run.run_id), encode_record(run))
+        .map_err(store_err)?;
+    Ok(())
+}
+
+fn name_taken(t: &Trees, name: &str) -> Result<()> {
+    if t.experiment_names
+        .contains_key(name.as_bytes())
+        .map_err(store_err)?
+    {
+        return Err(TrackingError::AlreadyExists(format!(
+            "Experiment '{name}' already exists."
+        )));
+    }
+    Ok(())
+}
+
+fn create_experiment(
+    t: &Trees,
+    name: &str,
+    location: Option<&str>,
+    tags: &[(String, String)],
+    now: i64,
+) -> Result<Outcome> {
+    name_taken(t, name)?;
+    let next = t
+        .meta
+        .get(NEXT_EXPERIMENT_ID)
+        .map_err(store_err)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(1);
+    let id = ExperimentId(next);
+    let exp = Experiment {
+        id,
+        name: name.to_owned(),
+        artifact_location: location
+            .map(str::to_owned)
+            .unwrap_or_else(|| default_artifact_location(id)),
+        lifecycle: Lifecycle::Active,
+        creation_time: now,
+        last_update_time: now,
+        tags: tags.iter().cloned().collect(),
+    };
+    t.meta
+        .insert(NEXT_EXPERIMENT_ID, &(next + 1).to_be_bytes())
+        .map_err(store_err)?;
+    save_experiment(t, &exp)?;
+    t.experiment_names
+        .insert(name.as_bytes(), &id.0.to_be_bytes())
+        .map_err(store_err)?;
+    Ok(Outcome::ExperimentCreated(id))
+}
+
+fn rename_experiment(t: &Trees, id: ExperimentId, new_name: &str, now: i64) -> Result<Outcome> {
+    let mut exp = load_experiment(t, id)?;
+    if exp.lifecycle != Lifecycle::Active {
+        return Err(TrackingError::InvalidState(format!(
+            "Cannot rename a non-active experiment (experiment {id} is deleted)."
+        )));
+    }
+    if exp.name == new_name {
+        return Ok(Outcome::Done);
+    }
+    name_taken(t, new_name)?;
+    t.experiment_names
+        .remove(exp.name.as_bytes())
+        .map_err(store_err)?;
+    t.experiment_names
+        .insert(new_name.as_bytes(), &id.0.to_be_bytes())
+        .map_err(store_err)?;
+    exp.name = new_name.to_owned();
+    exp.last_update_time = now;
+    save_experiment(t, &exp)?;
+    Ok(Outcome::Done)
+}
+
+fn set_experiment_lifecycle(
+    t: &Trees,
+    id: ExperimentId,
+    target: Lifecycle,
+    now: i64,
+) -> Result<Outcome> {
+    let mut exp = load_experiment(t, id)?;
+    match target {
+        Lifecycle::Deleted if id == ExperimentId::DEFAULT => {
+            return Err(TrackingError::invalid(
+                "Cannot delete the default experiment '0'.",
+            ));
+        }
+        Lifecycle::Active if exp.lifecycle == Lifecycle::Active => {
+            return Err(TrackingError::invalid(format!(
+                "Cannot restore an active experiment (experiment {id} is not deleted)."
+            )));
+        }
+        _ => {}
+    }
+    exp.lifecycle = target;
+    exp.last_update_time = now;
+    // Cascade to the runs (MLflow's SQL store does the same in both directions).
+    for entry in t.experiment_runs.scan_prefix(keys::experiment(id)) {
+        let (k, _) = entry.map_err(store_err)?;
+        let Some(run_bytes) = k.get(8..24) else {
+            continue;
+        };
+        let run_id = RunId(run_bytes.try_into().expect("16 bytes"));
+        if let Ok(mut run) = load_run(t, run_id) {
+            if run.lifecycle != target {
+                run.lifecycle = target;
+                save_run(t, &run)?;
+            }
+        }
+    }
+    save_experiment(t, &exp)?;
+    Ok(Outcome::Done)
+}
+
+fn experiment_tag(t: &Trees, id: ExperimentId, key: &str, value: Option<&str>) -> Result<Outcome> {
+    let mut exp = load_experiment(t, id)?;
+    rules::ensure_experiment_active(&exp)?;
+    match value {
+        Some(v) => {
+            exp.tags.insert(key.to_owned(), v.to_owned());
+        }
+        None => {
+            if exp.tags.remove(key).is_none() {
+                return Err(TrackingError::not_found(format!(
+                    "No tag with name: {key} in experiment with id: {id}"
+                )));
+            }
+        }
+    }
+    save_experiment(t, &exp)?;
+    Ok(Outcome::Done)
+}
+
+fn create_run(t: &Trees, info: &RunInfo, tags: &[(String, String)]) -> Result<Outcome> {
+    let exp = load_experiment(t, info.experiment_id)?;
+    rules::ensure_experiment_active(&exp)?;
+    let mut run = info.clone();
+    run.artifact_uri = rules::run_artifact_uri(&exp.artifact_location, run.run_id);
+    // Index first: a run record that survives a crash always has its index entry.
+    t.experiment_runs
+        .insert(keys::experiment_run(run.experiment_id, run.run_id), &[])
+        .map_err(store_err)?;
+    for (k, v) in tags {
+        t.tags
+            .insert(keys::run_child(run.run_id, k), v.as_bytes())
+            .map_err(store_err)?;
+    }
+    save_run(t, &run)?;
+    Ok(Outcome::Run(Box::new(run)))
+}
+
+fn update_run(
+    t: &Trees,
+    id: RunId,
+    status: Option<RunStatus>,
+    end_time: Option<i64>,
+    run_name: Option<&str>,
+) -> Result<Outcome> {
+    let mut run = active_run(t, id)?;
+    if let Some(s) = status {
+        run.status = s;
+    }
+    if let Some(e) = end_time {
+        run.end_time = Some(e);
+    }
+    if let Some(name) = run_name {
+        run.run_name = name.to_owned();
+        t.tags
+            .insert(keys::run_child(id, RUN_NAME_TAG), name.as_bytes())
+            .map_err(store_err)?;
+    }
+    save_run(t, &run)?;
+    Ok(Outcome::Run(Box::new(run)))
+}
+
+fn set_run_lifecycle(t: &Trees, id: RunId, target: Lifecycle) -> Result<Outcome> {
+    let mut run = load_run(t, id)?;
+    if target == Lifecycle::Active {
+        let exp = load_experiment(t, run.experiment_id)?;
+        rules::ensure_experiment_active(&exp)?;
+    }
+    run.lifecycle = target;
+    save_run(t, &run)?;
+    Ok(Outcome::Done)
+}
+
+fn delete_tag(t: &Trees, id: RunId, key: &str) -> Result<Outcome> {
+    active_run(t, id)?;
+    let removed = t.tags.remove(keys::run_child(id, key)).map_err(store_err)?;
+    if removed.is_none() {
+        return Err(TrackingError::not_found(format!(
+            "No tag with name: {key} in run with id {id}"
+        )));
+    }
+    Ok(Outcome::Done)
+}
+
+/// Refuses params whose stored value differs (write-once), naming every conflict.
+fn check_params(t: &Trees, id: RunId, params: &[(String, String)]) -> Result<()> {
+    let mut conflicts = Vec::new();
+    for (k, v) in params {
+        if let Some(old) = t.params.get(keys::run_child(id, k)).map_err(store_err)? {
+            let old = String::from_utf8_lossy(&old);
+            if rules::param_unchanged(id, k, &old, v).is_err() {
+                conflicts.push((k.clone(), old.into_owned(), v.clone()));
+            }
+        }
+    }
+    match conflicts.as_slice() {
+        [] => Ok(()),
+        [(k, old, new)] => rules::param_unchanged(id, k, old, new),
+        many => {
+            let listed: Vec<String> = many
+                .iter()
+                .map(|(k, o, n)| format!("{{key: '{k}', old_value: '{o}', new_value: '{n}'}}"))
+                .collect();
+            Err(TrackingError::invalid(format!(
+                "Changing param values is not allowed. Params were already logged='[{}]' for run ID='{id}'.",
+                listed.join(", ")
+            )))
+        }
+    }
+}
+
+/// Writes params, tags and metrics of one run (rules already checked). Returns the number of
+/// points stored.
+fn write_run(t: &Trees, run: &RunInfo, writes: &RunWrites, dedup: bool) -> Result<u64> {
+    let id = run.run_id;
+    for (k, v) in &writes.params {
+        t.params
+            .insert(keys::run_child(id, k), v.as_bytes())
+            .map_err(store_err)?;
+    }
+    let mut new_name = None;
+    for (k, v) in &writes.tags {
+        t.tags
+            .insert(keys::run_child(id, k), v.as_bytes())
+            .map_err(store_err)?;
+        if k == RUN_NAME_TAG {
+            new_name = Some(v.clone());
+        }
+    }
+    if let Some(name) = new_name {
+        if name != run.run_name {
+            let mut updated = run.clone();
+            updated.run_name = name;
+            save_run(t, &updated)?;
+        }
+    }
+    let mut stored = 0u64;
+    // Several entries of one key in a batch are appended in order.
+    for (key, points) in &writes.metrics {
+        stored += append_points(t, id, key, points, dedup)? as u64;
+    }
+    Ok(stored)
+}
+
+/// Appends points to a series: small newest chunks are rewritten with the new points, full
+/// ones are left alone, and chunks never exceed [`MAX_CHUNK_POINTS`]. Updates the latest
+/// value. With `dedup`, exact duplicates (within `points` or in the newest chunk) are skipped.
+fn append_points(t: &Trees, run: RunId, key: &str, points: &[Point], dedup: bool) -> Result<usize> {
+    if points.is_empty() {
+        return Ok(0);
+    }
+    let prefix = keys::series_prefix(run, key);
+    let newest = t
+        .metric_chunks
+        .scan_prefix(&prefix)
+        .next_back()
+        .transpose()
+        .map_err(store_err)?;
+    let mut carry: Vec<Point> = Vec::new();
+    let mut next_no = 0u32;
+    let mut newest_points: Vec<Point> = Vec::new();
+    if let Some((k, v)) = newest {
+        let no = keys::chunk_no(&k).ok_or_else(|| corrupt("chunk key"))?;
+        let n = chunk::count(&v).map_err(|e| corrupt(&e.to_string()))?;
+        if n < MERGE_BELOW || dedup {
+            chunk::decode_into(&v, &mut newest_points).map_err(|e| corrupt(&e.to_string()))?;
+        }
+        if n < MERGE_BELOW {
+            next_no = no;
+            carry = newest_points.clone();
+        } else {
+            next_no = no
+                .checked_add(1)
+                .ok_or_else(|| corrupt("chunk counter overflow"))?;
+        }
+    }
+    let fresh: Vec<Point> = if dedup {
+        let mut seen: HashSet<(i64, i64, u64)> = newest_points
+            .iter()
+            .map(|p| (p.step, p.timestamp, p.value.to_bits()))
+            .collect();
+        points
+            .iter()
+            .copied()
+            .filter(|p| seen.insert((p.step, p.timestamp, p.value.to_bits())))
+            .collect()
+    } else {
+        points.to_vec()
+    };
+    if fresh.is_empty() {
+        return Ok(0);
+    }
+    let best = fresh
+        .iter()
+        .copied()
+        .max_by(|a, b| a.latest_cmp(b))
+        .expect("non-empty");
+    carry.extend_from_slice(&fresh);
+    let mut buf = Vec::new();
+    for (i, piece) in carry.chunks(MAX_CHUNK_POINTS).enumerate() {
+        buf.clear();
+        chunk::encode(piece, &mut buf);
+        let no = next_no
+            .checked_add(i as u32)
+            .ok_or_else(|| corrupt("chunk counter overflow"))?;
+        t.metric_chunks
+            .insert(keys::chunk(&prefix, no), buf.as_slice())
+            .map_err(store_err)?;
+    }
+    let latest_key = keys::run_child(run, key);
+    let current = t
+        .latest_metrics
+        .get(&latest_key)
+        .map_err(store_err)?
+        .and_then(|v| keys::decode_point(&v));
+    if current.is_none_or(|c| best.latest_cmp(&c).is_gt()) {
+        t.latest_metrics
+            .insert(latest_key, &keys::encode_point(&best))
+            .map_err(store_err)?;
+    }
+    Ok(fresh.len())
+}
+
+fn corrupt(what: &str) -> TrackingError {
+    TrackingError::Corrupted(format!("metric store: {what}"))
+}
+
+fn stream_batch(
+    t: &Trees,
+    stream_id: &str,
+    seq: u64,
+    runs: &[(RunId, RunWrites)],
+) -> Result<Outcome> {
+    let last = t
+        .streams
+        .get(stream_id.as_bytes())
+        .map_err(store_err)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0);
+    if seq <= last {
+        return Ok(Outcome::Stream {
+            points_stored: 0,
+            duplicate: true,
+        });
+    }
+    // Check every run before writing anything: a refused batch writes nothing.
+    let mut infos: BTreeMap<RunId, RunInfo> = BTreeMap::new();
+    for (id, writes) in runs {
+        if !infos.contains_key(id) {
+            infos.insert(*id, active_run(t, *id)?);
+        }
+        check_params(t, *id, &writes.params)?;
+    }
+    let mut stored = 0;
+    for (id, writes) in runs {
+        stored += write_run(t, &infos[id], writes, false)?;
+    }
+    t.streams
+        .insert(stream_id.as_bytes(), &seq.to_be_bytes())
+        .map_err(store_err)?;
+    Ok(Outcome::Stream {
+        points_stored: stored,
+        duplicate: false,
+    })
+}

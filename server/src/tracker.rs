@@ -1,0 +1,513 @@
+//! The [`Tracker`]: the one implementation of every tracking operation.
+//!
+//! Edges (gRPC, REST, the embedded client) hand it wire-neutral arguments (ids as the strings
+//! the user sent, domain values) and get domain values back. It parses ids, validates input
+//! against MLflow's limits, fills defaults (run names, times, the default experiment), and
+//! turns the request into a [`WriteOp`] for the store's single writer, which checks the
+//! state-dependent rules (write-once params, lifecycle) atomically with the write.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tracing::instrument;
+
+use crate::domain::{
+    names, now_ms, validate, Experiment, ExperimentId, Lifecycle, Point, Run, RunId, RunInfo,
+    RunStatus, RunWrites, ViewType, RUN_NAME_TAG, USER_TAG,
+};
+use crate::error::{Result, TrackingError};
+use crate::store::{Durability, Outcome, Store, WriteOp};
+
+pub mod query;
+
+pub use query::{ExperimentSearch, Page, RunSearch};
+
+/// Most points in one LogStream batch.
+pub const MAX_STREAM_BATCH_POINTS: usize = 250_000;
+/// Most points queued for the committer across all streams; a stream whose batch does not
+/// fit waits (HTTP/2 flow control then slows its sender).
+pub const INGEST_BUDGET_POINTS: usize = 1 << 20;
+/// Longest stream id.
+pub const MAX_STREAM_ID_LEN: usize = 128;
+
+/// Arguments of [`Tracker::create_run`].
+#[derive(Debug, Clone, Default)]
+pub struct NewRun {
+    /// Experiment id as sent; empty means `"0"`.
+    pub experiment_id: String,
+    /// Deprecated user field.
+    pub user_id: String,
+    /// Run name; empty means "from the `mlflow.runName` tag, else random".
+    pub run_name: String,
+    /// Start time; `None` means now.
+    pub start_time: Option<i64>,
+    /// Initial tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Arguments of [`Tracker::update_run`]: only the fields that are set change.
+#[derive(Debug, Clone, Default)]
+pub struct RunUpdate {
+    /// New status.
+    pub status: Option<RunStatus>,
+    /// New end time.
+    pub end_time: Option<i64>,
+    /// New name (empty is ignored).
+    pub run_name: Option<String>,
+}
+
+/// The answer to one LogStream batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamAck {
+    /// Sequence number acknowledged.
+    pub seq: u64,
+    /// Points written now (0 for a batch stored before).
+    pub points_stored: u64,
+    /// What the acknowledgement promises.
+    pub durability: Durability,
+}
+
+/// The tracking service. Cheap to clone.
+#[derive(Clone)]
+pub struct Tracker {
+    store: Store,
+    ingest_budget: Arc<Semaphore>,
+}
+
+impl Tracker {
+    /// A tracker over an open store.
+    pub fn new(store: Store) -> Self {
+        Tracker {
+            store,
+            ingest_budget: Arc::new(Semaphore::new(INGEST_BUDGET_POINTS)),
+        }
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    // --- experiments --------------------------------------------------------------------
+
+    /// Creates an experiment and returns its id.
+    #[instrument(skip(self, tags), err(level = "debug"))]
+    pub async fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<ExperimentId> {
+        validate::experiment_name(name)?;
+        for (k, v) in &tags {
+            validate::experiment_tag(k, v)?;
+        }
+        let location = if artifact_location.is_empty() {
+            None
+        } else {
+            Some(validate_artifact_location(artifact_location)?)
+        };
+        let op = WriteOp::CreateExperiment {
+            name: name.to_owned(),
+            artifact_location: location,
+            tags,
+            now: now_ms(),
+        };
+        match self.store.write(op).await? {
+            Outcome::ExperimentCreated(id) => Ok(id),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// An experiment by id (deleted ones included).
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        self.store.experiment(ExperimentId::parse(experiment_id)?)
+    }
+
+    /// An experiment by name.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment> {
+        if name.is_empty() {
+            return Err(TrackingError::invalid(
+                "Missing value for required parameter 'experiment_name'.",
+            ));
+        }
+        self.store.experiment_by_name(name)
+    }
+
+    /// Searches experiments.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn search_experiments(&self, search: ExperimentSearch) -> Result<Page<Experiment>> {
+        query::search_experiments(&self.store, &search)
+    }
+
+    /// Renames an experiment.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn update_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
+        let id = ExperimentId::parse(experiment_id)?;
+        if new_name.is_empty() {
+            // MLflow treats a missing new_name as "nothing to change", after checking the id.
+            self.store.experiment(id)?;
+            return Ok(());
+        }
+        validate::experiment_name(new_name)?;
+        self.write_done(WriteOp::RenameExperiment {
+            id,
+            new_name: new_name.to_owned(),
+            now: now_ms(),
+        })
+        .await
+    }
+
+    /// Soft-deletes an experiment and its runs.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
+        let id = ExperimentId::parse(experiment_id)?;
+        self.write_done(WriteOp::SetExperimentLifecycle {
+            id,
+            lifecycle: Lifecycle::Deleted,
+            now: now_ms(),
+        })
+        .await
+    }
+
+    /// Restores a deleted experiment and its runs.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
+        let id = ExperimentId::parse(experiment_id)?;
+        self.write_done(WriteOp::SetExperimentLifecycle {
+            id,
+            lifecycle: Lifecycle::Active,
+            now: now_ms(),
+        })
+        .await
+    }
+
+    /// Sets an experiment tag.
+    #[instrument(skip(self, value), err(level = "debug"))]
+    pub async fn set_experiment_tag(
+        &self,
+        experiment_id: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        let id = ExperimentId::parse(experiment_id)?;
+        validate::experiment_tag(key, value)?;
+        self.write_done(WriteOp::ExperimentTag {
+            id,
+            key: key.to_owned(),
+            value: Some(value.to_owned()),
+        })
+        .await
+    }
+
+    /// Deletes an experiment tag.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
+        let id = ExperimentId::parse(experiment_id)?;
+        validate::experiment_tag(key, "")?;
+        self.write_done(WriteOp::ExperimentTag {
+            id,
+            key: key.to_owned(),
+            value: None,
+        })
+        .await
+    }
+
+    // --- runs ---------------------------------------------------------------------------
+
+    /// Creates a run in RUNNING state and returns it.
+    #[instrument(skip(self, new), fields(experiment_id = %new.experiment_id), err(level = "debug"))]
+    pub async fn create_run(&self, new: NewRun) -> Result<Run> {
+        let experiment_id = if new.experiment_id.is_empty() {
+            ExperimentId::DEFAULT
+        } else {
+            ExperimentId::parse(&new.experiment_id)?
+        };
+        let mut tags = new.tags;
+        for (k, v) in &tags {
+            validate::tag(k, v)?;
+        }
+        let tag_name = tags
+            .iter()
+            .rev()
+            .find(|(k, _)| k == RUN_NAME_TAG)
+            .map(|(_, v)| v.clone());
+        let run_name = match (new.run_name.as_str(), tag_name) {
+            ("", Some(t)) => t,
+            ("", None) => names::random_run_name(),
+            (n, Some(t)) if n != t => {
+                return Err(TrackingError::invalid(format!(
+                    "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with \
+                     different values (run_name='{n}', mlflow.runName='{t}')."
+                )))
+            }
+            (n, _) => n.to_owned(),
+        };
+        validate::tag(RUN_NAME_TAG, &run_name)?;
+        if !tags.iter().any(|(k, _)| k == RUN_NAME_TAG) {
+            tags.push((RUN_NAME_TAG.to_owned(), run_name.clone()));
+        }
+        let user_id = if new.user_id.is_empty() {
+            tags.iter()
+                .find(|(k, _)| k == USER_TAG)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        } else {
+            new.user_id
+        };
+        let start_time = new.start_time.unwrap_or_else(now_ms);
+        if start_time < 0 {
+            return Err(TrackingError::invalid(format!(
+                "start_time must be >= 0, got {start_time}"
+            )));
+        }
+        let info = RunInfo {
+            run_id: RunId::generate(),
+            experiment_id,
+            run_name,
+            user_id,
+            status: RunStatus::Running,
+            start_time,
+            end_time: None,
+            artifact_uri: String::new(),
+            lifecycle: Lifecycle::Active,
+        };
+        match self.store.write(WriteOp::CreateRun { info, tags }).await? {
+            Outcome::Run(info) => self.store.run_with_info(*info),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// A run with its latest metrics, params and tags.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn get_run(&self, run_id: &str) -> Result<Run> {
+        self.store.run(RunId::parse(run_id)?)
+    }
+
+    /// Updates status, end time and/or name of a run.
+    #[instrument(skip(self, update), err(level = "debug"))]
+    pub async fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
+        let run_id = RunId::parse(run_id)?;
+        if let Some(end) = update.end_time {
+            if end < 0 {
+                return Err(TrackingError::invalid(format!(
+                    "end_time must be >= 0, got {end}"
+                )));
+            }
+        }
+        let run_name = update.run_name.filter(|n| !n.is_empty());
+        if let Some(name) = &run_name {
+            validate::tag(RUN_NAME_TAG, name)?;
+        }
+        let op = WriteOp::UpdateRun {
+            run_id,
+            status: update.status,
+            end_time: update.end_time,
+            run_name,
+        };
+        match self.store.write(op).await? {
+            Outcome::Run(info) => Ok(*info),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Soft-deletes a run.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn delete_run(&self, run_id: &str) -> Result<()> {
+        let run_id = RunId::parse(run_id)?;
+        self.write_done(WriteOp::SetRunLifecycle {
+            run_id,
+            lifecycle: Lifecycle::Deleted,
+        })
+        .await
+    }
+
+    /// Restores a deleted run.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn restore_run(&self, run_id: &str) -> Result<()> {
+        let run_id = RunId::parse(run_id)?;
+        self.write_done(WriteOp::SetRunLifecycle {
+            run_id,
+            lifecycle: Lifecycle::Active,
+        })
+        .await
+    }
+
+    /// Searches runs.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn search_runs(&self, search: RunSearch) -> Result<Page<Run>> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || query::search_runs(&store, &search))
+            .await
+            .map_err(|e| TrackingError::Storage(format!("search task failed: {e}")))?
+    }
+
+    // --- logging ------------------------------------------------------------------------
+
+    /// Logs one metric point.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn log_metric(&self, run_id: &str, key: &str, point: Point) -> Result<()> {
+        let writes = RunWrites {
+            metrics: vec![(key.to_owned(), vec![point])],
+            ..Default::default()
+        };
+        self.log_batch(run_id, writes).await
+    }
+
+    /// Logs a param (write-once).
+    #[instrument(skip(self, value), err(level = "debug"))]
+    pub async fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
+        let writes = RunWrites {
+            params: vec![(key.to_owned(), value.to_owned())],
+            ..Default::default()
+        };
+        self.log_batch(run_id, writes).await
+    }
+
+    /// Sets a run tag (`mlflow.runName` also renames the run).
+    #[instrument(skip(self, value), err(level = "debug"))]
+    pub async fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
+        let writes = RunWrites {
+            tags: vec![(key.to_owned(), value.to_owned())],
+            ..Default::default()
+        };
+        self.log_batch(run_id, writes).await
+    }
+
+    /// Deletes a run tag.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        let run_id = RunId::parse(run_id)?;
+        validate::key("Tag", key)?;
+        self.write_done(WriteOp::DeleteTag {
+            run_id,
+            key: key.to_owned(),
+        })
+        .await
+    }
+
+    /// Logs metrics, params and tags of one run with MLflow's LogBatch limits. A refused
+    /// batch writes nothing; exact duplicate points are stored once.
+    #[instrument(skip(self, writes), fields(points = writes.point_count()), err(level = "debug"))]
+    pub async fn log_batch(&self, run_id: &str, writes: RunWrites) -> Result<()> {
+        let run_id = RunId::parse(run_id)?;
+        validate::log_batch(&writes)?;
+        self.write_done(WriteOp::Log { run_id, writes }).await
+    }
+
+    /// The points of one metric, in step order, paged. `max_results == 0` returns everything.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn metric_history(
+        &self,
+        run_id: &str,
+        key: &str,
+        page_token: &str,
+        max_results: i64,
+    ) -> Result<Page<Point>> {
+        let run_id = RunId::parse(run_id)?;
+        if key.is_empty() {
+            return Err(TrackingError::invalid(
+                "Missing value for required parameter 'metric_key'.",
+            ));
+        }
+        let store = self.store.clone();
+        let key = key.to_owned();
+        let token = page_token.to_owned();
+        tokio::task::spawn_blocking(move || {
+            query::metric_history(&store, run_id, &key, &token, max_results)
+        })
+        .await
+        .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
+    }
+
+    /// Stores one LogStream batch at most once per `(stream_id, seq)` and says what the
+    /// acknowledgement means. Waits (without reading further) while the ingest budget is
+    /// exhausted.
+    #[instrument(skip(self, runs), err(level = "debug"))]
+    pub async fn log_stream_batch(
+        &self,
+        stream_id: &str,
+        seq: u64,
+        runs: Vec<(String, RunWrites)>,
+    ) -> Result<StreamAck> {
+        if stream_id.is_empty() || stream_id.len() > MAX_STREAM_ID_LEN {
+            return Err(TrackingError::invalid(format!(
+                "stream_id must be 1 to {MAX_STREAM_ID_LEN} bytes long"
+            )));
+        }
+        if seq == 0 {
+            return Err(TrackingError::invalid("seq must start at 1"));
+        }
+        let mut parsed = Vec::with_capacity(runs.len());
+        let mut points = 0usize;
+        for (id, writes) in runs {
+            let id = RunId::parse(&id)?;
+            validate::run_writes(&writes)?;
+            validate::unique_param_keys(&writes.params)?;
+            points += writes.point_count();
+            parsed.push((id, writes));
+        }
+        if points > MAX_STREAM_BATCH_POINTS {
+            return Err(TrackingError::invalid(format!(
+                "a stream batch may carry at most {MAX_STREAM_BATCH_POINTS} points, got {points}"
+            )));
+        }
+        let _permit = self
+            .ingest_budget
+            .acquire_many(points as u32)
+            .await
+            .map_err(|_| TrackingError::Unavailable("the server is shutting down".into()))?;
+        let op = WriteOp::StreamBatch {
+            stream_id: stream_id.to_owned(),
+            seq,
+            runs: parsed,
+        };
+        match self.store.write(op).await? {
+            Outcome::Stream { points_stored, .. } => Ok(StreamAck {
+                seq,
+                points_stored,
+                durability: self.store.durability(),
+            }),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn write_done(&self, op: WriteOp) -> Result<()> {
+        self.store.write(op).await.map(|_| ())
+    }
+}
+
+fn unexpected(outcome: Outcome) -> TrackingError {
+    TrackingError::Storage(format!("unexpected store outcome {outcome:?}"))
+}
+
+/// Accepts an explicit experiment artifact location only when it stays inside the server's
+/// artifact root: `mlflow-artifacts:/<relative path>`.
+fn validate_artifact_location(location: &str) -> Result<String> {
+    if location.chars().count() > validate::MAX_ARTIFACT_LOCATION_LEN {
+        return Err(TrackingError::invalid("artifact_location is too long"));
+    }
+    let Some(rest) = location.strip_prefix("mlflow-artifacts:/") else {
+        return Err(TrackingError::invalid(format!(
+            "Invalid artifact_location '{}': this server stores artifacts under its own root; \
+             use 'mlflow-artifacts:/<relative path>' or leave it empty.",
+            validate::abbreviate(location)
+        )));
+    };
+    let rel = crate::artifacts::validate_relative_path(rest.trim_start_matches('/'))?;
+    Ok(format!("mlflow-artifacts:/{rel}"))
+}
+
+impl ViewType {
+    /// Parses a view type from MLflow's numbering (0 = default = ACTIVE_ONLY).
+    pub fn from_i32(v: i32) -> Result<Self> {
+        match v {
+            0 | 1 => Ok(ViewType::ActiveOnly),
+            2 => Ok(ViewType::DeletedOnly),
+            3 => Ok(ViewType::All),
+            other => Err(TrackingError::invalid(format!("Invalid view type {other}"))),
+        }
+    }
+}
