@@ -12,7 +12,9 @@ async fn default_experiment_exists() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
     let exp = c
-        .get_experiment(pb::GetExperimentRequest { experiment_id: "0".into() })
+        .get_experiment(pb::GetExperimentRequest {
+            experiment_id: "0".into(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -21,7 +23,11 @@ async fn default_experiment_exists() {
     assert_eq!(exp.name, "Default");
     assert_eq!(exp.lifecycle_stage, "active");
     assert_eq!(exp.artifact_location, "mlflow-artifacts:/0");
-    let err = c.delete_experiment(pb::DeleteExperimentRequest { experiment_id: "0".into() }).await;
+    let err = c
+        .delete_experiment(pb::DeleteExperimentRequest {
+            experiment_id: "0".into(),
+        })
+        .await;
     expect_code(err, Code::InvalidArgument);
 }
 
@@ -33,7 +39,9 @@ async fn create_get_rename_and_unique_names() {
     let id = experiment(&mut c, "alpha").await;
     assert_eq!(id, "1");
     let by_name = c
-        .get_experiment_by_name(pb::GetExperimentByNameRequest { experiment_name: "alpha".into() })
+        .get_experiment_by_name(pb::GetExperimentByNameRequest {
+            experiment_name: "alpha".into(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -42,27 +50,63 @@ async fn create_get_rename_and_unique_names() {
     assert_eq!(by_name.experiment_id, id);
     assert!(by_name.creation_time > 0);
 
-    let dup = c.create_experiment(pb::CreateExperimentRequest { name: "alpha".into(), ..Default::default() }).await;
+    let dup = c
+        .create_experiment(pb::CreateExperimentRequest {
+            name: "alpha".into(),
+            ..Default::default()
+        })
+        .await;
     let status = expect_code(dup, Code::AlreadyExists);
-    assert_eq!(status.metadata().get("x-mlflow-error-code").unwrap(), "RESOURCE_ALREADY_EXISTS");
+    assert_eq!(
+        status.metadata().get("x-mlflow-error-code").unwrap(),
+        "RESOURCE_ALREADY_EXISTS"
+    );
 
     let other = experiment(&mut c, "beta").await;
-    let clash = c.update_experiment(pb::UpdateExperimentRequest { experiment_id: other.clone(), new_name: "alpha".into() }).await;
+    let clash = c
+        .update_experiment(pb::UpdateExperimentRequest {
+            experiment_id: other.clone(),
+            new_name: "alpha".into(),
+        })
+        .await;
     expect_code(clash, Code::AlreadyExists);
-    c.update_experiment(pb::UpdateExperimentRequest { experiment_id: other.clone(), new_name: "gamma".into() })
-        .await
-        .unwrap();
-    let missing = c.get_experiment_by_name(pb::GetExperimentByNameRequest { experiment_name: "beta".into() }).await;
+    c.update_experiment(pb::UpdateExperimentRequest {
+        experiment_id: other.clone(),
+        new_name: "gamma".into(),
+    })
+    .await
+    .unwrap();
+    let missing = c
+        .get_experiment_by_name(pb::GetExperimentByNameRequest {
+            experiment_name: "beta".into(),
+        })
+        .await;
     expect_code(missing, Code::NotFound);
 
     // A deleted experiment keeps its name reserved and cannot be renamed.
-    c.delete_experiment(pb::DeleteExperimentRequest { experiment_id: other.clone() }).await.unwrap();
-    let reuse = c.create_experiment(pb::CreateExperimentRequest { name: "gamma".into(), ..Default::default() }).await;
+    c.delete_experiment(pb::DeleteExperimentRequest {
+        experiment_id: other.clone(),
+    })
+    .await
+    .unwrap();
+    let reuse = c
+        .create_experiment(pb::CreateExperimentRequest {
+            name: "gamma".into(),
+            ..Default::default()
+        })
+        .await;
     expect_code(reuse, Code::AlreadyExists);
-    let rename_deleted =
-        c.update_experiment(pb::UpdateExperimentRequest { experiment_id: other, new_name: "delta".into() }).await;
+    let rename_deleted = c
+        .update_experiment(pb::UpdateExperimentRequest {
+            experiment_id: other,
+            new_name: "delta".into(),
+        })
+        .await;
     let status = expect_code(rename_deleted, Code::FailedPrecondition);
-    assert_eq!(status.metadata().get("x-mlflow-error-code").unwrap(), "INVALID_STATE");
+    assert_eq!(
+        status.metadata().get("x-mlflow-error-code").unwrap(),
+        "INVALID_STATE"
+    );
 }
 
 /// Bad names, unknown and malformed ids, and foreign artifact locations are refused.
@@ -70,16 +114,45 @@ async fn create_get_rename_and_unique_names() {
 async fn experiment_input_errors() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
-    for (name, code) in [("", Code::InvalidArgument), (&*"n".repeat(501), Code::InvalidArgument)] {
-        let r = c.create_experiment(pb::CreateExperimentRequest { name: name.into(), ..Default::default() }).await;
+    for (name, code) in [
+        ("", Code::InvalidArgument),
+        (&*"n".repeat(501), Code::InvalidArgument),
+    ] {
+        let r = c
+            .create_experiment(pb::CreateExperimentRequest {
+                name: name.into(),
+                ..Default::default()
+            })
+            .await;
         expect_code(r, code);
     }
-    c.create_experiment(pb::CreateExperimentRequest { name: "n".repeat(500), ..Default::default() }).await.unwrap();
-    for (id, code) in [("12345", Code::NotFound), ("abc", Code::NotFound), (";drop", Code::InvalidArgument), ("", Code::InvalidArgument)] {
-        let r = c.get_experiment(pb::GetExperimentRequest { experiment_id: id.into() }).await;
+    c.create_experiment(pb::CreateExperimentRequest {
+        name: "n".repeat(500),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for (id, code) in [
+        ("12345", Code::NotFound),
+        ("abc", Code::NotFound),
+        (";drop", Code::InvalidArgument),
+        ("", Code::InvalidArgument),
+    ] {
+        let r = c
+            .get_experiment(pb::GetExperimentRequest {
+                experiment_id: id.into(),
+            })
+            .await;
         expect_code(r, code);
     }
-    for location in ["file:///etc", "/tmp/x", "http://h/x?a=../..", "dbfs:/x", "mlflow-artifacts:/../x", "mlflow-artifacts:/%2e%2e/x"] {
+    for location in [
+        "file:///etc",
+        "/tmp/x",
+        "http://h/x?a=../..",
+        "dbfs:/x",
+        "mlflow-artifacts:/../x",
+        "mlflow-artifacts:/%2e%2e/x",
+    ] {
         let r = c
             .create_experiment(pb::CreateExperimentRequest {
                 name: format!("loc {}", location.len()),
@@ -99,11 +172,23 @@ async fn experiment_input_errors() {
         .unwrap()
         .into_inner()
         .experiment_id;
-    let exp = c.get_experiment(pb::GetExperimentRequest { experiment_id: ok.clone() }).await.unwrap().into_inner();
-    assert_eq!(exp.experiment.unwrap().artifact_location, "mlflow-artifacts:/team/a");
+    let exp = c
+        .get_experiment(pb::GetExperimentRequest {
+            experiment_id: ok.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        exp.experiment.unwrap().artifact_location,
+        "mlflow-artifacts:/team/a"
+    );
     let run = run(&mut c, &ok).await;
     let info = get_run(&mut c, &run).await.info.unwrap();
-    assert_eq!(info.artifact_uri, format!("mlflow-artifacts:/team/a/{run}/artifacts"));
+    assert_eq!(
+        info.artifact_uri,
+        format!("mlflow-artifacts:/team/a/{run}/artifacts")
+    );
 }
 
 /// Experiment tags: set, overwrite, delete, delete a missing one, and no tags on deleted
@@ -113,20 +198,52 @@ async fn experiment_tags() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
     let id = experiment(&mut c, "tagged").await;
-    let set = |k: &str, v: &str| pb::SetExperimentTagRequest { experiment_id: id.clone(), key: k.into(), value: v.into() };
+    let set = |k: &str, v: &str| pb::SetExperimentTagRequest {
+        experiment_id: id.clone(),
+        key: k.into(),
+        value: v.into(),
+    };
     c.set_experiment_tag(set("team", "a")).await.unwrap();
     c.set_experiment_tag(set("team", "b")).await.unwrap();
     c.set_experiment_tag(set("owner", "x")).await.unwrap();
-    let exp = c.get_experiment(pb::GetExperimentRequest { experiment_id: id.clone() }).await.unwrap().into_inner().experiment.unwrap();
+    let exp = c
+        .get_experiment(pb::GetExperimentRequest {
+            experiment_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .experiment
+        .unwrap();
     let tags: Vec<(String, String)> = exp.tags.into_iter().map(|t| (t.key, t.value)).collect();
-    assert_eq!(tags, vec![("owner".into(), "x".into()), ("team".into(), "b".into())]);
-    c.delete_experiment_tag(pb::DeleteExperimentTagRequest { experiment_id: id.clone(), key: "owner".into() }).await.unwrap();
-    let again = c.delete_experiment_tag(pb::DeleteExperimentTagRequest { experiment_id: id.clone(), key: "owner".into() }).await;
+    assert_eq!(
+        tags,
+        vec![("owner".into(), "x".into()), ("team".into(), "b".into())]
+    );
+    c.delete_experiment_tag(pb::DeleteExperimentTagRequest {
+        experiment_id: id.clone(),
+        key: "owner".into(),
+    })
+    .await
+    .unwrap();
+    let again = c
+        .delete_experiment_tag(pb::DeleteExperimentTagRequest {
+            experiment_id: id.clone(),
+            key: "owner".into(),
+        })
+        .await;
     expect_code(again, Code::NotFound);
     let long = c.set_experiment_tag(set("v", &"x".repeat(5001))).await;
     expect_code(long, Code::InvalidArgument);
-    c.delete_experiment(pb::DeleteExperimentRequest { experiment_id: id.clone() }).await.unwrap();
-    expect_code(c.set_experiment_tag(set("team", "c")).await, Code::InvalidArgument);
+    c.delete_experiment(pb::DeleteExperimentRequest {
+        experiment_id: id.clone(),
+    })
+    .await
+    .unwrap();
+    expect_code(
+        c.set_experiment_tag(set("team", "c")).await,
+        Code::InvalidArgument,
+    );
 }
 
 /// Deleting an experiment soft-deletes its runs; restoring brings both back.
@@ -137,28 +254,76 @@ async fn delete_and_restore_cascade_to_runs() {
     let id = experiment(&mut c, "cascade").await;
     let r1 = run(&mut c, &id).await;
     let r2 = run(&mut c, &id).await;
-    let before = c.get_experiment(pb::GetExperimentRequest { experiment_id: id.clone() }).await.unwrap().into_inner().experiment.unwrap();
-    c.delete_experiment(pb::DeleteExperimentRequest { experiment_id: id.clone() }).await.unwrap();
-    let exp = c.get_experiment(pb::GetExperimentRequest { experiment_id: id.clone() }).await.unwrap().into_inner().experiment.unwrap();
+    let before = c
+        .get_experiment(pb::GetExperimentRequest {
+            experiment_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .experiment
+        .unwrap();
+    c.delete_experiment(pb::DeleteExperimentRequest {
+        experiment_id: id.clone(),
+    })
+    .await
+    .unwrap();
+    let exp = c
+        .get_experiment(pb::GetExperimentRequest {
+            experiment_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .experiment
+        .unwrap();
     assert_eq!(exp.lifecycle_stage, "deleted");
     assert!(exp.last_update_time >= before.last_update_time);
     for r in [&r1, &r2] {
-        assert_eq!(get_run(&mut c, r).await.info.unwrap().lifecycle_stage, "deleted");
+        assert_eq!(
+            get_run(&mut c, r).await.info.unwrap().lifecycle_stage,
+            "deleted"
+        );
     }
     // Runs cannot be created in a deleted experiment.
-    let r = c.create_run(pb::CreateRunRequest { experiment_id: id.clone(), ..Default::default() }).await;
+    let r = c
+        .create_run(pb::CreateRunRequest {
+            experiment_id: id.clone(),
+            ..Default::default()
+        })
+        .await;
     expect_code(r, Code::InvalidArgument);
-    let search = |view| pb::SearchExperimentsRequest { view_type: view as i32, ..Default::default() };
-    let active = c.search_experiments(search(pb::ViewType::ActiveOnly)).await.unwrap().into_inner();
+    let search = |view| pb::SearchExperimentsRequest {
+        view_type: view as i32,
+        ..Default::default()
+    };
+    let active = c
+        .search_experiments(search(pb::ViewType::ActiveOnly))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(active.experiments.iter().all(|e| e.experiment_id != id));
-    let deleted = c.search_experiments(search(pb::ViewType::DeletedOnly)).await.unwrap().into_inner();
+    let deleted = c
+        .search_experiments(search(pb::ViewType::DeletedOnly))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(deleted.experiments.len(), 1);
 
-    c.restore_experiment(pb::RestoreExperimentRequest { experiment_id: id.clone() }).await.unwrap();
+    c.restore_experiment(pb::RestoreExperimentRequest {
+        experiment_id: id.clone(),
+    })
+    .await
+    .unwrap();
     for r in [&r1, &r2] {
-        assert_eq!(get_run(&mut c, r).await.info.unwrap().lifecycle_stage, "active");
+        assert_eq!(
+            get_run(&mut c, r).await.info.unwrap().lifecycle_stage,
+            "active"
+        );
     }
-    let again = c.restore_experiment(pb::RestoreExperimentRequest { experiment_id: id }).await;
+    let again = c
+        .restore_experiment(pb::RestoreExperimentRequest { experiment_id: id })
+        .await;
     expect_code(again, Code::InvalidArgument);
 }
 
@@ -175,7 +340,11 @@ async fn search_experiments_pages() {
     let mut token = String::new();
     loop {
         let page = c
-            .search_experiments(pb::SearchExperimentsRequest { max_results: 10, page_token: token.clone(), ..Default::default() })
+            .search_experiments(pb::SearchExperimentsRequest {
+                max_results: 10,
+                page_token: token.clone(),
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -189,11 +358,25 @@ async fn search_experiments_pages() {
     let mut sorted = seen.clone();
     sorted.sort();
     sorted.dedup();
-    assert_eq!(sorted.len(), 25, "24 created + Default, each once: {seen:?}");
+    assert_eq!(
+        sorted.len(),
+        25,
+        "24 created + Default, each once: {seen:?}"
+    );
     for bad in [-1, 50_001] {
-        let r = c.search_experiments(pb::SearchExperimentsRequest { max_results: bad, ..Default::default() }).await;
+        let r = c
+            .search_experiments(pb::SearchExperimentsRequest {
+                max_results: bad,
+                ..Default::default()
+            })
+            .await;
         expect_code(r, Code::InvalidArgument);
     }
-    let r = c.search_experiments(pb::SearchExperimentsRequest { page_token: "garbage".into(), ..Default::default() }).await;
+    let r = c
+        .search_experiments(pb::SearchExperimentsRequest {
+            page_token: "garbage".into(),
+            ..Default::default()
+        })
+        .await;
     expect_code(r, Code::InvalidArgument);
 }

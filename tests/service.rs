@@ -17,22 +17,39 @@ async fn restart_keeps_everything_acknowledged() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
     let exp = experiment(&mut c, "durable").await;
-    c.set_experiment_tag(pb::SetExperimentTagRequest { experiment_id: exp.clone(), key: "k".into(), value: "v".into() })
-        .await
-        .unwrap();
-    let id = run(&mut c, &exp).await;
-    let metrics: Vec<pb::Metric> = (0..998).map(|i| metric("loss", 1.0 / f64::from(i + 1), 7, i64::from(i))).collect();
-    c.log_batch(pb::LogBatchRequest {
-        run_id: id.clone(),
-        metrics,
-        params: vec![pb::Param { key: "lr".into(), value: "0.1".into() }],
-        tags: vec![pb::RunTag { key: "t".into(), value: "x".into() }],
+    c.set_experiment_tag(pb::SetExperimentTagRequest {
+        experiment_id: exp.clone(),
+        key: "k".into(),
+        value: "v".into(),
     })
     .await
     .unwrap();
-    c.update_run(pb::UpdateRunRequest { run_id: id.clone(), status: Some(pb::RunStatus::Finished as i32), end_time: Some(5), ..Default::default() })
-        .await
-        .unwrap();
+    let id = run(&mut c, &exp).await;
+    let metrics: Vec<pb::Metric> = (0..998)
+        .map(|i| metric("loss", 1.0 / f64::from(i + 1), 7, i64::from(i)))
+        .collect();
+    c.log_batch(pb::LogBatchRequest {
+        run_id: id.clone(),
+        metrics,
+        params: vec![pb::Param {
+            key: "lr".into(),
+            value: "0.1".into(),
+        }],
+        tags: vec![pb::RunTag {
+            key: "t".into(),
+            value: "x".into(),
+        }],
+    })
+    .await
+    .unwrap();
+    c.update_run(pb::UpdateRunRequest {
+        run_id: id.clone(),
+        status: Some(pb::RunStatus::Finished as i32),
+        end_time: Some(5),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let before = get_run(&mut c, &id).await;
     drop(c);
 
@@ -40,13 +57,25 @@ async fn restart_keeps_everything_acknowledged() {
     let mut c = server.client().await;
     assert_eq!(get_run(&mut c, &id).await, before);
     let history = c
-        .get_metric_history(pb::GetMetricHistoryRequest { run_id: id.clone(), metric_key: "loss".into(), ..Default::default() })
+        .get_metric_history(pb::GetMetricHistoryRequest {
+            run_id: id.clone(),
+            metric_key: "loss".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
         .metrics;
     assert_eq!(history.len(), 998);
-    let exp_after = c.get_experiment(pb::GetExperimentRequest { experiment_id: exp.clone() }).await.unwrap().into_inner().experiment.unwrap();
+    let exp_after = c
+        .get_experiment(pb::GetExperimentRequest {
+            experiment_id: exp.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .experiment
+        .unwrap();
     assert_eq!(exp_after.tags.len(), 1);
     // Ids keep counting after a restart.
     assert_eq!(experiment(&mut c, "next").await, "2");
@@ -77,31 +106,57 @@ async fn reflection_lists_and_resolves() {
     let channel = channel(&server.handle.url()).await;
     let mut client = ServerReflectionClient::new(channel.clone());
     let requests = tokio_stream::iter(vec![
-        ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) },
         ServerReflectionRequest {
             host: String::new(),
-            message_request: Some(MessageRequest::FileContainingSymbol("trackd.v1.TrackingService".into())),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        },
+        ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol(
+                "trackd.v1.TrackingService".into(),
+            )),
         },
     ]);
-    let mut responses = client.server_reflection_info(requests).await.unwrap().into_inner();
+    let mut responses = client
+        .server_reflection_info(requests)
+        .await
+        .unwrap()
+        .into_inner();
     let list = responses.next().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(services)) = list.message_response else { panic!("{list:?}") };
+    let Some(MessageResponse::ListServicesResponse(services)) = list.message_response else {
+        panic!("{list:?}")
+    };
     let names: Vec<String> = services.service.into_iter().map(|s| s.name).collect();
-    for expected in ["trackd.v1.TrackingService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    for expected in [
+        "trackd.v1.TrackingService",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
     let file = responses.next().await.unwrap().unwrap();
-    let Some(MessageResponse::FileDescriptorResponse(fd)) = file.message_response else { panic!("{file:?}") };
+    let Some(MessageResponse::FileDescriptorResponse(fd)) = file.message_response else {
+        panic!("{file:?}")
+    };
     assert!(!fd.file_descriptor_proto.is_empty());
 
     let mut old = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
     let req = v1alpha::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
-            "trackd.v1.LogStreamRequest".into(),
-        )),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "trackd.v1.LogStreamRequest".into(),
+            ),
+        ),
     };
-    let mut responses = old.server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
+    let mut responses = old
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
     let answer = responses.next().await.unwrap().unwrap();
     assert!(matches!(
         answer.message_response,
@@ -115,16 +170,31 @@ async fn health_check_serving() {
     let server = TestServer::start().await;
     let mut health = HealthClient::new(channel(&server.handle.url()).await);
     for service in ["", "trackd.v1.TrackingService"] {
-        let status = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner().status;
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
         assert_eq!(status, ServingStatus::Serving as i32, "service {service:?}");
     }
-    let unknown = health.check(HealthCheckRequest { service: "nope".into() }).await;
+    let unknown = health
+        .check(HealthCheckRequest {
+            service: "nope".into(),
+        })
+        .await;
     expect_code(unknown, tonic::Code::NotFound);
 }
 
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     out
@@ -139,9 +209,20 @@ async fn http_health_and_metrics_on_the_grpc_port() {
     assert!(health.ends_with("OK"), "{health}");
     let mut c = server.client().await;
     let id = run(&mut c, "0").await;
-    c.log_metric(pb::LogMetricRequest { run_id: id, key: "m".into(), value: 1.0, timestamp: 1, ..Default::default() }).await.unwrap();
+    c.log_metric(pb::LogMetricRequest {
+        run_id: id,
+        key: "m".into(),
+        value: 1.0,
+        timestamp: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let metrics = http_get(server.handle.addr(), "/metrics").await;
-    assert!(metrics.contains("trackd_points_ingested_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("trackd_points_ingested_total 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("trackd_flushes_total"), "{metrics}");
 }
 
@@ -153,7 +234,12 @@ async fn graceful_shutdown_releases_the_store() {
     let id = run(&mut c, "0").await;
     let TestServer { handle, dir } = server;
     handle.shutdown().await.unwrap();
-    let after = c.get_run(pb::GetRunRequest { run_id: id.clone(), ..Default::default() }).await;
+    let after = c
+        .get_run(pb::GetRunRequest {
+            run_id: id.clone(),
+            ..Default::default()
+        })
+        .await;
     assert!(after.is_err(), "the old server no longer answers");
     let handle = start_on_dir(dir.path(), Default::default()).await;
     let mut c = connect(&handle.url()).await;

@@ -40,14 +40,22 @@ impl TestServer {
 
 /// Starts a server over the store in `dir`.
 pub async fn start_on_dir(dir: &Path, options: ServeOptions) -> ServerHandle {
-    ServerHandle::start("127.0.0.1:0".parse().unwrap(), StoreConfig::new(dir), options)
-        .await
-        .expect("server starts")
+    ServerHandle::start(
+        "127.0.0.1:0".parse().unwrap(),
+        StoreConfig::new(dir),
+        options,
+    )
+    .await
+    .expect("server starts")
 }
 
 /// A gRPC channel to `url`.
 pub async fn channel(url: &str) -> Channel {
-    Channel::from_shared(url.to_owned()).unwrap().connect().await.expect("connect")
+    Channel::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect")
 }
 
 /// A tracking client for `url`.
@@ -57,39 +65,51 @@ pub async fn connect(url: &str) -> TrackingServiceClient<Channel> {
 
 /// Creates an experiment and returns its id.
 pub async fn experiment(c: &mut TrackingServiceClient<Channel>, name: &str) -> String {
-    c.create_experiment(pb::CreateExperimentRequest { name: name.into(), ..Default::default() })
-        .await
-        .expect("create experiment")
-        .into_inner()
-        .experiment_id
+    c.create_experiment(pb::CreateExperimentRequest {
+        name: name.into(),
+        ..Default::default()
+    })
+    .await
+    .expect("create experiment")
+    .into_inner()
+    .experiment_id
 }
 
 /// Creates a run in `experiment_id` and returns its id.
 pub async fn run(c: &mut TrackingServiceClient<Channel>, experiment_id: &str) -> String {
-    c.create_run(pb::CreateRunRequest { experiment_id: experiment_id.into(), ..Default::default() })
-        .await
-        .expect("create run")
-        .into_inner()
-        .run
-        .unwrap()
-        .info
-        .unwrap()
-        .run_id
+    c.create_run(pb::CreateRunRequest {
+        experiment_id: experiment_id.into(),
+        ..Default::default()
+    })
+    .await
+    .expect("create run")
+    .into_inner()
+    .run
+    .unwrap()
+    .info
+    .unwrap()
+    .run_id
 }
 
 /// Fetches a run.
 pub async fn get_run(c: &mut TrackingServiceClient<Channel>, run_id: &str) -> pb::Run {
-    c.get_run(pb::GetRunRequest { run_id: run_id.into(), ..Default::default() })
-        .await
-        .expect("get run")
-        .into_inner()
-        .run
-        .unwrap()
+    c.get_run(pb::GetRunRequest {
+        run_id: run_id.into(),
+        ..Default::default()
+    })
+    .await
+    .expect("get run")
+    .into_inner()
+    .run
+    .unwrap()
 }
 
 /// Asserts a call failed with `code`, returning the status for further checks.
 #[track_caller]
-pub fn expect_code<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: tonic::Code) -> tonic::Status {
+pub fn expect_code<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+    code: tonic::Code,
+) -> tonic::Status {
     match result {
         Ok(v) => panic!("expected {code:?}, got Ok({v:?})"),
         Err(status) => {
@@ -101,5 +121,10 @@ pub fn expect_code<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: t
 
 /// A metric message.
 pub fn metric(key: &str, value: f64, timestamp: i64, step: i64) -> pb::Metric {
-    pb::Metric { key: key.into(), value, timestamp, step }
+    pb::Metric {
+        key: key.into(),
+        value,
+        timestamp,
+        step,
+    }
 }
