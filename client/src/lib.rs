@@ -1,1 +1,52 @@
-//! trackd client (in progress).
+//! # trackd-client
+//!
+//! A typed async client for [trackd](https://github.com/) — and an MLflow-style fluent API.
+//!
+//! - [`Client`]: one connection, `Clone + Send + Sync`. `http://HOST:PORT` talks to a trackd
+//!   server over gRPC; a directory path or `file:` URI runs the server's Tracker in-process
+//!   (feature `embedded`, on by default), so no server is needed.
+//! - Runs: [`Client::start_run`] → [`ActiveRun`] (owner; [`ActiveRun::finish`]) and
+//!   [`RunHandle`] (cheap clone for logging from many tasks).
+//! - [`fluent`]: `start_run`, `log_param`, `log_metric`, `set_tag`, `end_run`, … over a
+//!   process-wide active-run stack, with MLflow's environment variables.
+//!
+//! Metric logging never waits for a round trip: points go into a bounded buffer and a
+//! background task streams them in batches over `LogStream`; `flush()`/`finish()` return
+//! once the server has acknowledged every point (durably, by default).
+//!
+//! ## Layout
+//! - `client.rs`: [`Client`]; `run.rs`: runs; `fluent.rs`: the global API;
+//! - `ingest.rs`: buffering, batching, acknowledgements and reconnects;
+//! - `backend.rs`: the same operations over gRPC or the embedded Tracker;
+//! - `uri.rs`: tracking URI resolution; `context.rs`: MLflow system tags.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! # async fn demo() -> trackd_client::Result<()> {
+//! use trackd_client::Client;
+//!
+//! let client = Client::from_env().await?; // MLFLOW_TRACKING_URI, else ./mlruns
+//! let run = client.start_run().run_name("quickstart").start().await?;
+//! run.log_param("epochs", 3).await?;
+//! for epoch in 0..3 {
+//!     run.log_metric("loss", 1.0 / f64::from(epoch + 1), i64::from(epoch)).await?;
+//! }
+//! run.finish().await?;
+//! # Ok(()) }
+//! ```
+
+mod backend;
+mod client;
+pub mod context;
+mod error;
+pub mod fluent;
+mod ingest;
+mod run;
+pub mod uri;
+
+pub use client::Client;
+pub use error::{ClientError, Result};
+pub use ingest::{IngestConfig, IngestStats};
+pub use run::{ActiveRun, RunBuilder, RunHandle};
+pub use trackd_proto::v1::{Experiment, Metric, Run, RunInfo, RunStatus};

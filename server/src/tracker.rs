@@ -423,15 +423,27 @@ impl Tracker {
     }
 
     /// Stores one LogStream batch at most once per `(stream_id, seq)` and says what the
-    /// acknowledgement means. Waits (without reading further) while the ingest budget is
-    /// exhausted.
-    #[instrument(skip(self, runs), err(level = "debug"))]
+    /// acknowledgement means: [`Tracker::enqueue_stream_batch`] and then its answer.
     pub async fn log_stream_batch(
         &self,
         stream_id: &str,
         seq: u64,
         runs: Vec<(String, RunWrites)>,
     ) -> Result<StreamAck> {
+        self.enqueue_stream_batch(stream_id, seq, runs).await?.await
+    }
+
+    /// Validates a LogStream batch and queues it for the committer, waiting while the ingest
+    /// budget or the queue is full. Returns a future of the acknowledgement. Batches of one
+    /// stream must be enqueued in sequence order (one after another); their answers may be
+    /// awaited concurrently.
+    #[instrument(skip(self, runs), err(level = "debug"))]
+    pub async fn enqueue_stream_batch(
+        &self,
+        stream_id: &str,
+        seq: u64,
+        runs: Vec<(String, RunWrites)>,
+    ) -> Result<impl std::future::Future<Output = Result<StreamAck>> + Send + 'static> {
         if stream_id.is_empty() || stream_id.len() > MAX_STREAM_ID_LEN {
             return Err(TrackingError::invalid(format!(
                 "stream_id must be 1 to {MAX_STREAM_ID_LEN} bytes long"
@@ -454,9 +466,10 @@ impl Tracker {
                 "a stream batch may carry at most {MAX_STREAM_BATCH_POINTS} points, got {points}"
             )));
         }
-        let _permit = self
+        let permit = self
             .ingest_budget
-            .acquire_many(points as u32)
+            .clone()
+            .acquire_many_owned(points as u32)
             .await
             .map_err(|_| TrackingError::Unavailable("the server is shutting down".into()))?;
         let op = WriteOp::StreamBatch {
@@ -464,14 +477,30 @@ impl Tracker {
             seq,
             runs: parsed,
         };
-        match self.store.write(op).await? {
-            Outcome::Stream { points_stored, .. } => Ok(StreamAck {
-                seq,
-                points_stored,
-                durability: self.store.durability(),
-            }),
-            other => Err(unexpected(other)),
-        }
+        let pending = self.store.enqueue(op).await?;
+        let durability = self.store.durability();
+        // The budget is returned as soon as the committer answers, whether or not the caller
+        // is polling the acknowledgement yet (a stream handler busy queueing the next batch
+        // must not hold budget it is waiting for).
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let outcome = pending.await;
+            drop(permit);
+            let _ = tx.send(outcome);
+        });
+        Ok(async move {
+            let outcome = rx
+                .await
+                .map_err(|_| TrackingError::Unavailable("the server is shutting down".into()))?;
+            match outcome? {
+                Outcome::Stream { points_stored, .. } => Ok(StreamAck {
+                    seq,
+                    points_stored,
+                    durability,
+                }),
+                other => Err(unexpected(other)),
+            }
+        })
     }
 
     async fn write_done(&self, op: WriteOp) -> Result<()> {

@@ -128,3 +128,114 @@ pub fn metric(key: &str, value: f64, timestamp: i64, step: i64) -> pb::Metric {
         step,
     }
 }
+
+/// Waits (up to 20 s, checking every 10 ms) until `check` returns true; panics otherwise.
+/// For effects of fire-and-forget work (a dropped run being ended), not for ordering.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// A TCP proxy on 127.0.0.1 that can cut every connection, and pause the server→client
+/// direction (acknowledgements stop arriving).
+pub struct Proxy {
+    pub addr: std::net::SocketAddr,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    paused: tokio::sync::watch::Sender<bool>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Forwards 127.0.0.1:<ephemeral> to `target`.
+    pub async fn start(target: std::net::SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, target)
+    }
+
+    fn start_on(listener: tokio::net::TcpListener, target: std::net::SocketAddr) -> Proxy {
+        let addr = listener.local_addr().unwrap();
+        let connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> =
+            Default::default();
+        let (paused, paused_rx) = tokio::sync::watch::channel(false);
+        let conns = connections.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                    continue;
+                };
+                let paused = paused_rx.clone();
+                let task = tokio::spawn(async move {
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let up = tokio::io::copy(&mut cr, &mut sw);
+                    let down = async move {
+                        let mut paused = paused;
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            while *paused.borrow() {
+                                if paused.changed().await.is_err() {
+                                    return;
+                                }
+                            }
+                            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                            let n = match sr.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            while *paused.borrow() {
+                                if paused.changed().await.is_err() {
+                                    return;
+                                }
+                            }
+                            if cw.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    };
+                    tokio::select! { _ = up => {}, _ = down => {} }
+                });
+                conns.lock().unwrap().push(task);
+            }
+        });
+        Proxy {
+            addr,
+            connections,
+            paused,
+            accept,
+        }
+    }
+
+    /// Pauses or resumes server→client bytes.
+    pub fn pause_downstream(&self, on: bool) {
+        self.paused.send_replace(on);
+    }
+
+    /// Drops every open connection (new ones are still accepted).
+    pub fn cut(&self) {
+        for task in self.connections.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    /// `http://ADDR` of the proxy.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}

@@ -1,19 +1,21 @@
-//! LogStream: reads batches, commits up to `stream_in_flight` of them at once, and answers
-//! each with an acknowledgement, in order.
+//! LogStream: reads batches, queues them for the committer strictly in arrival order, lets
+//! up to `stream_in_flight` of them commit at once, and answers each with an
+//! acknowledgement, in order.
 //!
 //! - A batch the Tracker refuses gets an answer with `error` set; the stream goes on.
 //! - A stream silent for `stream_idle_timeout` (with nothing in flight) is closed with
 //!   DEADLINE_EXCEEDED. This is per stream: the server-wide request timeout would cut long
 //!   healthy streams.
 //! - On shutdown, batches already read are committed and acknowledged, then the stream
-//!   ends with UNAVAILABLE so the client reconnects elsewhere or later.
+//!   ends with UNAVAILABLE so the client reconnects later.
 //! - Backpressure: while the ingest budget or the commit queue is full the handler stops
 //!   reading, and HTTP/2 flow control slows the sender. Memory stays bounded.
 
 use std::pin::Pin;
 
+use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
@@ -38,6 +40,7 @@ pub(super) fn serve(
 }
 
 type Ack = Result<pb::LogStreamResponse, Status>;
+type PendingAck = BoxFuture<'static, pb::LogStreamResponse>;
 
 async fn pump(
     tracker: Tracker,
@@ -46,13 +49,15 @@ async fn pump(
     mut shutdown: watch::Receiver<bool>,
     tx: mpsc::Sender<Ack>,
 ) {
-    let mut pending = FuturesOrdered::new();
+    let mut pending: FuturesOrdered<PendingAck> = FuturesOrdered::new();
+    // At most one batch is being queued at a time, so batches enter the committer in order.
+    let mut enqueuing: Option<BoxFuture<'static, PendingAck>> = None;
     let in_flight = options.stream_in_flight.max(1);
     let idle = tokio::time::sleep(options.stream_idle_timeout);
     tokio::pin!(idle);
     let mut reading = true;
     let closing = loop {
-        if !reading && pending.is_empty() {
+        if !reading && pending.is_empty() && enqueuing.is_none() {
             break None;
         }
         tokio::select! {
@@ -62,16 +67,20 @@ async fn pump(
                     return; // the client went away
                 }
             }
+            queued = async { enqueuing.as_mut().expect("guarded").await }, if enqueuing.is_some() => {
+                enqueuing = None;
+                pending.push_back(queued);
+            }
             changed = shutdown.changed(), if reading => {
                 if changed.is_err() || *shutdown.borrow() {
                     reading = false;
                 }
             }
-            message = inbound.message(), if reading && pending.len() < in_flight => {
+            message = inbound.message(), if reading && enqueuing.is_none() && pending.len() < in_flight => {
                 match message {
                     Ok(Some(batch)) => {
                         idle.as_mut().reset(tokio::time::Instant::now() + options.stream_idle_timeout);
-                        pending.push_back(commit(tracker.clone(), batch));
+                        enqueuing = Some(enqueue(tracker.clone(), batch).boxed());
                     }
                     Ok(None) => reading = false,
                     Err(status) => {
@@ -80,7 +89,7 @@ async fn pump(
                     }
                 }
             }
-            () = &mut idle, if reading && pending.is_empty() => {
+            () = &mut idle, if reading && pending.is_empty() && enqueuing.is_none() => {
                 break Some(Status::deadline_exceeded(format!(
                     "log stream idle for {:?}; reconnect to continue", options.stream_idle_timeout
                 )));
@@ -96,14 +105,25 @@ async fn pump(
     }
 }
 
-async fn commit(tracker: Tracker, batch: pb::LogStreamRequest) -> pb::LogStreamResponse {
+/// Validates and queues one batch; resolves (once queued) to the future of its answer.
+async fn enqueue(tracker: Tracker, batch: pb::LogStreamRequest) -> PendingAck {
     let seq = batch.seq;
-    let result = match convert::stream_writes(batch.runs) {
-        Ok(runs) => tracker.log_stream_batch(&batch.stream_id, seq, runs).await,
+    let queued = match convert::stream_writes(batch.runs) {
+        Ok(runs) => {
+            tracker
+                .enqueue_stream_batch(&batch.stream_id, seq, runs)
+                .await
+        }
         Err(e) => Err(e),
     };
-    match result {
-        Ok(ack) => convert::stream_ack(ack),
-        Err(err) => convert::stream_error(seq, &err),
+    match queued {
+        Ok(answer) => async move {
+            match answer.await {
+                Ok(ack) => convert::stream_ack(ack),
+                Err(err) => convert::stream_error(seq, &err),
+            }
+        }
+        .boxed(),
+        Err(err) => futures::future::ready(convert::stream_error(seq, &err)).boxed(),
     }
 }

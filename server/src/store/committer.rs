@@ -6,8 +6,7 @@
 //! then answers every caller. Under load, groups grow by themselves: while one flush runs,
 //! the next group queues up. `flush_async` is never used (it can deadlock in sled 0.34).
 //!
-//! The queue is bounded, so a writer faster than the disk waits (or, with
-//! [`Handle::try_submit`], is told to back off) instead of growing memory.
+//! The queue is bounded, so a writer faster than the disk waits instead of growing memory.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -104,7 +103,8 @@ impl Handle {
             .ok_or_else(|| StoreError::Closed.into())
     }
 
-    pub async fn submit(&self, op: WriteOp) -> Result<Outcome> {
+    /// Queues `op` (waiting for queue space) and returns the receiver of its answer.
+    pub async fn enqueue(&self, op: WriteOp) -> Result<oneshot::Receiver<Result<Outcome>>> {
         let (reply, answer) = oneshot::channel();
         let tx = self.sender()?;
         self.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
@@ -112,32 +112,7 @@ impl Handle {
             self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
             return Err(StoreError::Closed.into());
         }
-        answer
-            .await
-            .map_err(|_| TrackingError::from(StoreError::Closed))?
-    }
-
-    pub async fn try_submit(&self, op: WriteOp) -> Result<Outcome> {
-        let (reply, answer) = oneshot::channel();
-        let tx = self.sender()?;
-        self.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
-        match tx.try_send(Request { op, reply }) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
-                return Err(TrackingError::Overloaded {
-                    message: "the write queue is full; retry later".into(),
-                    retry_after_ms: 50,
-                });
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
-                return Err(StoreError::Closed.into());
-            }
-        }
-        answer
-            .await
-            .map_err(|_| TrackingError::from(StoreError::Closed))?
+        Ok(answer)
     }
 
     /// Closes the queue and waits for the committer to drain it and exit.

@@ -58,6 +58,23 @@ impl From<sled::Error> for StoreError {
     }
 }
 
+/// The answer to a queued write; resolves once the write is applied (and, in durable mode,
+/// fsynced).
+pub struct PendingWrite(tokio::sync::oneshot::Receiver<crate::error::Result<Outcome>>);
+
+impl std::future::Future for PendingWrite {
+    type Output = crate::error::Result<Outcome>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(StoreError::Closed.into())))
+    }
+}
+
 /// How to open a store.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -189,12 +206,14 @@ impl Store {
     /// Queues a write and waits until it is applied (and, in durable mode, fsynced).
     /// Waits when the queue is full.
     pub async fn write(&self, op: WriteOp) -> crate::error::Result<Outcome> {
-        self.inner.committer.submit(op).await
+        self.enqueue(op).await?.await
     }
 
-    /// Like [`Store::write`] but fails fast with `Overloaded` when the queue is full.
-    pub async fn try_write(&self, op: WriteOp) -> crate::error::Result<Outcome> {
-        self.inner.committer.try_submit(op).await
+    /// Queues a write (waiting while the queue is full) and returns a future of its answer.
+    /// Writes are applied in the order they were queued, so a caller that must keep an order
+    /// (a stream's batches) enqueues one after another and awaits the answers later.
+    pub async fn enqueue(&self, op: WriteOp) -> crate::error::Result<PendingWrite> {
+        Ok(PendingWrite(self.inner.committer.enqueue(op).await?))
     }
 
     /// Stops accepting writes, drains the queue, flushes, and stops the committer.

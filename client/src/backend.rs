@@ -1,0 +1,287 @@
+//! One core over two transports: a remote trackd server (gRPC) or the server's `Tracker`
+//! running in-process (embedded). Every client operation goes through [`Backend`], so the
+//! run handle and the fluent API behave the same in both modes.
+
+use tonic::transport::Channel;
+use trackd_proto::v1 as pb;
+use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
+
+use crate::error::Result;
+
+/// Arguments of CreateRun.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CreateRun {
+    pub experiment_id: String,
+    pub run_name: String,
+    pub start_time: Option<i64>,
+    pub tags: Vec<(String, String)>,
+    pub user_id: String,
+}
+
+/// The transport behind a [`crate::Client`].
+#[derive(Clone)]
+pub(crate) enum Backend {
+    Remote(TrackingServiceClient<Channel>),
+    #[cfg(feature = "embedded")]
+    Embedded(trackd_server::Tracker),
+}
+
+#[cfg(feature = "embedded")]
+use trackd_server::grpc::convert;
+
+fn kv<T>(pairs: Vec<(String, String)>, make: impl Fn(String, String) -> T) -> Vec<T> {
+    pairs.into_iter().map(|(k, v)| make(k, v)).collect()
+}
+
+impl Backend {
+    pub async fn create_experiment(
+        &self,
+        name: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<String> {
+        match self {
+            Backend::Remote(c) => Ok(c
+                .clone()
+                .create_experiment(pb::CreateExperimentRequest {
+                    name: name.into(),
+                    artifact_location: String::new(),
+                    tags: kv(tags, |key, value| pb::ExperimentTag { key, value }),
+                })
+                .await?
+                .into_inner()
+                .experiment_id),
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(t) => Ok(t.create_experiment(name, "", tags).await?.to_string()),
+        }
+    }
+
+    pub async fn get_experiment(&self, id: &str) -> Result<pb::Experiment> {
+        match self {
+            Backend::Remote(c) => Ok(c
+                .clone()
+                .get_experiment(pb::GetExperimentRequest {
+                    experiment_id: id.into(),
+                })
+                .await?
+                .into_inner()
+                .experiment
+                .unwrap_or_default()),
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(t) => Ok(convert::experiment(t.get_experiment(id).await?)),
+        }
+    }
+
+    pub async fn get_experiment_by_name(&self, name: &str) -> Result<pb::Experiment> {
+        match self {
+            Backend::Remote(c) => Ok(c
+                .clone()
+                .get_experiment_by_name(pb::GetExperimentByNameRequest {
+                    experiment_name: name.into(),
+                })
+                .await?
+                .into_inner()
+                .experiment
+                .unwrap_or_default()),
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(t) => Ok(convert::experiment(t.get_experiment_by_name(name).await?)),
+        }
+    }
+
+    pub async fn delete_experiment(&self, id: &str) -> Result<()> {
+        match self {
+            Backend::Remote(c) => {
+                c.clone()
+                    .delete_experiment(pb::DeleteExperimentRequest {
+                        experiment_id: id.into(),
+                    })
+                    .await?;
+                Ok(())
+            }
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(t) => Ok(t.delete_experiment(id).await?),
+        }
+    }
+
+    pub async fn create_run(&self, r: CreateRun) -> Result<pb::Run> {
+        match self {
+            Backend::Remote(c) => Ok(c
+                .clone()
+                .create_run(pb::CreateRunRequest {
+                    experiment_id: r.experiment_id,
+                    user_id: r.user_id,
+                    run_name: r.run_name,
+                    start_time: r.start_time,
+                    tags: kv(r.tags, |key, value| pb::RunTag { key, value }),
+                })
+                .await?
+                .into_inner()
+                .run
+                .unwrap_or_default()),
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(t) => {
+                let new = trackd_server::tracker::NewRun {
+                    experiment_id: r.experiment_id,
+                    user_id: r.user_id,
+                    run_name: r.run_name,
+                    start_time: r.start_time,
+                    tags: r.tags,
+                };
+                Ok(convert::run(t.create_run(new).await?))
+            }
+        }
+    }
+
+    pub async fn get_run(&self, run_id: &str) -> Result<pb::Run> {
+        match self {
+            Backend::Remote(c) => Ok(c
+                .clone()
+                .get_run(pb::GetRunRequest {
+                    run_id: run_id.into(),
+                    run_uuid: String::new(),
+                })
+                .await?
+                .into_inner()
+                .run
+                .unwrap_or_default()),
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(t) => Ok(convert::run(t.get_run(run_id).await?)),
+        }
+    }
+
+    pub async fn update_run(
+        &self,
+        run_id: &str,
+        status: Option<pb::RunStatus>,
+        end_time: Option<i64>,
+    ) -> Result<pb::RunInfo> {
+        match self {
+            Backend::Remote(c) => Ok(c
+                .clone()
+                .update_run(pb::UpdateRunRequest {
+                    run_id: run_id.into(),
+                    run_uuid: String::new(),
+                    status: status.map(|s| s as i32),
+                    end_time,
+                    run_name: None,
+                })
+                .await?
+                .into_inner()
+                .run_info
+                .unwrap_or_default()),
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(t) => {
+                let update = trackd_server::tracker::RunUpdate {
+                    status: status.map(|s| convert::status_from(s as i32)).transpose()?,
+                    end_time,
+                    run_name: None,
+                };
+                Ok(convert::run_info(t.update_run(run_id, update).await?))
+            }
+        }
+    }
+
+    pub async fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: Vec<pb::Metric>,
+        params: Vec<(String, String)>,
+        tags: Vec<(String, String)>,
+    ) -> Result<()> {
+        match self {
+            Backend::Remote(c) => {
+                c.clone()
+                    .log_batch(pb::LogBatchRequest {
+                        run_id: run_id.into(),
+                        metrics,
+                        params: kv(params, |key, value| pb::Param { key, value }),
+                        tags: kv(tags, |key, value| pb::RunTag { key, value }),
+                    })
+                    .await?;
+                Ok(())
+            }
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(t) => {
+                let params = kv(params, |key, value| pb::Param { key, value });
+                let tags = kv(tags, |key, value| pb::RunTag { key, value });
+                Ok(
+                    t.log_batch(run_id, convert::batch_writes(metrics, params, tags))
+                        .await?,
+                )
+            }
+        }
+    }
+
+    pub async fn search_runs(
+        &self,
+        experiment_ids: Vec<String>,
+        max_results: i32,
+        page_token: String,
+    ) -> Result<(Vec<pb::Run>, String)> {
+        match self {
+            Backend::Remote(c) => {
+                let r = c
+                    .clone()
+                    .search_runs(pb::SearchRunsRequest {
+                        experiment_ids,
+                        max_results,
+                        page_token,
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner();
+                Ok((r.runs, r.next_page_token))
+            }
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(t) => {
+                let search = trackd_server::tracker::RunSearch {
+                    experiment_ids,
+                    max_results: i64::from(max_results),
+                    page_token,
+                    ..Default::default()
+                };
+                let page = t.search_runs(search).await?;
+                Ok((
+                    page.items.into_iter().map(convert::run).collect(),
+                    page.next_page_token,
+                ))
+            }
+        }
+    }
+
+    pub async fn metric_history_page(
+        &self,
+        run_id: &str,
+        key: &str,
+        page_token: String,
+        max_results: i32,
+    ) -> Result<(Vec<pb::Metric>, String)> {
+        match self {
+            Backend::Remote(c) => {
+                let r = c
+                    .clone()
+                    .get_metric_history(pb::GetMetricHistoryRequest {
+                        run_id: run_id.into(),
+                        run_uuid: String::new(),
+                        metric_key: key.into(),
+                        page_token,
+                        max_results,
+                    })
+                    .await?
+                    .into_inner();
+                Ok((r.metrics, r.next_page_token))
+            }
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(t) => {
+                let page = t
+                    .metric_history(run_id, key, &page_token, i64::from(max_results))
+                    .await?;
+                let metrics = page
+                    .items
+                    .into_iter()
+                    .map(|p| convert::metric(key.to_owned(), p))
+                    .collect();
+                Ok((metrics, page.next_page_token))
+            }
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! [`Client`]: one connection (or embedded store), cheap to clone, shared by every run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tonic::transport::Endpoint;
+use trackd_proto::v1 as pb;
+use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
+
+use crate::backend::{Backend, CreateRun};
+use crate::error::{ClientError, Result};
+use crate::ingest::{Ingest, IngestConfig, IngestStats, Link};
+use crate::run::{ActiveRun, RunBuilder};
+use crate::uri::{self, Target};
+
+/// A tracking client. `Clone + Send + Sync`: clones share one gRPC channel (or one embedded
+/// store) and one metric stream.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> trackd_client::Result<()> {
+/// let client = trackd_client::Client::connect("http://127.0.0.1:5000").await?;
+/// let run = client.start_run().run_name("baseline").start().await?;
+/// run.log_param("lr", 0.01).await?;
+/// for step in 0..100 {
+///     run.log_metric("loss", 1.0 / (step + 1) as f64, step).await?;
+/// }
+/// run.finish().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    uri: String,
+    backend: Backend,
+    ingest: Ingest,
+}
+
+impl Client {
+    /// Connects to `uri`: `http://HOST:PORT` for a trackd server, or a directory path /
+    /// `file:` URI for an embedded store (the server's Tracker in-process).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> trackd_client::Result<()> {
+    /// let remote = trackd_client::Client::connect("http://127.0.0.1:5000").await?;
+    /// let local = trackd_client::Client::connect("./mlruns").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(uri: &str) -> Result<Client> {
+        Self::connect_with(uri, IngestConfig::default()).await
+    }
+
+    /// Connects with explicit metric-delivery settings.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> trackd_client::Result<()> {
+    /// use trackd_client::{Client, IngestConfig};
+    /// let config = IngestConfig::default().with_buffer_points(100_000);
+    /// let client = Client::connect_with("http://127.0.0.1:5000", config).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_with(uri: &str, config: IngestConfig) -> Result<Client> {
+        let (backend, link) = match uri::parse(uri)? {
+            Target::Remote(url) => {
+                let endpoint = Endpoint::from_shared(url.clone())
+                    .map_err(|e| ClientError::Uri {
+                        uri: uri.to_owned(),
+                        reason: e.to_string(),
+                    })?
+                    .tcp_nodelay(true)
+                    .connect_timeout(Duration::from_secs(10))
+                    .http2_keep_alive_interval(Duration::from_secs(30))
+                    .initial_stream_window_size(Some(4 << 20))
+                    .initial_connection_window_size(Some(16 << 20));
+                let channel = endpoint.connect().await.map_err(|e| ClientError::Connect {
+                    uri: url.clone(),
+                    message: error_chain(&e),
+                })?;
+                let stub = TrackingServiceClient::new(channel).max_decoding_message_size(64 << 20);
+                (Backend::Remote(stub.clone()), Link::Remote(stub))
+            }
+            #[cfg(feature = "embedded")]
+            Target::Embedded(path) => {
+                let tracker = embedded::open(&path)?;
+                (Backend::Embedded(tracker.clone()), Link::Embedded(tracker))
+            }
+            #[cfg(not(feature = "embedded"))]
+            Target::Embedded(_) => {
+                return Err(ClientError::Uri {
+                    uri: uri.to_owned(),
+                    reason: "embedded stores need the `embedded` feature of trackd-client".into(),
+                })
+            }
+        };
+        let ingest = Ingest::start(link, config);
+        Ok(Client {
+            inner: Arc::new(Inner {
+                uri: uri.to_owned(),
+                backend,
+                ingest,
+            }),
+        })
+    }
+
+    /// Connects to the URI in `MLFLOW_TRACKING_URI`, else the embedded store `./mlruns`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> trackd_client::Result<()> {
+    /// let client = trackd_client::Client::from_env().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn from_env() -> Result<Client> {
+        Self::connect(&uri::resolve(None)).await
+    }
+
+    /// The tracking URI this client was made for.
+    pub fn tracking_uri(&self) -> &str {
+        &self.inner.uri
+    }
+
+    /// Counters of metric delivery.
+    pub fn ingest_stats(&self) -> &IngestStats {
+        self.inner.ingest.stats()
+    }
+
+    // --- experiments ----------------------------------------------------------------------
+
+    /// Creates an experiment and returns its id.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(client: trackd_client::Client) -> trackd_client::Result<()> {
+    /// let id = client.create_experiment("mnist").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_experiment(&self, name: &str) -> Result<String> {
+        self.inner.backend.create_experiment(name, Vec::new()).await
+    }
+
+    /// An experiment by id.
+    pub async fn get_experiment(&self, experiment_id: &str) -> Result<pb::Experiment> {
+        self.inner.backend.get_experiment(experiment_id).await
+    }
+
+    /// An experiment by name, or `None` if there is none.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(client: trackd_client::Client) -> trackd_client::Result<()> {
+    /// if let Some(exp) = client.get_experiment_by_name("mnist").await? {
+    ///     println!("{} is experiment {}", exp.name, exp.experiment_id);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_experiment_by_name(&self, name: &str) -> Result<Option<pb::Experiment>> {
+        match self.inner.backend.get_experiment_by_name(name).await {
+            Ok(e) => Ok(Some(e)),
+            Err(e) if e.code() == tonic::Code::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The id of the active experiment named `name`, creating it if needed (a concurrent
+    /// creation by someone else is fine). A deleted experiment of that name is an error.
+    pub async fn get_or_create_experiment(&self, name: &str) -> Result<String> {
+        if let Some(exp) = self.get_experiment_by_name(name).await? {
+            return active_experiment_id(exp);
+        }
+        match self.create_experiment(name).await {
+            Ok(id) => Ok(id),
+            Err(e) if e.code() == tonic::Code::AlreadyExists => {
+                let exp = self.inner.backend.get_experiment_by_name(name).await?;
+                active_experiment_id(exp)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Soft-deletes an experiment (and its runs).
+    pub async fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
+        self.inner.backend.delete_experiment(experiment_id).await
+    }
+
+    // --- runs -----------------------------------------------------------------------------
+
+    /// Starts building a new run; finish with [`RunBuilder::start`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(client: trackd_client::Client) -> trackd_client::Result<()> {
+    /// let run = client
+    ///     .start_run()
+    ///     .experiment_id("1")
+    ///     .run_name("lr-sweep-3")
+    ///     .tag("team", "vision")
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn start_run(&self) -> RunBuilder {
+        RunBuilder::new(self.clone())
+    }
+
+    /// Resumes an existing run: sets it RUNNING again and returns a handle to it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(client: trackd_client::Client, run_id: &str) -> trackd_client::Result<()> {
+    /// let run = client.resume_run(run_id).await?;
+    /// run.log_metric("loss", 0.1, 1000).await?;
+    /// run.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn resume_run(&self, run_id: &str) -> Result<ActiveRun> {
+        let run = self.get_run(run_id).await?;
+        let info = run.info.unwrap_or_default();
+        if info.lifecycle_stage == "deleted" {
+            return Err(ClientError::Usage(format!(
+                "Cannot resume run {run_id}: it is deleted."
+            )));
+        }
+        let info = self
+            .inner
+            .backend
+            .update_run(run_id, Some(pb::RunStatus::Running), None)
+            .await?;
+        Ok(ActiveRun::new(self.clone(), info))
+    }
+
+    pub(crate) async fn create_run(&self, request: CreateRun) -> Result<pb::Run> {
+        self.inner.backend.create_run(request).await
+    }
+
+    /// A run with its latest metrics, params and tags.
+    pub async fn get_run(&self, run_id: &str) -> Result<pb::Run> {
+        self.inner.backend.get_run(run_id).await
+    }
+
+    /// Every run of the given experiments, newest first (all pages).
+    pub async fn search_runs(&self, experiment_ids: &[&str]) -> Result<Vec<pb::Run>> {
+        let ids: Vec<String> = experiment_ids.iter().map(|s| (*s).to_owned()).collect();
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let (runs, next) = self
+                .inner
+                .backend
+                .search_runs(ids.clone(), 1000, token)
+                .await?;
+            out.extend(runs);
+            if next.is_empty() {
+                return Ok(out);
+            }
+            token = next;
+        }
+    }
+
+    /// Every point of a metric, in step order (all pages).
+    pub async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<pb::Metric>> {
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let (points, next) = self
+                .inner
+                .backend
+                .metric_history_page(run_id, key, token, 25_000)
+                .await?;
+            out.extend(points);
+            if next.is_empty() {
+                return Ok(out);
+            }
+            token = next;
+        }
+    }
+
+    /// Sets a run's final status and end time (now).
+    pub async fn set_terminated(&self, run_id: &str, status: pb::RunStatus) -> Result<pb::RunInfo> {
+        self.inner
+            .backend
+            .update_run(run_id, Some(status), Some(now_ms()))
+            .await
+    }
+
+    // --- logging to any run by id ---------------------------------------------------------
+
+    /// Buffers a metric point for `run_id` (non-blocking; see [`Client::flush`]).
+    pub async fn log_metric(
+        &self,
+        run_id: &str,
+        key: &str,
+        value: f64,
+        step: i64,
+        timestamp_ms: i64,
+    ) -> Result<()> {
+        self.inner
+            .ingest
+            .log(run_id, key, value, step, timestamp_ms)
+            .await
+    }
+
+    /// Logs params and tags synchronously (errors such as a changed param come back here).
+    pub async fn log_params_and_tags(
+        &self,
+        run_id: &str,
+        params: Vec<(String, String)>,
+        tags: Vec<(String, String)>,
+    ) -> Result<()> {
+        self.inner
+            .backend
+            .log_batch(run_id, Vec::new(), params, tags)
+            .await
+    }
+
+    /// Waits until every metric point logged through this client is acknowledged.
+    pub async fn flush(&self) -> Result<()> {
+        self.inner.ingest.flush().await
+    }
+}
+
+fn active_experiment_id(exp: pb::Experiment) -> Result<String> {
+    if exp.lifecycle_stage == "deleted" {
+        return Err(ClientError::Api {
+            code: tonic::Code::InvalidArgument,
+            error_code: "INVALID_PARAMETER_VALUE".into(),
+            message: format!(
+                "Cannot set a deleted experiment '{}' as the active experiment. You can restore the \
+                 experiment, or permanently delete the experiment to create a new one.",
+                exp.name
+            ),
+        });
+    }
+    Ok(exp.experiment_id)
+}
+
+/// Milliseconds since the epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(feature = "embedded")]
+mod embedded {
+    //! Embedded stores are shared per directory within a process (sled allows one open per
+    //! directory), and stay open until the process exits; every write is acknowledged only
+    //! after fsync, so nothing acknowledged depends on a clean close.
+
+    use std::collections::HashMap;
+    use std::path::Path;
+    use std::sync::{LazyLock, Mutex};
+
+    use trackd_server::{Store, StoreConfig, Tracker};
+
+    use crate::error::{ClientError, Result};
+
+    static OPEN: LazyLock<Mutex<HashMap<std::path::PathBuf, Tracker>>> =
+        LazyLock::new(Default::default);
+
+    pub fn open(path: &Path) -> Result<Tracker> {
+        std::fs::create_dir_all(path)?;
+        let key = path.canonicalize()?;
+        let mut open = OPEN.lock().expect("embedded store registry");
+        if let Some(t) = open.get(&key) {
+            return Ok(t.clone());
+        }
+        let store = Store::open(StoreConfig::new(&key)).map_err(|e| ClientError::Uri {
+            uri: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let tracker = Tracker::new(store);
+        open.insert(key, tracker.clone());
+        Ok(tracker)
+    }
+}

@@ -1,0 +1,110 @@
+//! The client's error type.
+
+/// Result of a client call.
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// Why a client call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClientError {
+    /// The server (or the embedded tracker) refused the request.
+    #[error("{message} ({error_code})")]
+    Api {
+        /// gRPC status code.
+        code: tonic::Code,
+        /// MLflow error code name, e.g. `RESOURCE_DOES_NOT_EXIST`.
+        error_code: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The tracking URI is not usable.
+    #[error("invalid tracking URI '{uri}': {reason}")]
+    Uri {
+        /// The URI as given.
+        uri: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The server could not be reached.
+    #[error("cannot reach the tracking server at {uri}: {message}")]
+    Connect {
+        /// Where we tried.
+        uri: String,
+        /// The transport's explanation.
+        message: String,
+    },
+    /// The API was used in a way it does not allow (e.g. starting a second top-level run).
+    #[error("{0}")]
+    Usage(String),
+    /// Metric points could not be delivered (the stream failed for longer than the
+    /// reconnect timeout); the message says how many points were dropped.
+    #[error("metric delivery failed: {0}")]
+    Delivery(String),
+    /// A local file operation failed.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl ClientError {
+    /// The gRPC code of an API error (`Unknown` for local errors).
+    pub fn code(&self) -> tonic::Code {
+        match self {
+            ClientError::Api { code, .. } => *code,
+            ClientError::Connect { .. } | ClientError::Delivery(_) => tonic::Code::Unavailable,
+            ClientError::Uri { .. } | ClientError::Usage(_) => tonic::Code::InvalidArgument,
+            ClientError::Io(_) => tonic::Code::Unknown,
+        }
+    }
+
+    /// MLflow's error code name of an API error, if any.
+    pub fn error_code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { error_code, .. } => Some(error_code),
+            _ => None,
+        }
+    }
+}
+
+impl From<tonic::Status> for ClientError {
+    fn from(status: tonic::Status) -> Self {
+        let error_code = status
+            .metadata()
+            .get("x-mlflow-error-code")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .unwrap_or_else(|| default_error_code(status.code()).to_owned());
+        ClientError::Api {
+            code: status.code(),
+            error_code,
+            message: status.message().to_owned(),
+        }
+    }
+}
+
+#[cfg(feature = "embedded")]
+impl From<trackd_server::TrackingError> for ClientError {
+    fn from(err: trackd_server::TrackingError) -> Self {
+        ClientError::Api {
+            code: err.grpc_code(),
+            error_code: err.mlflow_error_code().to_owned(),
+            message: err.to_string(),
+        }
+    }
+}
+
+impl From<std::io::Error> for ClientError {
+    fn from(err: std::io::Error) -> Self {
+        ClientError::Io(err.to_string())
+    }
+}
+
+fn default_error_code(code: tonic::Code) -> &'static str {
+    match code {
+        tonic::Code::InvalidArgument => "INVALID_PARAMETER_VALUE",
+        tonic::Code::NotFound => "RESOURCE_DOES_NOT_EXIST",
+        tonic::Code::AlreadyExists => "RESOURCE_ALREADY_EXISTS",
+        tonic::Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        tonic::Code::Unavailable => "TEMPORARILY_UNAVAILABLE",
+        tonic::Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL_ERROR",
+    }
+}

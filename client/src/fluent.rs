@@ -1,0 +1,357 @@
+//! An MLflow-like global API over a process-wide active-run stack.
+//!
+//! Mirrors `mlflow.start_run` / `log_param` / `log_metric` / `set_tag` / `end_run`:
+//! - the tracking URI is `set_tracking_uri` → `MLFLOW_TRACKING_URI` → `./mlruns`;
+//! - new runs go to: the `experiment_id` argument → `set_experiment` →
+//!   `MLFLOW_EXPERIMENT_NAME` (created if missing) → `MLFLOW_EXPERIMENT_ID` → `"0"`;
+//! - `start_run` resumes `run_id` (or `MLFLOW_RUN_ID`, used once per process) instead of
+//!   creating a run; a second top-level run needs `nested(true)`, which tags the child with
+//!   `mlflow.parentRunId`;
+//! - `log_*` and `set_tag` start a run when none is active.
+//!
+//! The stack is process-wide (like MLflow 2.x), shared by every task and thread.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! # async fn demo() -> trackd_client::Result<()> {
+//! use trackd_client::fluent::{self, StartRun};
+//!
+//! fluent::set_experiment("mnist").await?;
+//! fluent::start_run(StartRun::new().run_name("baseline")).await?;
+//! fluent::log_param("lr", 0.01).await?;
+//! fluent::log_metric("loss", 0.25, Some(1)).await?;
+//! fluent::end_run(trackd_client::RunStatus::Finished).await?;
+//! # Ok(()) }
+//! ```
+
+use std::fmt::Display;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::LazyLock;
+
+use tokio::sync::Mutex;
+use trackd_proto::v1 as pb;
+
+use crate::error::{ClientError, Result};
+use crate::run::{ActiveRun, RunHandle};
+use crate::uri;
+use crate::Client;
+
+/// Run to resume when set (consumed by the first `start_run`).
+pub const RUN_ID_ENV: &str = "MLFLOW_RUN_ID";
+/// Experiment (by name) for new runs.
+pub const EXPERIMENT_NAME_ENV: &str = "MLFLOW_EXPERIMENT_NAME";
+/// Experiment (by id) for new runs.
+pub const EXPERIMENT_ID_ENV: &str = "MLFLOW_EXPERIMENT_ID";
+
+#[derive(Default)]
+struct State {
+    tracking_uri: Option<String>,
+    client: Option<Client>,
+    experiment_id: Option<String>,
+    stack: Vec<ActiveRun>,
+    last_run_id: Option<String>,
+}
+
+static STATE: LazyLock<Mutex<State>> = LazyLock::new(Default::default);
+static ENV_RUN_ID_USED: AtomicBool = AtomicBool::new(false);
+
+/// Options of [`start_run`], as MLflow's keyword arguments.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct StartRun {
+    run_id: Option<String>,
+    experiment_id: Option<String>,
+    run_name: Option<String>,
+    nested: bool,
+    tags: Vec<(String, String)>,
+}
+
+impl StartRun {
+    /// No options: a new top-level run in the resolved experiment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Resume this run instead of creating one.
+    pub fn run_id(mut self, id: impl Into<String>) -> Self {
+        self.run_id = Some(id.into());
+        self
+    }
+
+    /// Experiment of a new run.
+    pub fn experiment_id(mut self, id: impl Into<String>) -> Self {
+        self.experiment_id = Some(id.into());
+        self
+    }
+
+    /// Name of a new run.
+    pub fn run_name(mut self, name: impl Into<String>) -> Self {
+        self.run_name = Some(name.into());
+        self
+    }
+
+    /// Start the run as a child of the active run.
+    pub fn nested(mut self, nested: bool) -> Self {
+        self.nested = nested;
+        self
+    }
+
+    /// A tag for the run (new or resumed).
+    pub fn tag(mut self, key: impl Into<String>, value: impl Display) -> Self {
+        self.tags.push((key.into(), value.to_string()));
+        self
+    }
+}
+
+/// Sets the tracking URI for the fluent API (a server URL or a store directory).
+pub async fn set_tracking_uri(uri: impl Into<String>) {
+    let mut state = STATE.lock().await;
+    state.tracking_uri = Some(uri.into());
+    state.client = None;
+}
+
+/// The tracking URI the fluent API uses.
+pub async fn get_tracking_uri() -> String {
+    uri::resolve(STATE.lock().await.tracking_uri.as_deref())
+}
+
+async fn client_locked(state: &mut State) -> Result<Client> {
+    if let Some(c) = &state.client {
+        return Ok(c.clone());
+    }
+    let client = Client::connect(&uri::resolve(state.tracking_uri.as_deref())).await?;
+    state.client = Some(client.clone());
+    Ok(client)
+}
+
+/// The client behind the fluent API.
+pub async fn client() -> Result<Client> {
+    client_locked(&mut *STATE.lock().await).await
+}
+
+/// Makes the experiment named `name` active for new runs, creating it if needed; returns
+/// its id.
+pub async fn set_experiment(name: &str) -> Result<String> {
+    let mut state = STATE.lock().await;
+    let client = client_locked(&mut state).await?;
+    let id = client.get_or_create_experiment(name).await?;
+    state.experiment_id = Some(id.clone());
+    Ok(id)
+}
+
+/// Makes the experiment with id `id` active for new runs; it must exist and be active.
+pub async fn set_experiment_by_id(id: &str) -> Result<()> {
+    let mut state = STATE.lock().await;
+    let client = client_locked(&mut state).await?;
+    let exp = client.get_experiment(id).await?;
+    if exp.lifecycle_stage == "deleted" {
+        return Err(invalid(format!(
+            "Cannot set a deleted experiment '{}' as the active experiment.",
+            exp.name
+        )));
+    }
+    state.experiment_id = Some(id.to_owned());
+    Ok(())
+}
+
+/// Creates an experiment and returns its id.
+pub async fn create_experiment(name: &str) -> Result<String> {
+    client().await?.create_experiment(name).await
+}
+
+fn invalid(message: String) -> ClientError {
+    ClientError::Api {
+        code: tonic::Code::InvalidArgument,
+        error_code: "INVALID_PARAMETER_VALUE".into(),
+        message,
+    }
+}
+
+async fn resolve_experiment(
+    state: &State,
+    client: &Client,
+    explicit: Option<String>,
+) -> Result<String> {
+    if let Some(id) = explicit.or_else(|| state.experiment_id.clone()) {
+        return Ok(id);
+    }
+    let env_id = std::env::var(EXPERIMENT_ID_ENV)
+        .ok()
+        .filter(|s| !s.is_empty());
+    if let Some(name) = std::env::var(EXPERIMENT_NAME_ENV)
+        .ok()
+        .filter(|s| !s.is_empty())
+    {
+        let id = client.get_or_create_experiment(&name).await?;
+        if let Some(env_id) = env_id.filter(|e| *e != id) {
+            return Err(invalid(format!(
+                "{EXPERIMENT_NAME_ENV}='{name}' (id {id}) and {EXPERIMENT_ID_ENV}='{env_id}' name different experiments."
+            )));
+        }
+        return Ok(id);
+    }
+    if let Some(id) = env_id {
+        return match client.get_experiment(&id).await {
+            Ok(_) => Ok(id),
+            Err(e) if e.code() == tonic::Code::NotFound => Err(invalid(format!(
+                "{EXPERIMENT_ID_ENV}='{id}' names an experiment that does not exist."
+            ))),
+            Err(e) => Err(e),
+        };
+    }
+    Ok("0".to_owned())
+}
+
+/// Starts (or resumes) a run and pushes it on the active-run stack.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> trackd_client::Result<()> {
+/// use trackd_client::fluent::{self, StartRun};
+/// let parent = fluent::start_run(StartRun::new().run_name("sweep")).await?;
+/// let child = fluent::start_run(StartRun::new().nested(true)).await?;
+/// fluent::end_run(trackd_client::RunStatus::Finished).await?; // child
+/// fluent::end_run(trackd_client::RunStatus::Finished).await?; // parent
+/// # Ok(()) }
+/// ```
+pub async fn start_run(options: StartRun) -> Result<RunHandle> {
+    let mut state = STATE.lock().await;
+    if let Some(top) = state.stack.last() {
+        if !options.nested {
+            return Err(ClientError::Usage(format!(
+                "Run with UUID {} is already active. To start a new run, first end the current run \
+                 with end_run(). To start a nested run, use StartRun::new().nested(true).",
+                top.id()
+            )));
+        }
+    }
+    let client = client_locked(&mut state).await?;
+    let resume = options.run_id.clone().or_else(|| {
+        let id = std::env::var(RUN_ID_ENV).ok().filter(|s| !s.is_empty())?;
+        (!ENV_RUN_ID_USED.swap(true, Ordering::SeqCst)).then_some(id)
+    });
+    let run = match resume {
+        Some(run_id) => {
+            let run = client.resume_run(&run_id).await?;
+            if let Some(expected) = &state.experiment_id {
+                if run.experiment_id() != expected {
+                    return Err(invalid(format!(
+                        "Cannot start run with ID {run_id} because active experiment ID {expected} does \
+                         not match the run's experiment ID {}.",
+                        run.experiment_id()
+                    )));
+                }
+            }
+            if !options.tags.is_empty() {
+                client
+                    .log_params_and_tags(run.id(), Vec::new(), options.tags.clone())
+                    .await?;
+            }
+            run
+        }
+        None => {
+            let experiment_id =
+                resolve_experiment(&state, &client, options.experiment_id.clone()).await?;
+            let mut builder = client.start_run().experiment_id(experiment_id);
+            if let Some(name) = &options.run_name {
+                builder = builder.run_name(name.clone());
+            }
+            if let Some(parent) = state.stack.last().filter(|_| options.nested) {
+                builder = builder.parent(parent.id());
+            }
+            for (k, v) in &options.tags {
+                builder = builder.tag(k.clone(), v);
+            }
+            builder.start().await?
+        }
+    };
+    let handle = run.handle();
+    state.last_run_id = Some(handle.id().to_owned());
+    state.stack.push(run);
+    Ok(handle)
+}
+
+/// The innermost active run, if any.
+pub async fn active_run() -> Option<RunHandle> {
+    STATE.lock().await.stack.last().map(ActiveRun::handle)
+}
+
+/// The id of the active run, or of the last run this process ended.
+pub async fn last_active_run_id() -> Option<String> {
+    STATE.lock().await.last_run_id.clone()
+}
+
+/// Ends the innermost active run with `status` (flushing its metrics first). No-op without
+/// an active run.
+pub async fn end_run(status: pb::RunStatus) -> Result<()> {
+    let run = STATE.lock().await.stack.pop();
+    match run {
+        Some(run) => run.end(status).await,
+        None => Ok(()),
+    }
+}
+
+async fn active_or_start() -> Result<RunHandle> {
+    if let Some(run) = active_run().await {
+        return Ok(run);
+    }
+    start_run(StartRun::new()).await
+}
+
+/// Logs a param to the active run (starting one if needed).
+pub async fn log_param(key: &str, value: impl Display) -> Result<()> {
+    active_or_start().await?.log_param(key, value).await
+}
+
+/// Logs params to the active run (starting one if needed).
+pub async fn log_params<K: Display, V: Display>(
+    params: impl IntoIterator<Item = (K, V)>,
+) -> Result<()> {
+    active_or_start().await?.log_params(params).await
+}
+
+/// Logs a metric to the active run (starting one if needed); `step` defaults to 0.
+pub async fn log_metric(key: &str, value: f64, step: Option<i64>) -> Result<()> {
+    active_or_start()
+        .await?
+        .log_metric(key, value, step.unwrap_or(0))
+        .await
+}
+
+/// Logs several metrics at one step to the active run (starting one if needed).
+pub async fn log_metrics(metrics: &[(&str, f64)], step: Option<i64>) -> Result<()> {
+    active_or_start()
+        .await?
+        .log_metrics(metrics, step.unwrap_or(0))
+        .await
+}
+
+/// Sets a tag on the active run (starting one if needed).
+pub async fn set_tag(key: &str, value: impl Display) -> Result<()> {
+    active_or_start().await?.set_tag(key, value).await
+}
+
+/// A run by id.
+pub async fn get_run(run_id: &str) -> Result<pb::Run> {
+    client().await?.get_run(run_id).await
+}
+
+/// Waits until every metric logged through the fluent API is acknowledged.
+pub async fn flush() -> Result<()> {
+    client().await?.flush().await
+}
+
+/// Ends every active run, forgets the experiment and the client (for tests and for programs
+/// that switch stores).
+pub async fn reset() -> Result<()> {
+    let runs: Vec<ActiveRun> = std::mem::take(&mut STATE.lock().await.stack);
+    for run in runs.into_iter().rev() {
+        run.end(pb::RunStatus::Killed).await?;
+    }
+    let mut state = STATE.lock().await;
+    *state = State::default();
+    ENV_RUN_ID_USED.store(false, Ordering::SeqCst);
+    Ok(())
+}

@@ -1,0 +1,646 @@
+//! Non-blocking metric delivery.
+//!
+//! `log` puts a point into a shared buffer (columns per run and key) and returns; it waits
+//! only when the buffer is full (backpressure: memory is bounded by
+//! [`IngestConfig::buffer_points`], counting points buffered *and* sent but not yet
+//! acknowledged). A background task cuts the buffer into batches (by size, or every
+//! `flush_interval`), sends them over one `LogStream` with increasing sequence numbers, keeps
+//! each batch until the server acknowledges it, and after a broken stream reconnects and
+//! re-sends every unacknowledged batch: the server stores a `(stream, seq)` once, so nothing
+//! is lost and nothing is doubled. `flush` waits until everything logged before it is
+//! acknowledged (durably, with a default server).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+use trackd_proto::v1 as pb;
+use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
+
+use crate::error::{ClientError, Result};
+
+/// Tuning of metric delivery.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct IngestConfig {
+    /// Points per batch that trigger an immediate send.
+    pub batch_points: usize,
+    /// Longest time a point waits in the buffer before it is sent.
+    pub flush_interval: Duration,
+    /// Most points buffered or awaiting acknowledgement; `log_metric` waits beyond this.
+    pub buffer_points: usize,
+    /// Most batches sent and not yet acknowledged.
+    pub max_in_flight: usize,
+    /// How long the stream may stay broken before buffered points are dropped and reported.
+    pub reconnect_timeout: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            batch_points: 16_384,
+            flush_interval: Duration::from_millis(100),
+            buffer_points: 1 << 20,
+            max_in_flight: 8,
+            reconnect_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl IngestConfig {
+    /// Sets [`IngestConfig::batch_points`].
+    #[must_use]
+    pub fn with_batch_points(mut self, n: usize) -> Self {
+        self.batch_points = n.max(1);
+        self
+    }
+
+    /// Sets [`IngestConfig::flush_interval`].
+    #[must_use]
+    pub fn with_flush_interval(mut self, d: Duration) -> Self {
+        self.flush_interval = d.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets [`IngestConfig::buffer_points`].
+    #[must_use]
+    pub fn with_buffer_points(mut self, n: usize) -> Self {
+        self.buffer_points = n.max(1);
+        self
+    }
+
+    /// Sets [`IngestConfig::reconnect_timeout`].
+    #[must_use]
+    pub fn with_reconnect_timeout(mut self, d: Duration) -> Self {
+        self.reconnect_timeout = d;
+        self
+    }
+}
+
+/// Counters of one client's delivery (for tests and monitoring).
+#[derive(Debug, Default)]
+pub struct IngestStats {
+    /// Batches sent (re-sends included).
+    pub batches_sent: AtomicU64,
+    /// Batches re-sent after a reconnect.
+    pub batches_resent: AtomicU64,
+    /// Points acknowledged.
+    pub points_acked: AtomicU64,
+    /// Streams opened.
+    pub connections: AtomicU64,
+}
+
+#[derive(Default)]
+struct Columns {
+    steps: Vec<i64>,
+    timestamps: Vec<i64>,
+    values: Vec<f64>,
+}
+
+/// Points being gathered into the next batch.
+#[derive(Default)]
+struct Batch {
+    runs: HashMap<String, HashMap<String, Columns>>,
+    points: usize,
+}
+
+impl Batch {
+    fn push(&mut self, run_id: &str, key: &str, value: f64, step: i64, timestamp: i64) {
+        let run = match self.runs.get_mut(run_id) {
+            Some(run) => run,
+            None => self.runs.entry(run_id.to_owned()).or_default(),
+        };
+        let cols = match run.get_mut(key) {
+            Some(cols) => cols,
+            None => run.entry(key.to_owned()).or_default(),
+        };
+        cols.steps.push(step);
+        cols.timestamps.push(timestamp);
+        cols.values.push(value);
+        self.points += 1;
+    }
+
+    fn seal(&mut self) -> Sealed {
+        let points = std::mem::take(&mut self.points);
+        let runs = std::mem::take(&mut self.runs)
+            .into_iter()
+            .map(|(run_id, keys)| pb::RunWrites {
+                run_id,
+                metrics: keys
+                    .into_iter()
+                    .map(|(key, c)| pb::MetricColumns {
+                        key,
+                        steps: c.steps,
+                        timestamps: c.timestamps,
+                        values: c.values,
+                    })
+                    .collect(),
+                params: Vec::new(),
+                tags: Vec::new(),
+            })
+            .collect();
+        Sealed { runs, points }
+    }
+}
+
+/// A batch closed for sending.
+struct Sealed {
+    runs: Vec<pb::RunWrites>,
+    points: usize,
+}
+
+/// The buffer: full batches waiting to be sent, and the one being filled.
+#[derive(Default)]
+struct Pending {
+    ready: VecDeque<Sealed>,
+    current: Batch,
+}
+
+impl Pending {
+    fn points(&self) -> usize {
+        self.current.points + self.ready.iter().map(|b| b.points).sum::<usize>()
+    }
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    budget: Semaphore,
+    failed: AtomicBool,
+    error: Mutex<Option<ClientError>>,
+    wake: Notify,
+    batch_points: usize,
+    stats: IngestStats,
+}
+
+impl Shared {
+    fn record_error(&self, err: ClientError) {
+        let mut slot = self.error.lock().expect("ingest error lock");
+        if slot.is_none() {
+            *slot = Some(err);
+        }
+        self.failed.store(true, Ordering::Release);
+    }
+
+    fn take_error(&self) -> Option<ClientError> {
+        if !self.failed.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut slot = self.error.lock().expect("ingest error lock");
+        self.failed.store(false, Ordering::Release);
+        slot.take()
+    }
+}
+
+enum Command {
+    Flush(oneshot::Sender<Result<()>>),
+}
+
+/// Where batches go.
+#[derive(Clone)]
+pub(crate) enum Link {
+    Remote(TrackingServiceClient<Channel>),
+    #[cfg(feature = "embedded")]
+    Embedded(trackd_server::Tracker),
+}
+
+/// Handle to the delivery task of one client. Dropping the last handle lets the task send
+/// what is buffered and exit.
+pub(crate) struct Ingest {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Ingest {
+    pub fn start(link: Link, config: IngestConfig) -> Ingest {
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            budget: Semaphore::new(config.buffer_points.min(Semaphore::MAX_PERMITS)),
+            failed: AtomicBool::new(false),
+            error: Mutex::new(None),
+            wake: Notify::new(),
+            batch_points: config.batch_points,
+            stats: IngestStats::default(),
+        });
+        let (commands, rx) = mpsc::unbounded_channel();
+        tokio::spawn(Sender::new(shared.clone(), link, config).run(rx));
+        Ingest { shared, commands }
+    }
+
+    pub fn stats(&self) -> &IngestStats {
+        &self.shared.stats
+    }
+
+    /// Buffers one point; waits only while the buffer is full. Reports (once) an error of an
+    /// earlier batch.
+    pub async fn log(
+        &self,
+        run_id: &str,
+        key: &str,
+        value: f64,
+        step: i64,
+        timestamp: i64,
+    ) -> Result<()> {
+        if let Some(err) = self.shared.take_error() {
+            return Err(err);
+        }
+        match self.shared.budget.try_acquire() {
+            Ok(permit) => permit.forget(),
+            Err(_) => self
+                .shared
+                .budget
+                .acquire()
+                .await
+                .map_err(|_| ClientError::Delivery("the delivery task stopped".into()))?
+                .forget(),
+        }
+        let sealed = {
+            let mut pending = self.shared.pending.lock().expect("ingest buffer lock");
+            pending.current.push(run_id, key, value, step, timestamp);
+            if pending.current.points >= self.shared.batch_points {
+                let batch = pending.current.seal();
+                pending.ready.push_back(batch);
+                true
+            } else {
+                false
+            }
+        };
+        if sealed {
+            self.shared.wake.notify_one();
+            // Let the delivery task run even if the caller's loop never awaits anything else
+            // (a single-threaded runtime would otherwise send nothing until flush).
+            tokio::task::yield_now().await;
+        }
+        Ok(())
+    }
+
+    /// Waits until every point logged before this call is acknowledged; returns the first
+    /// delivery error not yet reported.
+    pub async fn flush(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Flush(tx))
+            .map_err(|_| ClientError::Delivery("the delivery task stopped".into()))?;
+        rx.await
+            .map_err(|_| ClientError::Delivery("the delivery task stopped".into()))??;
+        match self.shared.take_error() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+}
+
+struct Sent {
+    seq: u64,
+    request: pb::LogStreamRequest,
+    points: usize,
+}
+
+struct Conn {
+    requests: mpsc::Sender<pb::LogStreamRequest>,
+    acks: BoxStream<'static, Result<pb::LogStreamResponse>>,
+}
+
+struct Sender {
+    shared: Arc<Shared>,
+    link: Link,
+    config: IngestConfig,
+    stream_id: String,
+    next_seq: u64,
+    acked_seq: u64,
+    unacked: VecDeque<Sent>,
+    waiters: Vec<(u64, oneshot::Sender<Result<()>>)>,
+    conn: Option<Conn>,
+    broken_since: Option<Instant>,
+    retry_at: Option<Instant>,
+}
+
+impl Sender {
+    fn new(shared: Arc<Shared>, link: Link, config: IngestConfig) -> Self {
+        Sender {
+            shared,
+            link,
+            config,
+            stream_id: uuid::Uuid::new_v4().simple().to_string(),
+            next_seq: 1,
+            acked_seq: 0,
+            unacked: VecDeque::new(),
+            waiters: Vec::new(),
+            conn: None,
+            broken_since: None,
+            retry_at: None,
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut ticker = tokio::time::interval(self.config.flush_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut open = true;
+        loop {
+            if !open && self.unacked.is_empty() && self.buffered() == 0 {
+                break;
+            }
+            if self.conn.is_none()
+                && !self.unacked.is_empty()
+                && self.retry_at.is_none_or(|t| t <= Instant::now())
+            {
+                self.connect().await;
+            }
+            let retry_at = self.retry_at;
+            let shared = self.shared.clone();
+            tokio::select! {
+                ack = next_ack(&mut self.conn) => match ack {
+                    Some(Ok(ack)) => {
+                        self.on_ack(ack);
+                        self.cut(false).await;
+                    }
+                    Some(Err(err)) => self.on_broken(err),
+                    None => self.on_broken(ClientError::Delivery("the server closed the stream".into())),
+                },
+                () = shared.wake.notified() => self.cut(false).await,
+                _ = ticker.tick() => {
+                    self.cut(true).await;
+                    self.give_up_if_broken_too_long();
+                }
+                command = commands.recv(), if open => match command {
+                    Some(Command::Flush(reply)) => {
+                        self.cut_all().await;
+                        let target = self.next_seq - 1;
+                        if target <= self.acked_seq {
+                            let _ = reply.send(Ok(()));
+                        } else {
+                            self.waiters.push((target, reply));
+                        }
+                    }
+                    None => {
+                        open = false;
+                        self.cut_all().await;
+                    }
+                },
+                () = sleep_until_opt(retry_at) => { self.retry_at = None; }
+            }
+        }
+    }
+
+    fn buffered(&self) -> usize {
+        self.shared
+            .pending
+            .lock()
+            .expect("ingest buffer lock")
+            .points()
+    }
+
+    /// Sends sealed batches while the in-flight window has room; with `any`, also seals and
+    /// sends a partly filled batch (the flush interval elapsed).
+    async fn cut(&mut self, any: bool) {
+        while self.unacked.len() < self.config.max_in_flight {
+            let next = {
+                let mut pending = self.shared.pending.lock().expect("ingest buffer lock");
+                match pending.ready.pop_front() {
+                    Some(batch) => Some(batch),
+                    None if any && pending.current.points > 0 => Some(pending.current.seal()),
+                    None => None,
+                }
+            };
+            match next {
+                Some(batch) => self.send_new(batch).await,
+                None => return,
+            }
+        }
+    }
+
+    /// Sends everything buffered, ignoring the window (flush and close).
+    async fn cut_all(&mut self) {
+        loop {
+            let next = {
+                let mut pending = self.shared.pending.lock().expect("ingest buffer lock");
+                match pending.ready.pop_front() {
+                    Some(batch) => Some(batch),
+                    None if pending.current.points > 0 => Some(pending.current.seal()),
+                    None => None,
+                }
+            };
+            match next {
+                Some(batch) => self.send_new(batch).await,
+                None => return,
+            }
+        }
+    }
+
+    async fn send_new(&mut self, batch: Sealed) {
+        let Sealed { runs, points } = batch;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let request = pb::LogStreamRequest {
+            stream_id: self.stream_id.clone(),
+            seq,
+            runs,
+        };
+        if let Some(conn) = &self.conn {
+            self.shared
+                .stats
+                .batches_sent
+                .fetch_add(1, Ordering::Relaxed);
+            if conn.requests.send(request.clone()).await.is_err() {
+                self.on_broken(ClientError::Delivery("stream closed while sending".into()));
+            }
+        }
+        self.unacked.push_back(Sent {
+            seq,
+            request,
+            points,
+        });
+    }
+
+    async fn connect(&mut self) {
+        let (tx, rx) = mpsc::channel(self.config.max_in_flight.max(1) + 1);
+        let acks: Result<BoxStream<'static, Result<pb::LogStreamResponse>>> = match &self.link {
+            Link::Remote(client) => {
+                match client.clone().log_stream(ReceiverStream::new(rx)).await {
+                    Ok(response) => Ok(response
+                        .into_inner()
+                        .map(|r| r.map_err(ClientError::from))
+                        .boxed()),
+                    Err(status) => Err(status.into()),
+                }
+            }
+            #[cfg(feature = "embedded")]
+            Link::Embedded(tracker) => Ok(embedded_stream(tracker.clone(), rx)),
+        };
+        match acks {
+            Ok(acks) => {
+                self.shared
+                    .stats
+                    .connections
+                    .fetch_add(1, Ordering::Relaxed);
+                let resend = self.shared.stats.connections.load(Ordering::Relaxed) > 1;
+                for sent in &self.unacked {
+                    self.shared
+                        .stats
+                        .batches_sent
+                        .fetch_add(1, Ordering::Relaxed);
+                    if resend {
+                        self.shared
+                            .stats
+                            .batches_resent
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    if tx.send(sent.request.clone()).await.is_err() {
+                        break;
+                    }
+                }
+                self.conn = Some(Conn { requests: tx, acks });
+            }
+            Err(err) => self.on_broken(err),
+        }
+    }
+
+    fn on_ack(&mut self, ack: pb::LogStreamResponse) {
+        while let Some(front) = self.unacked.front() {
+            if front.seq > ack.seq {
+                break;
+            }
+            let sent = self.unacked.pop_front().expect("front exists");
+            self.shared.budget.add_permits(sent.points);
+            if sent.seq == ack.seq {
+                match &ack.error {
+                    Some(e) => self.shared.record_error(ClientError::Api {
+                        code: tonic::Code::from_i32(e.code),
+                        error_code: e.error_code.clone(),
+                        message: e.message.clone(),
+                    }),
+                    None => {
+                        self.shared
+                            .stats
+                            .points_acked
+                            .fetch_add(sent.points as u64, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        self.acked_seq = self.acked_seq.max(ack.seq);
+        self.broken_since = None;
+        let acked = self.acked_seq;
+        let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiters)
+            .into_iter()
+            .partition(|(t, _)| *t <= acked);
+        self.waiters = keep;
+        for (_, reply) in done {
+            let _ = reply.send(Ok(()));
+        }
+    }
+
+    fn on_broken(&mut self, err: ClientError) {
+        tracing::debug!(error = %err, unacked = self.unacked.len(), "log stream broken; will reconnect");
+        self.conn = None;
+        self.broken_since.get_or_insert_with(Instant::now);
+        // Back off a little before reconnecting so a down server is not hammered.
+        self.retry_at = Some(Instant::now() + Duration::from_millis(100));
+        if matches!(&err, ClientError::Api { code, .. } if !retryable(*code)) {
+            self.fail_everything(err);
+        }
+    }
+
+    fn give_up_if_broken_too_long(&mut self) {
+        let Some(since) = self.broken_since else {
+            return;
+        };
+        if since.elapsed() < self.config.reconnect_timeout || self.conn.is_some() {
+            return;
+        }
+        let points: usize = self.unacked.iter().map(|s| s.points).sum();
+        self.fail_everything(ClientError::Delivery(format!(
+            "the stream stayed broken for {:?}; {points} points were not delivered",
+            self.config.reconnect_timeout
+        )));
+    }
+
+    fn fail_everything(&mut self, err: ClientError) {
+        let points: usize = self.unacked.drain(..).map(|s| s.points).sum();
+        self.shared.budget.add_permits(points);
+        self.acked_seq = self.next_seq - 1;
+        self.broken_since = None;
+        for (_, reply) in self.waiters.drain(..) {
+            let _ = reply.send(Err(err.clone()));
+        }
+        self.shared.record_error(err);
+    }
+}
+
+fn retryable(code: tonic::Code) -> bool {
+    use tonic::Code::*;
+    matches!(
+        code,
+        Unavailable
+            | DeadlineExceeded
+            | Aborted
+            | ResourceExhausted
+            | Unknown
+            | Internal
+            | Cancelled
+    )
+}
+
+async fn next_ack(conn: &mut Option<Conn>) -> Option<Result<pb::LogStreamResponse>> {
+    match conn {
+        Some(c) => c.acks.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// An in-process "stream": batches go to the Tracker in order, acknowledgements come back in
+/// order, exactly as over gRPC.
+#[cfg(feature = "embedded")]
+fn embedded_stream(
+    tracker: trackd_server::Tracker,
+    mut requests: mpsc::Receiver<pb::LogStreamRequest>,
+) -> BoxStream<'static, Result<pb::LogStreamResponse>> {
+    use trackd_server::grpc::convert;
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let mut pending = futures::stream::FuturesOrdered::new();
+        loop {
+            tokio::select! {
+                Some(ack) = pending.next(), if !pending.is_empty() => {
+                    if tx.send(Ok(ack)).await.is_err() { return; }
+                }
+                request = requests.recv() => {
+                    let Some(request) = request else { break };
+                    let seq = request.seq;
+                    let queued = match convert::stream_writes(request.runs) {
+                        Ok(runs) => tracker.enqueue_stream_batch(&request.stream_id, seq, runs).await,
+                        Err(e) => Err(e),
+                    };
+                    pending.push_back(async move {
+                        match queued {
+                            Ok(answer) => match answer.await {
+                                Ok(ack) => convert::stream_ack(ack),
+                                Err(err) => convert::stream_error(seq, &err),
+                            },
+                            Err(err) => convert::stream_error(seq, &err),
+                        }
+                    }.boxed());
+                }
+            }
+        }
+        while let Some(ack) = pending.next().await {
+            if tx.send(Ok(ack)).await.is_err() {
+                return;
+            }
+        }
+    });
+    ReceiverStream::new(rx).boxed()
+}

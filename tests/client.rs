@@ -1,0 +1,439 @@
+//! The Rust client against a real server and in embedded mode: run handles, nested runs,
+//! concurrency, stream cuts and re-sends, backpressure, errors, dropped runs.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use trackd_client::{Client, ClientError, IngestConfig, RunStatus};
+use trackd_proto::v1 as pb;
+
+async fn assert_full_history(client: &Client, run_id: &str, key: &str, n: i64) {
+    let history = client.metric_history(run_id, key).await.unwrap();
+    let steps: Vec<i64> = history.iter().map(|m| m.step).collect();
+    assert_eq!(
+        steps,
+        (0..n).collect::<Vec<_>>(),
+        "every point of {key} exactly once"
+    );
+}
+
+async fn exercise_handle_api(client: &Client) {
+    let exp = client.get_or_create_experiment("handle-api").await.unwrap();
+    assert_eq!(
+        client.get_or_create_experiment("handle-api").await.unwrap(),
+        exp,
+        "idempotent"
+    );
+    let run = client
+        .start_run()
+        .experiment_id(&exp)
+        .run_name("first")
+        .tag("team", "a")
+        .start()
+        .await
+        .unwrap();
+    run.log_param("lr", 0.01).await.unwrap();
+    run.log_params([("layers", 3), ("width", 64)])
+        .await
+        .unwrap();
+    run.set_tag("phase", "train").await.unwrap();
+    for step in 0..2500 {
+        run.log_metrics(
+            &[
+                ("loss", 1.0 / (step + 1) as f64),
+                ("acc", step as f64 / 2500.0),
+            ],
+            step,
+        )
+        .await
+        .unwrap();
+    }
+    let err = run.log_param("lr", 0.02).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(err.error_code(), Some("INVALID_PARAMETER_VALUE"));
+    let run_id = run.id().to_owned();
+    run.finish().await.unwrap();
+
+    let stored = client.get_run(&run_id).await.unwrap();
+    let info = stored.info.unwrap();
+    assert_eq!(info.status, RunStatus::Finished as i32);
+    assert!(info.end_time.is_some());
+    assert_eq!(info.run_name, "first");
+    let data = stored.data.unwrap();
+    let tag = |k: &str| {
+        data.tags
+            .iter()
+            .find(|t| t.key == k)
+            .map(|t| t.value.clone())
+    };
+    assert_eq!(tag("team").as_deref(), Some("a"));
+    assert_eq!(tag("phase").as_deref(), Some("train"));
+    assert_eq!(tag("mlflow.source.type").as_deref(), Some("LOCAL"));
+    assert!(tag("mlflow.user").is_some() && tag("mlflow.source.name").is_some());
+    assert_eq!(data.params.len(), 3);
+    let loss = data.metrics.iter().find(|m| m.key == "loss").unwrap();
+    assert_eq!(loss.step, 2499);
+    assert_full_history(client, &run_id, "loss", 2500).await;
+    assert_full_history(client, &run_id, "acc", 2500).await;
+
+    // Nested runs carry their parent.
+    let parent = client
+        .start_run()
+        .experiment_id(&exp)
+        .start()
+        .await
+        .unwrap();
+    let child = parent
+        .start_child()
+        .run_name("child")
+        .start()
+        .await
+        .unwrap();
+    let child_run = client.get_run(child.id()).await.unwrap();
+    let parent_tag = child_run
+        .data
+        .unwrap()
+        .tags
+        .into_iter()
+        .find(|t| t.key == "mlflow.parentRunId")
+        .unwrap();
+    assert_eq!(parent_tag.value, parent.id());
+    assert_eq!(child_run.info.unwrap().experiment_id, exp);
+    child.finish().await.unwrap();
+    parent.end(RunStatus::Failed).await.unwrap();
+    let runs = client.search_runs(&[&exp]).await.unwrap();
+    assert_eq!(runs.len(), 3);
+}
+
+/// The run-handle API works end to end against a server.
+#[tokio::test]
+async fn handle_api_against_a_server() {
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.handle.url()).await.unwrap();
+    exercise_handle_api(&client).await;
+}
+
+/// The same API works embedded: a directory URI runs the Tracker in-process.
+#[tokio::test]
+async fn handle_api_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::connect(dir.path().to_str().unwrap()).await.unwrap();
+    exercise_handle_api(&client).await;
+    // A second client on the same directory shares the open store.
+    let uri = format!("file://{}", dir.path().display());
+    let again = Client::connect(&uri).await.unwrap();
+    assert!(again
+        .get_experiment_by_name("handle-api")
+        .await
+        .unwrap()
+        .is_some());
+}
+
+/// Connecting to nothing or to a bad URI is a clear error.
+#[tokio::test]
+async fn connection_errors_are_clear() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    match Client::connect(&format!("http://127.0.0.1:{port}")).await {
+        Err(ClientError::Connect { uri, .. }) => assert!(uri.contains(&port.to_string())),
+        other => panic!("expected a connect error, got {:?}", other.err()),
+    }
+    for bad in ["s3://bucket/x", "https://127.0.0.1:1"] {
+        assert!(
+            matches!(Client::connect(bad).await, Err(ClientError::Uri { .. })),
+            "{bad}"
+        );
+    }
+}
+
+/// Many tasks log to many runs (and many tasks into one run) through one client at once.
+#[tokio::test]
+async fn concurrent_runs_from_many_tasks() {
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.handle.url()).await.unwrap();
+    let shared = client.start_run().run_name("shared").start().await.unwrap();
+    let mut tasks = Vec::new();
+    for rank in 0..16i64 {
+        let client = client.clone();
+        let shared = shared.handle();
+        tasks.push(tokio::spawn(async move {
+            let own = client
+                .start_run()
+                .run_name(format!("rank-{rank}"))
+                .start()
+                .await
+                .unwrap();
+            for step in 0..5000 {
+                own.log_metric("loss", step as f64, step).await.unwrap();
+                if step % 10 == 0 {
+                    shared
+                        .log_metric(&format!("rank{rank}"), step as f64, step / 10)
+                        .await
+                        .unwrap();
+                }
+            }
+            let id = own.id().to_owned();
+            own.finish().await.unwrap();
+            id
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    shared.flush().await.unwrap();
+    for id in &ids {
+        assert_full_history(&client, id, "loss", 5000).await;
+    }
+    for rank in 0..16 {
+        assert_full_history(&client, shared.id(), &format!("rank{rank}"), 500).await;
+    }
+    shared.finish().await.unwrap();
+}
+
+/// Cutting every connection mid-stream loses nothing and duplicates nothing: the client
+/// reconnects and re-sends what was not acknowledged, and the server stores each batch once.
+#[tokio::test]
+async fn stream_cut_midway_resumes_without_loss_or_duplicates() {
+    let server = TestServer::start().await;
+    let proxy = Proxy::start(server.handle.addr()).await;
+    let config = IngestConfig::default()
+        .with_batch_points(500)
+        .with_flush_interval(Duration::from_millis(5));
+    let client = Client::connect_with(&proxy.url(), config).await.unwrap();
+    let run = client.start_run().start().await.unwrap();
+    for step in 0..20_000 {
+        run.log_metric("x", step as f64, step).await.unwrap();
+        if step == 5_000 {
+            // Acks stop arriving, so batches are stored but unacknowledged; then the cut.
+            proxy.pause_downstream(true);
+        }
+        if step == 10_000 {
+            proxy.cut();
+            proxy.pause_downstream(false);
+        }
+    }
+    run.flush().await.unwrap();
+    let stats = client.ingest_stats();
+    eprintln!("stats: {stats:?}");
+    assert!(
+        stats.connections.load(std::sync::atomic::Ordering::Relaxed) >= 2,
+        "reconnected"
+    );
+    assert!(
+        stats
+            .batches_resent
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1,
+        "re-sent unacknowledged batches"
+    );
+    let direct = Client::connect(&server.handle.url()).await.unwrap();
+    assert_full_history(&direct, run.id(), "x", 20_000).await;
+    run.finish().await.unwrap();
+}
+
+/// The server side of the contract, on the raw RPC: a re-sent (stream, seq) is acknowledged
+/// without being stored twice, across streams.
+#[tokio::test]
+async fn resent_stream_batches_are_stored_once() {
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    let run_id = run(&mut c, "0").await;
+    let batch = |seq: u64| pb::LogStreamRequest {
+        stream_id: "test-stream".into(),
+        seq,
+        runs: vec![pb::RunWrites {
+            run_id: run_id.clone(),
+            metrics: vec![pb::MetricColumns {
+                key: "m".into(),
+                steps: (0..100).map(|i| seq as i64 * 100 + i).collect(),
+                timestamps: vec![1; 100],
+                values: vec![0.5; 100],
+            }],
+            ..Default::default()
+        }],
+    };
+    let first: Vec<_> = (1..=5).map(batch).collect();
+    let acks: Vec<pb::LogStreamResponse> = c
+        .log_stream(tokio_stream::iter(first))
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(
+        acks.iter().map(|a| a.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    assert!(acks
+        .iter()
+        .all(|a| a.points_stored == 100 && a.durability == pb::Durability::Durable as i32));
+    let second: Vec<_> = (3..=7).map(batch).collect();
+    let acks: Vec<pb::LogStreamResponse> = c
+        .log_stream(tokio_stream::iter(second))
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    let stored: Vec<(u64, u64)> = acks.iter().map(|a| (a.seq, a.points_stored)).collect();
+    assert_eq!(stored, vec![(3, 0), (4, 0), (5, 0), (6, 100), (7, 100)]);
+    let history = c
+        .get_metric_history(pb::GetMetricHistoryRequest {
+            run_id: run_id.clone(),
+            metric_key: "m".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .metrics;
+    assert_eq!(history.len(), 700);
+
+    // A refused batch answers with an error and the stream goes on.
+    let mut bad = batch(8);
+    bad.runs[0].metrics[0].timestamps.pop();
+    let acks: Vec<pb::LogStreamResponse> = c
+        .log_stream(tokio_stream::iter(vec![bad, batch(9)]))
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(
+        acks[0].error.as_ref().unwrap().error_code,
+        "INVALID_PARAMETER_VALUE"
+    );
+    assert_eq!(acks[1].points_stored, 100);
+}
+
+use futures::StreamExt;
+
+/// A silent stream is closed after the per-stream idle timeout, not kept forever.
+#[tokio::test]
+async fn idle_streams_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = trackd_server::server::ServeOptions::default();
+    options.grpc.stream_idle_timeout = Duration::from_millis(200);
+    let handle = start_on_dir(dir.path(), options).await;
+    let mut c = connect(&handle.url()).await;
+    let (_keep_open, rx) = tokio::sync::mpsc::channel::<pb::LogStreamRequest>(1);
+    let mut acks = c
+        .log_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let end = acks.next().await.expect("a status").unwrap_err();
+    assert_eq!(end.code(), tonic::Code::DeadlineExceeded);
+}
+
+/// A full buffer makes logging wait (bounded memory) until acknowledgements free it; then
+/// everything arrives once.
+#[tokio::test]
+async fn backpressure_with_a_tiny_buffer() {
+    let server = TestServer::start().await;
+    let proxy = Proxy::start(server.handle.addr()).await;
+    let config = IngestConfig::default()
+        .with_buffer_points(100)
+        .with_batch_points(10)
+        .with_flush_interval(Duration::from_millis(5));
+    let client = Client::connect_with(&proxy.url(), config).await.unwrap();
+    let run = client.start_run().start().await.unwrap();
+    proxy.pause_downstream(true);
+    let handle = run.handle();
+    let logging = tokio::spawn(async move {
+        for step in 0..1000 {
+            handle.log_metric("y", step as f64, step).await.unwrap();
+        }
+    });
+    // No acknowledgement can arrive, so at most 100 points fit: logging cannot finish.
+    let blocked = tokio::time::timeout(Duration::from_millis(300), async {
+        while !logging.is_finished() {
+            tokio::task::yield_now().await
+        }
+    })
+    .await;
+    assert!(
+        blocked.is_err(),
+        "logging finished without acknowledgements: the buffer is not bounded"
+    );
+    proxy.pause_downstream(false);
+    logging.await.unwrap();
+    run.flush().await.unwrap();
+    assert_full_history(&client, run.id(), "y", 1000).await;
+    run.finish().await.unwrap();
+}
+
+/// A batch refused by the server surfaces on flush (and the next call sees no stale error).
+#[tokio::test]
+async fn delivery_errors_surface_on_flush() {
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.handle.url()).await.unwrap();
+    let run = client.start_run().start().await.unwrap();
+    let mut raw = server.client().await;
+    raw.delete_run(pb::DeleteRunRequest {
+        run_id: run.id().into(),
+    })
+    .await
+    .unwrap();
+    run.log_metric("z", 1.0, 0).await.unwrap();
+    let err = run.flush().await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.to_string().contains("must be in the 'active' state"),
+        "{err}"
+    );
+    run.flush().await.expect("the error is reported once");
+    raw.restore_run(pb::RestoreRunRequest {
+        run_id: run.id().into(),
+    })
+    .await
+    .unwrap();
+    run.finish().await.unwrap();
+}
+
+/// Dropping a run without finishing it ends it as KILLED (with its metrics flushed).
+#[tokio::test]
+async fn dropped_run_is_killed() {
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.handle.url()).await.unwrap();
+    let run = client.start_run().start().await.unwrap();
+    let id = run.id().to_owned();
+    run.log_metric("m", 1.0, 0).await.unwrap();
+    drop(run);
+    eventually("the dropped run is KILLED", || {
+        let client = client.clone();
+        let id = id.clone();
+        async move {
+            client.get_run(&id).await.unwrap().info.unwrap().status == RunStatus::Killed as i32
+        }
+    })
+    .await;
+    assert_eq!(client.metric_history(&id, "m").await.unwrap().len(), 1);
+}
+
+/// Resuming a run by id sets it RUNNING again and keeps its data.
+#[tokio::test]
+async fn resume_by_id() {
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.handle.url()).await.unwrap();
+    let run = client.start_run().start().await.unwrap();
+    run.log_metric("m", 1.0, 0).await.unwrap();
+    let id = run.id().to_owned();
+    run.finish().await.unwrap();
+    let resumed = client.resume_run(&id).await.unwrap();
+    assert_eq!(
+        client.get_run(&id).await.unwrap().info.unwrap().status,
+        RunStatus::Running as i32
+    );
+    resumed.log_metric("m", 2.0, 1).await.unwrap();
+    resumed.finish().await.unwrap();
+    assert_full_history(&client, &id, "m", 2).await;
+}
