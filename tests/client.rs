@@ -208,6 +208,9 @@ async fn stream_cut_midway_resumes_without_loss_or_duplicates() {
     let run = client.start_run().start().await.unwrap();
     for step in 0..20_000 {
         run.log_metric("x", step as f64, step).await.unwrap();
+        if step == 1_000 {
+            run.flush().await.unwrap(); // the stream is up and acknowledging
+        }
         if step == 5_000 {
             // Acks stop arriving, so batches are stored but unacknowledged; then the cut.
             proxy.pause_downstream(true);
@@ -219,7 +222,6 @@ async fn stream_cut_midway_resumes_without_loss_or_duplicates() {
     }
     run.flush().await.unwrap();
     let stats = client.ingest_stats();
-    eprintln!("stats: {stats:?}");
     assert!(
         stats.connections.load(std::sync::atomic::Ordering::Relaxed) >= 2,
         "reconnected"

@@ -26,6 +26,9 @@ use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
 
 use crate::error::{ClientError, Result};
 
+/// Longest wait for the server to answer a new LogStream.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Tuning of metric delivery.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
