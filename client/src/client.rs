@@ -398,3 +398,11 @@ mod embedded {
         Ok(tracker)
     }
 }
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("tracking_uri", &self.inner.uri)
+            .finish()
+    }
+}

@@ -333,3 +333,31 @@ impl Drop for ActiveRun {
         }
     }
 }
+
+impl std::fmt::Debug for RunHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunHandle")
+            .field("run_id", &self.info.run_id)
+            .field("experiment_id", &self.info.experiment_id)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ActiveRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActiveRun")
+            .field("run_id", &self.handle.info.run_id)
+            .field("ended", &self.ended.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RunBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunBuilder")
+            .field("experiment_id", &self.experiment_id)
+            .field("run_name", &self.run_name)
+            .field("tags", &self.tags)
+            .finish()
+    }
+}
