@@ -465,12 +465,17 @@ impl Sender {
         let (tx, rx) = mpsc::channel(self.config.max_in_flight.max(1) + 1);
         let acks: Result<BoxStream<'static, Result<pb::LogStreamResponse>>> = match &self.link {
             Link::Remote(client) => {
-                match client.clone().log_stream(ReceiverStream::new(rx)).await {
-                    Ok(response) => Ok(response
+                let mut client = client.clone();
+                let open = client.log_stream(ReceiverStream::new(rx));
+                match tokio::time::timeout(CONNECT_TIMEOUT, open).await {
+                    Ok(Ok(response)) => Ok(response
                         .into_inner()
                         .map(|r| r.map_err(ClientError::from))
                         .boxed()),
-                    Err(status) => Err(status.into()),
+                    Ok(Err(status)) => Err(status.into()),
+                    Err(_) => Err(ClientError::Delivery(format!(
+                        "no answer to LogStream within {CONNECT_TIMEOUT:?}"
+                    ))),
                 }
             }
             #[cfg(feature = "embedded")]
