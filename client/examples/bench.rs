@@ -1,0 +1,327 @@
+//! trackd's benchmark. Prints a line per figure and one final JSON line.
+//!
+//! ```text
+//! cargo run --release -p trackd-client --example bench            # full size
+//! cargo run --release -p trackd-client --example bench -- --quick # 1/10 of the points
+//! ```
+//!
+//! Workloads (all on 127.0.0.1, every loop bounded):
+//! 1. `stream_ingest`: a trackd server in a child process (this binary with `--serve`), 8
+//!    concurrent runs (one client each) × 250,000 steps × 4 keys through the client's
+//!    buffered LogStream path, durable acks; the clock stops when every client's `finish()`
+//!    returned (all points fsynced). Also: the server's peak RSS (VmHWM) and the store's size
+//!    on disk after a graceful shutdown, per point.
+//! 2. `store_ceiling`: the same points through `Tracker::log_stream_batch` in-process (no
+//!    gRPC, no client), 16,384-point batches from 8 tasks: the ceiling for (1).
+//! 3. `unary_log_metric`: sequential LogMetric calls to a server child in durable and in
+//!    buffered mode, latency p50/p99.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use trackd_client::{Client, IngestConfig};
+use trackd_proto::v1 as pb;
+use trackd_server::domain::{Point, RunWrites};
+use trackd_server::{Durability, Store, StoreConfig, Tracker};
+
+const RUNS: usize = 8;
+const KEYS: [&str; 4] = ["loss", "accuracy", "lr", "grad_norm"];
+
+fn value(key: usize, step: i64) -> f64 {
+    // Values like a real curve: f32 precision, slowly changing.
+    let x = step as f32;
+    f64::from(match key {
+        0 => 2.0 / (1.0 + x * 1e-3) + 0.01 * ((step % 17) as f32),
+        1 => 1.0 - 1.0 / (1.0 + x * 1e-3),
+        2 => 1e-3 * (1.0 - x / 1e6),
+        _ => 5.0 + ((step % 101) as f32) * 0.03,
+    })
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+struct ServerChild {
+    child: Child,
+    url: String,
+}
+
+impl ServerChild {
+    fn spawn(store: &Path, durability: &str) -> ServerChild {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--serve", store.to_str().unwrap(), durability])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server child");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port: u16 = loop {
+            let line = lines
+                .next()
+                .expect("server child printed its port")
+                .unwrap();
+            if let Some(p) = line.strip_prefix("PORT=") {
+                break p.parse().unwrap();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        ServerChild {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// SIGTERM (graceful: final flush), then wait.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+async fn serve(store: &str, durability: &str) {
+    let mut config = StoreConfig::new(store);
+    config.durability = if durability == "buffered" {
+        Durability::Buffered
+    } else {
+        Durability::Durable
+    };
+    let store = Store::open(config).expect("open store");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("PORT={}", listener.local_addr().unwrap().port());
+    let shutdown = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+        term.recv().await;
+    };
+    trackd_server::serve(listener, Tracker::new(store), Default::default(), shutdown)
+        .await
+        .unwrap();
+}
+
+struct Figures {
+    points: u64,
+    seconds: f64,
+}
+
+impl Figures {
+    fn rate(&self) -> f64 {
+        self.points as f64 / self.seconds
+    }
+}
+
+async fn stream_ingest(dir: &Path, steps: i64) -> (Figures, f64, f64) {
+    let server = ServerChild::spawn(dir, "durable");
+    let pid = server.child.id();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for rank in 0..RUNS {
+        let url = server.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = Client::connect_with(&url, IngestConfig::default())
+                .await
+                .unwrap();
+            let run = client
+                .start_run()
+                .run_name(format!("bench-rank-{rank}"))
+                .system_tags(false)
+                .start()
+                .await
+                .unwrap();
+            let ts0 = 1_700_000_000_000i64;
+            for step in 0..steps {
+                for (k, key) in KEYS.iter().enumerate() {
+                    run.log_metric_at(key, value(k, step), step, ts0 + step * 10)
+                        .await
+                        .unwrap();
+                }
+            }
+            run.finish().await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let rss = peak_rss_mib(pid);
+    server.stop();
+    let points = (RUNS as i64 * steps * KEYS.len() as i64) as u64;
+    let bytes_per_point = dir_size(dir) as f64 / points as f64;
+    (Figures { points, seconds }, rss, bytes_per_point)
+}
+
+async fn store_ceiling(dir: &Path, steps: i64) -> Figures {
+    let tracker = Tracker::new(Store::open(StoreConfig::new(dir)).unwrap());
+    let mut run_ids = Vec::new();
+    for rank in 0..RUNS {
+        let new = trackd_server::tracker::NewRun {
+            run_name: format!("ceiling-{rank}"),
+            ..Default::default()
+        };
+        run_ids.push(
+            tracker
+                .create_run(new)
+                .await
+                .unwrap()
+                .info
+                .run_id
+                .to_string(),
+        );
+    }
+    let per_batch = 16_384 / KEYS.len() as i64;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (rank, run_id) in run_ids.into_iter().enumerate() {
+        let tracker = tracker.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seq = 0;
+            let mut step = 0;
+            let ts0 = 1_700_000_000_000i64;
+            while step < steps {
+                let end = (step + per_batch).min(steps);
+                let metrics = KEYS
+                    .iter()
+                    .enumerate()
+                    .map(|(k, key)| {
+                        let points = (step..end)
+                            .map(|s| Point {
+                                step: s,
+                                timestamp: ts0 + s * 10,
+                                value: value(k, s),
+                            })
+                            .collect();
+                        ((*key).to_owned(), points)
+                    })
+                    .collect();
+                seq += 1;
+                let writes = RunWrites {
+                    metrics,
+                    ..Default::default()
+                };
+                tracker
+                    .log_stream_batch(
+                        &format!("ceiling-{rank}"),
+                        seq,
+                        vec![(run_id.clone(), writes)],
+                    )
+                    .await
+                    .unwrap();
+                step = end;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    tracker.store().close().await.unwrap();
+    Figures {
+        points: (RUNS as i64 * steps * KEYS.len() as i64) as u64,
+        seconds,
+    }
+}
+
+async fn unary_latency(dir: &Path, durability: &str, calls: usize) -> (f64, f64, f64) {
+    let server = ServerChild::spawn(dir, durability);
+    let channel = tonic::transport::Channel::from_shared(server.url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut stub = pb::tracking_service_client::TrackingServiceClient::new(channel);
+    let run = stub
+        .create_run(pb::CreateRunRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .run
+        .unwrap()
+        .info
+        .unwrap()
+        .run_id;
+    let mut micros = Vec::with_capacity(calls);
+    let started = Instant::now();
+    for i in 0..calls {
+        let t = Instant::now();
+        stub.log_metric(pb::LogMetricRequest {
+            run_id: run.clone(),
+            key: "latency".into(),
+            value: i as f64,
+            timestamp: 1_700_000_000_000,
+            step: i as i64,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        micros.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let total = started.elapsed().as_secs_f64();
+    server.stop();
+    micros.sort_by(f64::total_cmp);
+    let pct = |p: f64| micros[((micros.len() as f64 * p) as usize).min(micros.len() - 1)];
+    (pct(0.50), pct(0.99), calls as f64 / total)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if args.get(1).map(String::as_str) == Some("--serve") {
+        rt.block_on(serve(&args[2], &args[3]));
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let steps: i64 = if quick { 25_000 } else { 250_000 };
+    let calls = if quick { 300 } else { 2000 };
+    let root = tempfile::tempdir().unwrap();
+    let sub = |name: &str| -> PathBuf { root.path().join(name) };
+    rt.block_on(async {
+        let (ingest, rss, bytes_per_point) = stream_ingest(&sub("ingest"), steps).await;
+        println!(
+            "stream_ingest: {} points in {:.2} s = {:.0} points/s (durable acks); server peak RSS {:.1} MiB; {:.2} bytes/point on disk",
+            ingest.points, ingest.seconds, ingest.rate(), rss, bytes_per_point
+        );
+        let ceiling = store_ceiling(&sub("ceiling"), steps).await;
+        println!(
+            "store_ceiling: {} points in {:.2} s = {:.0} points/s (in-process, durable); stream/ceiling = {:.0}%",
+            ceiling.points, ceiling.seconds, ceiling.rate(), 100.0 * ingest.rate() / ceiling.rate()
+        );
+        let (d50, d99, drate) = unary_latency(&sub("unary-durable"), "durable", calls).await;
+        println!("unary_log_metric durable: p50 {d50:.0} µs, p99 {d99:.0} µs, {drate:.0} calls/s sequential");
+        let (b50, b99, brate) = unary_latency(&sub("unary-buffered"), "buffered", calls).await;
+        println!("unary_log_metric buffered: p50 {b50:.0} µs, p99 {b99:.0} µs, {brate:.0} calls/s sequential");
+        println!(
+            "{{\"workload\":\"stream_ingest\",\"points\":{},\"seconds\":{:.3},\"points_per_s\":{:.0},\
+             \"ceiling_points_per_s\":{:.0},\"ratio_to_ceiling\":{:.3},\"server_peak_rss_mib\":{:.1},\
+             \"disk_bytes_per_point\":{:.2},\"unary_durable_p50_us\":{:.0},\"unary_durable_p99_us\":{:.0},\
+             \"unary_buffered_p50_us\":{:.0},\"unary_buffered_p99_us\":{:.0}}}",
+            ingest.points, ingest.seconds, ingest.rate(), ceiling.rate(), ingest.rate() / ceiling.rate(), rss,
+            bytes_per_point, d50, d99, b50, b99
+        );
+    });
+}
