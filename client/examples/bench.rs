@@ -7,8 +7,9 @@
 //!
 //! Workloads (all on 127.0.0.1, every loop bounded):
 //! 1. `stream_ingest`: a trackd server in a child process (this binary with `--serve`), 8
-//!    concurrent runs (one client each) × 250,000 steps × 4 keys through the client's
-//!    buffered LogStream path, durable acks; the clock stops when every client's `finish()`
+//!    concurrent runs (one client each) × 250,000 steps × 4 keys (one `log_metrics_at` call
+//!    per step, as a training loop does) through the client's buffered LogStream path,
+//!    durable acks; the clock stops when every client's `finish()`
 //!    returned (all points fsynced). Also: the server's peak RSS (VmHWM) and the store's size
 //!    on disk after a graceful shutdown, per point.
 //! 2. `store_ceiling`: the same points through `Tracker::log_stream_batch` in-process (no

@@ -312,6 +312,20 @@ impl Client {
             .await
     }
 
+    /// Buffers several metric points of one step for `run_id` (non-blocking).
+    pub async fn log_metrics(
+        &self,
+        run_id: &str,
+        metrics: &[(&str, f64)],
+        step: i64,
+        timestamp_ms: i64,
+    ) -> Result<()> {
+        self.inner
+            .ingest
+            .log_many(run_id, metrics, step, timestamp_ms)
+            .await
+    }
+
     /// Logs params and tags synchronously (errors such as a changed param come back here).
     pub async fn log_params_and_tags(
         &self,

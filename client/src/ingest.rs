@@ -10,7 +10,9 @@
 //! is lost and nothing is doubled. `flush` waits until everything logged before it is
 //! acknowledged (durably, with a default server).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -110,7 +112,8 @@ struct Columns {
 /// Points being gathered into the next batch.
 #[derive(Default)]
 struct Batch {
-    runs: HashMap<String, HashMap<String, Columns>>,
+    // FxHash: these lookups run once per logged point, on short keys.
+    runs: FxHashMap<String, FxHashMap<String, Columns>>,
     points: usize,
 }
 
@@ -250,22 +253,39 @@ impl Ingest {
         step: i64,
         timestamp: i64,
     ) -> Result<()> {
+        self.log_many(run_id, &[(key, value)], step, timestamp)
+            .await
+    }
+
+    /// Buffers several points of one step under one lock; waits only while the buffer is
+    /// full. Reports (once) an error of an earlier batch.
+    pub async fn log_many(
+        &self,
+        run_id: &str,
+        metrics: &[(&str, f64)],
+        step: i64,
+        timestamp: i64,
+    ) -> Result<()> {
         if let Some(err) = self.shared.take_error() {
             return Err(err);
         }
-        match self.shared.budget.try_acquire() {
+        let n = u32::try_from(metrics.len())
+            .map_err(|_| ClientError::Usage("too many metrics in one call".into()))?;
+        match self.shared.budget.try_acquire_many(n) {
             Ok(permit) => permit.forget(),
             Err(_) => self
                 .shared
                 .budget
-                .acquire()
+                .acquire_many(n)
                 .await
                 .map_err(|_| ClientError::Delivery("the delivery task stopped".into()))?
                 .forget(),
         }
         let sealed = {
             let mut pending = self.shared.pending.lock().expect("ingest buffer lock");
-            pending.current.push(run_id, key, value, step, timestamp);
+            for (key, value) in metrics {
+                pending.current.push(run_id, key, *value, step, timestamp);
+            }
             if pending.current.points >= self.shared.batch_points {
                 let batch = pending.current.seal();
                 pending.ready.push_back(batch);

@@ -51,7 +51,7 @@ pub struct ServerArgs {
     #[arg(long, env = "TRACKD_DURABILITY", value_enum, default_value_t = DurabilityArg::Durable)]
     pub durability: DurabilityArg,
     /// sled page cache, in MiB.
-    #[arg(long, env = "TRACKD_CACHE_MB", default_value_t = 32)]
+    #[arg(long, env = "TRACKD_CACHE_MB", default_value_t = 16)]
     pub cache_mb: u64,
     /// Close a LogStream that sends nothing for this many seconds.
     #[arg(long, env = "TRACKD_STREAM_IDLE_TIMEOUT_SECS", default_value_t = 300)]

@@ -26,7 +26,7 @@ pub use query::{ExperimentSearch, Page, RunSearch};
 pub const MAX_STREAM_BATCH_POINTS: usize = 250_000;
 /// Most points queued for the committer across all streams; a stream whose batch does not
 /// fit waits (HTTP/2 flow control then slows its sender).
-pub const INGEST_BUDGET_POINTS: usize = 1 << 20;
+pub const INGEST_BUDGET_POINTS: usize = 1 << 18;
 /// Longest stream id.
 pub const MAX_STREAM_ID_LEN: usize = 128;
 

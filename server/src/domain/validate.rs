@@ -137,8 +137,13 @@ pub fn experiment_tag(k: &str, v: &str) -> Result<()> {
 
 /// Validates a metric point: key rules and timestamp ≥ 0 (any value, any step).
 pub fn metric(k: &str, p: &Point) -> Result<()> {
+    metric_series(k, std::slice::from_ref(p))
+}
+
+/// Validates the points of one metric key: the key once, every timestamp ≥ 0.
+pub fn metric_series(k: &str, points: &[Point]) -> Result<()> {
     key("Metric", k)?;
-    if p.timestamp < 0 {
+    if let Some(p) = points.iter().find(|p| p.timestamp < 0) {
         return Err(TrackingError::invalid(format!(
             "Metric '{}' has a negative timestamp ({}); timestamps are milliseconds since the epoch.",
             abbreviate(k),
@@ -205,9 +210,7 @@ pub fn log_batch(writes: &RunWrites) -> Result<()> {
 /// Validates every entity of a write set (no count limits: streams have their own).
 pub fn run_writes(writes: &RunWrites) -> Result<()> {
     for (k, points) in &writes.metrics {
-        for p in points {
-            metric(k, p)?;
-        }
+        metric_series(k, points)?;
     }
     for (k, v) in &writes.params {
         param(k, v)?;

@@ -67,7 +67,7 @@ async fn pump(
                     return; // the client went away
                 }
             }
-            queued = async { enqueuing.as_mut().expect("guarded").await }, if enqueuing.is_some() => {
+            queued = finish_enqueue(&mut enqueuing), if enqueuing.is_some() => {
                 enqueuing = None;
                 pending.push_back(queued);
             }
@@ -102,6 +102,14 @@ async fn pump(
     });
     if let Some(status) = closing {
         let _ = tx.send(Err(status)).await;
+    }
+}
+
+/// Completes the batch being queued, yielding the future of its acknowledgement.
+async fn finish_enqueue(slot: &mut Option<BoxFuture<'static, PendingAck>>) -> PendingAck {
+    match slot.as_mut() {
+        Some(enqueuing) => enqueuing.await,
+        None => std::future::pending().await,
     }
 }
 

@@ -89,12 +89,12 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
-    /// Defaults for a store in `dir`: durable acks, 32 MiB cache.
+    /// Defaults for a store in `dir`: durable acks, 16 MiB cache.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         StoreConfig {
             dir: dir.into(),
             durability: Durability::Durable,
-            cache_bytes: 32 << 20,
+            cache_bytes: 16 << 20,
             queue_capacity: 4096,
         }
     }
@@ -146,7 +146,7 @@ struct Inner {
 }
 
 const FORMAT_KEY: &[u8] = b"format_version";
-const FORMAT_VERSION: u64 = 1;
+const FORMAT_VERSION: u64 = 2;
 
 impl Store {
     /// Opens (creating if needed) the store in `config.dir`, creates the `Default`
