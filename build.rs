@@ -3,7 +3,10 @@
 
 use std::{env, path::PathBuf};
 
-const PROTOS: &[&str] = &["proto/trackd/v1/tracking.proto"];
+const PROTOS: &[&str] = &[
+    "proto/trackd/v1/tracking.proto",
+    "proto/trackd/v1/artifacts.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");

@@ -169,7 +169,7 @@ async fn reflection_lists_and_resolves() {
 async fn health_check_serving() {
     let server = TestServer::start().await;
     let mut health = HealthClient::new(channel(&server.handle.url()).await);
-    for service in ["", "trackd.v1.TrackingService"] {
+    for service in ["", "trackd.v1.TrackingService", "trackd.v1.ArtifactService"] {
         let status = health
             .check(HealthCheckRequest {
                 service: service.into(),

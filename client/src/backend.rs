@@ -4,6 +4,7 @@
 
 use tonic::transport::Channel;
 use trackd_proto::v1 as pb;
+use trackd_proto::v1::artifact_service_client::ArtifactServiceClient;
 use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
 
 use crate::error::Result;
@@ -18,10 +19,19 @@ pub(crate) struct CreateRun {
     pub user_id: String,
 }
 
+/// gRPC stubs over one channel.
+#[derive(Clone)]
+pub(crate) struct Stubs {
+    pub tracking: TrackingServiceClient<Channel>,
+    pub artifacts: ArtifactServiceClient<Channel>,
+}
+
 /// The transport behind a [`crate::Client`].
+// One per Client, behind an Arc: the variants' size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub(crate) enum Backend {
-    Remote(TrackingServiceClient<Channel>),
+    Remote(Stubs),
     #[cfg(feature = "embedded")]
     Embedded(trackd_server::Tracker),
 }
@@ -40,7 +50,7 @@ impl Backend {
         tags: Vec<(String, String)>,
     ) -> Result<String> {
         match self {
-            Backend::Remote(c) => Ok(c
+            Backend::Remote(Stubs { tracking: c, .. }) => Ok(c
                 .clone()
                 .create_experiment(pb::CreateExperimentRequest {
                     name: name.into(),
@@ -57,7 +67,7 @@ impl Backend {
 
     pub async fn get_experiment(&self, id: &str) -> Result<pb::Experiment> {
         match self {
-            Backend::Remote(c) => Ok(c
+            Backend::Remote(Stubs { tracking: c, .. }) => Ok(c
                 .clone()
                 .get_experiment(pb::GetExperimentRequest {
                     experiment_id: id.into(),
@@ -73,7 +83,7 @@ impl Backend {
 
     pub async fn get_experiment_by_name(&self, name: &str) -> Result<pb::Experiment> {
         match self {
-            Backend::Remote(c) => Ok(c
+            Backend::Remote(Stubs { tracking: c, .. }) => Ok(c
                 .clone()
                 .get_experiment_by_name(pb::GetExperimentByNameRequest {
                     experiment_name: name.into(),
@@ -89,7 +99,7 @@ impl Backend {
 
     pub async fn delete_experiment(&self, id: &str) -> Result<()> {
         match self {
-            Backend::Remote(c) => {
+            Backend::Remote(Stubs { tracking: c, .. }) => {
                 c.clone()
                     .delete_experiment(pb::DeleteExperimentRequest {
                         experiment_id: id.into(),
@@ -104,7 +114,7 @@ impl Backend {
 
     pub async fn create_run(&self, r: CreateRun) -> Result<pb::Run> {
         match self {
-            Backend::Remote(c) => Ok(c
+            Backend::Remote(Stubs { tracking: c, .. }) => Ok(c
                 .clone()
                 .create_run(pb::CreateRunRequest {
                     experiment_id: r.experiment_id,
@@ -133,7 +143,7 @@ impl Backend {
 
     pub async fn get_run(&self, run_id: &str) -> Result<pb::Run> {
         match self {
-            Backend::Remote(c) => Ok(c
+            Backend::Remote(Stubs { tracking: c, .. }) => Ok(c
                 .clone()
                 .get_run(pb::GetRunRequest {
                     run_id: run_id.into(),
@@ -155,7 +165,7 @@ impl Backend {
         end_time: Option<i64>,
     ) -> Result<pb::RunInfo> {
         match self {
-            Backend::Remote(c) => Ok(c
+            Backend::Remote(Stubs { tracking: c, .. }) => Ok(c
                 .clone()
                 .update_run(pb::UpdateRunRequest {
                     run_id: run_id.into(),
@@ -188,7 +198,7 @@ impl Backend {
         tags: Vec<(String, String)>,
     ) -> Result<()> {
         match self {
-            Backend::Remote(c) => {
+            Backend::Remote(Stubs { tracking: c, .. }) => {
                 c.clone()
                     .log_batch(pb::LogBatchRequest {
                         run_id: run_id.into(),
@@ -218,7 +228,7 @@ impl Backend {
         page_token: String,
     ) -> Result<(Vec<pb::Run>, String)> {
         match self {
-            Backend::Remote(c) => {
+            Backend::Remote(Stubs { tracking: c, .. }) => {
                 let r = c
                     .clone()
                     .search_runs(pb::SearchRunsRequest {
@@ -256,7 +266,7 @@ impl Backend {
         max_results: i32,
     ) -> Result<(Vec<pb::Metric>, String)> {
         match self {
-            Backend::Remote(c) => {
+            Backend::Remote(Stubs { tracking: c, .. }) => {
                 let r = c
                     .clone()
                     .get_metric_history(pb::GetMetricHistoryRequest {

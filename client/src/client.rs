@@ -1,13 +1,16 @@
 //! [`Client`]: one connection (or embedded store), cheap to clone, shared by every run.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tonic::transport::Endpoint;
 use trackd_proto::v1 as pb;
+use trackd_proto::v1::artifact_service_client::ArtifactServiceClient;
 use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
 
-use crate::backend::{Backend, CreateRun};
+use crate::artifacts;
+use crate::backend::{Backend, CreateRun, Stubs};
 use crate::error::{ClientError, Result};
 use crate::ingest::{Ingest, IngestConfig, IngestStats, Link};
 use crate::run::{ActiveRun, RunBuilder};
@@ -84,8 +87,17 @@ impl Client {
                     uri: url.clone(),
                     message: error_chain(&e),
                 })?;
-                let stub = TrackingServiceClient::new(channel).max_decoding_message_size(64 << 20);
-                (Backend::Remote(stub.clone()), Link::Remote(stub))
+                let stub =
+                    TrackingServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
+                let artifacts =
+                    ArtifactServiceClient::new(channel).max_decoding_message_size(64 << 20);
+                (
+                    Backend::Remote(Stubs {
+                        tracking: stub.clone(),
+                        artifacts,
+                    }),
+                    Link::Remote(stub),
+                )
             }
             #[cfg(feature = "embedded")]
             Target::Embedded(path) => {
@@ -337,6 +349,136 @@ impl Client {
             .backend
             .log_batch(run_id, Vec::new(), params, tags)
             .await
+    }
+
+    // --- artifacts ------------------------------------------------------------------------
+
+    /// Uploads a local file to the run, at `<artifact_path>/<file name>` (MLflow's
+    /// `log_artifact`).
+    pub async fn log_artifact(
+        &self,
+        run_id: &str,
+        local_path: impl AsRef<Path>,
+        artifact_path: Option<&str>,
+    ) -> Result<()> {
+        let local = local_path.as_ref();
+        let name = local
+            .file_name()
+            .ok_or_else(|| ClientError::Usage(format!("{} names no file", local.display())))?
+            .to_string_lossy()
+            .into_owned();
+        let meta = tokio::fs::metadata(local)
+            .await
+            .map_err(|e| ClientError::Io(format!("{}: {e}", local.display())))?;
+        if meta.is_dir() {
+            let dest = artifacts::join(&[artifact_path.unwrap_or(""), &name]);
+            return self.log_artifacts(run_id, local, Some(&dest)).await;
+        }
+        let dest = artifacts::join(&[artifact_path.unwrap_or(""), &name]);
+        self.inner
+            .backend
+            .upload_file(run_id, local, &dest)
+            .await
+            .map(|_| ())
+    }
+
+    /// Uploads the contents of a local directory, recursively, under `artifact_path`
+    /// (MLflow's `log_artifacts`). A symbolic link pointing outside the directory is refused.
+    pub async fn log_artifacts(
+        &self,
+        run_id: &str,
+        local_dir: impl AsRef<Path>,
+        artifact_path: Option<&str>,
+    ) -> Result<()> {
+        let dir = local_dir.as_ref().to_path_buf();
+        let files = tokio::task::spawn_blocking(move || artifacts::local_tree(&dir))
+            .await
+            .map_err(|e| ClientError::Io(e.to_string()))??;
+        for (local, rel) in files {
+            let dest = artifacts::join(&[artifact_path.unwrap_or(""), &rel]);
+            self.inner
+                .backend
+                .upload_file(run_id, &local, &dest)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Artifacts of a run under `path` ("" for the root), one level or recursively.
+    pub async fn list_artifacts(
+        &self,
+        run_id: &str,
+        path: &str,
+        recursive: bool,
+    ) -> Result<Vec<pb::FileInfo>> {
+        Ok(self
+            .inner
+            .backend
+            .list_artifacts(run_id, path, recursive)
+            .await?
+            .1)
+    }
+
+    /// Downloads the artifact file or directory `path` of a run into the local directory
+    /// `dst`, keeping its name (and, for a directory, its tree). Returns the local path.
+    pub async fn download_artifacts(
+        &self,
+        run_id: &str,
+        path: &str,
+        dst: impl AsRef<Path>,
+    ) -> Result<PathBuf> {
+        let dst = dst.as_ref();
+        let (_, entries) = self
+            .inner
+            .backend
+            .list_artifacts(run_id, path, true)
+            .await?;
+        let clean = path.trim_matches('/');
+        if entries.is_empty() && !clean.is_empty() {
+            return Err(ClientError::Api {
+                code: tonic::Code::NotFound,
+                error_code: "RESOURCE_DOES_NOT_EXIST".into(),
+                message: format!("No artifacts at '{clean}' in run {run_id}"),
+            });
+        }
+        let name = clean.rsplit('/').next().unwrap_or("");
+        let single_file = entries.len() == 1
+            && !entries[0].is_dir
+            && entries[0].path == clean
+            && !clean.is_empty();
+        if single_file {
+            let target = dst.join(name);
+            self.inner
+                .backend
+                .download_file(run_id, clean, &target)
+                .await?;
+            return Ok(target);
+        }
+        let base = if clean.is_empty() {
+            dst.to_path_buf()
+        } else {
+            dst.join(name)
+        };
+        tokio::fs::create_dir_all(&base)
+            .await
+            .map_err(|e| ClientError::Io(format!("{}: {e}", base.display())))?;
+        for entry in entries.iter().filter(|e| !e.is_dir) {
+            let within = entry
+                .path
+                .strip_prefix(clean)
+                .unwrap_or(&entry.path)
+                .trim_start_matches('/');
+            self.inner
+                .backend
+                .download_file(run_id, &entry.path, &base.join(within))
+                .await?;
+        }
+        Ok(base)
+    }
+
+    /// Deletes an artifact file or directory of a run.
+    pub async fn delete_artifact(&self, run_id: &str, path: &str) -> Result<()> {
+        self.inner.backend.delete_artifact(run_id, path).await
     }
 
     /// Waits until every metric point logged through this client is acknowledged.

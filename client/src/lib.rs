@@ -36,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+mod artifacts;
 mod backend;
 mod client;
 pub mod context;

@@ -232,6 +232,66 @@ impl RunHandle {
             .await
     }
 
+    /// Uploads a local file (or directory) to `<artifact_path>/<file name>`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(run: trackd_client::RunHandle) -> trackd_client::Result<()> {
+    /// run.log_artifact("model.json", Some("model")).await?; // stored as model/model.json
+    /// # Ok(()) }
+    /// ```
+    pub async fn log_artifact(
+        &self,
+        local_path: impl AsRef<std::path::Path>,
+        artifact_path: Option<&str>,
+    ) -> Result<()> {
+        self.client
+            .log_artifact(self.id(), local_path, artifact_path)
+            .await
+    }
+
+    /// Uploads the contents of a local directory, recursively, under `artifact_path`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(run: trackd_client::RunHandle) -> trackd_client::Result<()> {
+    /// run.log_artifacts("outputs/", Some("outputs")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn log_artifacts(
+        &self,
+        local_dir: impl AsRef<std::path::Path>,
+        artifact_path: Option<&str>,
+    ) -> Result<()> {
+        self.client
+            .log_artifacts(self.id(), local_dir, artifact_path)
+            .await
+    }
+
+    /// The URI of the run's artifacts, or of `path` within them (MLflow's `get_artifact_uri`).
+    pub fn get_artifact_uri(&self, path: Option<&str>) -> String {
+        match path.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()) {
+            Some(p) => format!("{}/{p}", self.info.artifact_uri.trim_end_matches('/')),
+            None => self.info.artifact_uri.clone(),
+        }
+    }
+
+    /// Lists the run's artifacts under `path` ("" for the root).
+    pub async fn list_artifacts(&self, path: &str, recursive: bool) -> Result<Vec<pb::FileInfo>> {
+        self.client.list_artifacts(self.id(), path, recursive).await
+    }
+
+    /// Downloads an artifact file or directory into the local directory `dst`.
+    pub async fn download_artifacts(
+        &self,
+        path: &str,
+        dst: impl AsRef<std::path::Path>,
+    ) -> Result<std::path::PathBuf> {
+        self.client.download_artifacts(self.id(), path, dst).await
+    }
+
     /// Waits until every metric point logged so far (through this client) is acknowledged.
     pub async fn flush(&self) -> Result<()> {
         self.client.flush().await

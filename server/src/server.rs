@@ -14,6 +14,7 @@ use tokio::sync::{oneshot, watch};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 
+use crate::grpc::artifacts::{ArtifactGrpc, ArtifactServiceServer};
 use crate::grpc::{GrpcOptions, TrackingGrpc, TrackingServiceServer};
 use crate::store::{Store, StoreConfig, StoreError};
 use crate::tracker::Tracker;
@@ -65,6 +66,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<TrackingServiceServer<TrackingGrpc>>()
         .await;
+    health_reporter
+        .set_serving::<ArtifactServiceServer<ArtifactGrpc>>()
+        .await;
     let (stop_streams, streams_stopped) = watch::channel(false);
     let grpc = TrackingGrpc::new(tracker.clone(), options.grpc.clone(), streams_stopped);
 
@@ -78,6 +82,7 @@ pub async fn serve(
         .build_v1alpha()?;
 
     let routes = Routes::new(grpc.into_server())
+        .add_service(ArtifactGrpc::new(tracker.clone()).into_server())
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
@@ -94,6 +99,9 @@ pub async fn serve(
         tracing::info!("shutdown requested: health NOT_SERVING, draining streams");
         health_reporter
             .set_not_serving::<TrackingServiceServer<TrackingGrpc>>()
+            .await;
+        health_reporter
+            .set_not_serving::<ArtifactServiceServer<ArtifactGrpc>>()
             .await;
         let _ = stop_streams.send(true);
         let _ = drain_started.send(());

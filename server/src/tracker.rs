@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tracing::instrument;
 
+use crate::artifacts::{ArtifactFile, ArtifactStore, Upload};
 use crate::domain::{
     names, now_ms, validate, Experiment, ExperimentId, Lifecycle, Point, Run, RunId, RunInfo,
     RunStatus, RunWrites, ViewType, RUN_NAME_TAG, USER_TAG,
@@ -71,16 +72,27 @@ pub struct StreamAck {
 #[derive(Clone)]
 pub struct Tracker {
     store: Store,
+    artifacts: ArtifactStore,
     ingest_budget: Arc<Semaphore>,
 }
 
 impl Tracker {
-    /// A tracker over an open store.
+    /// A tracker over an open store (artifacts in `<store>/artifacts`).
+    ///
+    /// # Panics
+    /// If the artifact directory cannot be created; use [`Tracker::open`] to get an error.
     pub fn new(store: Store) -> Self {
-        Tracker {
+        Self::open(store).expect("artifact directory")
+    }
+
+    /// A tracker over an open store, creating its artifact directory.
+    pub fn open(store: Store) -> Result<Self> {
+        let artifacts = ArtifactStore::open(store.artifact_root())?;
+        Ok(Tracker {
             store,
+            artifacts,
             ingest_budget: Arc::new(Semaphore::new(INGEST_BUDGET_POINTS)),
-        }
+        })
     }
 
     /// The underlying store.
@@ -501,6 +513,58 @@ impl Tracker {
                 other => Err(unexpected(other)),
             }
         })
+    }
+
+    // --- artifacts --------------------------------------------------------------------
+
+    /// The run and its artifact directory (relative to the artifact root). Writes need an
+    /// active run.
+    async fn artifact_dir(&self, run_id: &str, for_write: bool) -> Result<(RunInfo, String)> {
+        let info = self.store.run_info(RunId::parse(run_id)?)?;
+        if for_write {
+            crate::domain::rules::ensure_run_active(&info)?;
+        }
+        let dir = ArtifactStore::uri_to_relative(&info.artifact_uri)?;
+        Ok((info, dir))
+    }
+
+    /// Starts uploading the artifact file `path` of a run.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn begin_artifact_upload(&self, run_id: &str, path: &str) -> Result<Upload> {
+        let (_, dir) = self.artifact_dir(run_id, true).await?;
+        self.artifacts.begin_upload(&dir, path).await
+    }
+
+    /// Opens the artifact file `path` of a run; returns it with its size.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn open_artifact(&self, run_id: &str, path: &str) -> Result<(tokio::fs::File, u64)> {
+        let (_, dir) = self.artifact_dir(run_id, false).await?;
+        self.artifacts.open_file(&dir, path).await
+    }
+
+    /// Lists artifacts of a run under `path`; returns the run's artifact URI and the entries.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn list_artifacts(
+        &self,
+        run_id: &str,
+        path: &str,
+        recursive: bool,
+    ) -> Result<(String, Vec<ArtifactFile>)> {
+        let (info, dir) = self.artifact_dir(run_id, false).await?;
+        let files = self.artifacts.list(&dir, path, recursive).await?;
+        Ok((info.artifact_uri, files))
+    }
+
+    /// Deletes an artifact file or directory of a run.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn delete_artifact(&self, run_id: &str, path: &str) -> Result<()> {
+        let (_, dir) = self.artifact_dir(run_id, true).await?;
+        self.artifacts.delete(&dir, path).await
+    }
+
+    /// The store's artifact files (for edges that serve them by URI path).
+    pub fn artifact_store(&self) -> &ArtifactStore {
+        &self.artifacts
     }
 
     async fn write_done(&self, op: WriteOp) -> Result<()> {

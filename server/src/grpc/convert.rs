@@ -190,3 +190,12 @@ pub fn stream_error(seq: u64, err: &TrackingError) -> pb::LogStreamResponse {
         }),
     }
 }
+
+/// Domain artifact entry → proto.
+pub fn file_info(f: crate::artifacts::ArtifactFile) -> pb::FileInfo {
+    pb::FileInfo {
+        path: f.path,
+        is_dir: f.is_dir,
+        file_size: f.size.map(|s| s as i64),
+    }
+}

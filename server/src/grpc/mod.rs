@@ -3,6 +3,7 @@
 //! Each method decodes its request into domain arguments, calls the Tracker, and encodes
 //! the answer; errors become `tonic::Status` through the one mapping in [`crate::error`].
 
+pub mod artifacts;
 pub mod convert;
 mod stream;
 

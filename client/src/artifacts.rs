@@ -1,0 +1,259 @@
+//! Artifacts from the client side: upload local files and directories, list, download.
+//!
+//! Files move in 1 MiB chunks (streamed over gRPC, or through the embedded store's
+//! `ArtifactStore`), so memory does not grow with file size. Downloads land in a temporary
+//! file next to the destination and are renamed when complete.
+
+use std::path::{Path, PathBuf};
+
+use futures::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use trackd_proto::v1 as pb;
+
+use crate::backend::Backend;
+use crate::error::{ClientError, Result};
+
+/// Size of upload chunks.
+pub const UPLOAD_CHUNK_BYTES: usize = 1 << 20;
+
+/// Joins artifact path segments with `/`, skipping empty ones.
+pub(crate) fn join(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| p.trim_matches('/'))
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn io(path: &Path, e: std::io::Error) -> ClientError {
+    ClientError::Io(format!("{}: {e}", path.display()))
+}
+
+impl Backend {
+    /// Uploads one local file to `dest` (run-relative).
+    pub(crate) async fn upload_file(
+        &self,
+        run_id: &str,
+        local: &Path,
+        dest: &str,
+    ) -> Result<pb::FileInfo> {
+        let mut file = tokio::fs::File::open(local)
+            .await
+            .map_err(|e| io(local, e))?;
+        match self {
+            Backend::Remote(stubs) => {
+                let header = pb::UploadArtifactRequest {
+                    part: Some(pb::upload_artifact_request::Part::Header(
+                        pb::UploadHeader {
+                            run_id: run_id.into(),
+                            path: dest.into(),
+                        },
+                    )),
+                };
+                let (tx, rx) = tokio::sync::mpsc::channel(4);
+                let local_path = local.to_path_buf();
+                let reader = tokio::spawn(async move {
+                    if tx.send(header).await.is_err() {
+                        return Ok(());
+                    }
+                    loop {
+                        let mut buf = vec![0u8; UPLOAD_CHUNK_BYTES];
+                        let n = file.read(&mut buf).await.map_err(|e| io(&local_path, e))?;
+                        if n == 0 {
+                            return Ok(());
+                        }
+                        buf.truncate(n);
+                        let chunk = pb::UploadArtifactRequest {
+                            part: Some(pb::upload_artifact_request::Part::Chunk(buf)),
+                        };
+                        if tx.send(chunk).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                });
+                let response = stubs
+                    .artifacts
+                    .clone()
+                    .upload_artifact(tokio_stream::wrappers::ReceiverStream::new(rx))
+                    .await;
+                let read: Result<()> = reader.await.map_err(|e| ClientError::Io(e.to_string()))?;
+                read?;
+                Ok(response?.into_inner().file.unwrap_or_default())
+            }
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(tracker) => {
+                let mut upload = tracker.begin_artifact_upload(run_id, dest).await?;
+                let mut buf = vec![0u8; UPLOAD_CHUNK_BYTES];
+                loop {
+                    let n = file.read(&mut buf).await.map_err(|e| io(local, e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    upload.write(&buf[..n]).await?;
+                }
+                Ok(trackd_server::grpc::convert::file_info(
+                    upload.finish().await?,
+                ))
+            }
+        }
+    }
+
+    /// Lists artifacts under `path` (run-relative): `(root URI, entries)`.
+    pub(crate) async fn list_artifacts(
+        &self,
+        run_id: &str,
+        path: &str,
+        recursive: bool,
+    ) -> Result<(String, Vec<pb::FileInfo>)> {
+        match self {
+            Backend::Remote(stubs) => {
+                let r = stubs
+                    .artifacts
+                    .clone()
+                    .list_artifacts(pb::ListArtifactsRequest {
+                        run_id: run_id.into(),
+                        path: path.into(),
+                        recursive,
+                    })
+                    .await?
+                    .into_inner();
+                Ok((r.root_uri, r.files))
+            }
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(tracker) => {
+                let (root, files) = tracker.list_artifacts(run_id, path, recursive).await?;
+                Ok((
+                    root,
+                    files
+                        .into_iter()
+                        .map(trackd_server::grpc::convert::file_info)
+                        .collect(),
+                ))
+            }
+        }
+    }
+
+    /// Downloads one artifact file to `dest` (written to a temporary file, then renamed).
+    pub(crate) async fn download_file(&self, run_id: &str, path: &str, dest: &Path) -> Result<()> {
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| io(parent, e))?;
+        }
+        let tmp = dest.with_file_name(format!(
+            ".{}.download-{}",
+            dest.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let result = self.download_into(run_id, path, &tmp).await;
+        match result {
+            Ok(()) => tokio::fs::rename(&tmp, dest).await.map_err(|e| io(dest, e)),
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn download_into(&self, run_id: &str, path: &str, tmp: &Path) -> Result<()> {
+        let mut out = tokio::fs::File::create(tmp).await.map_err(|e| io(tmp, e))?;
+        match self {
+            Backend::Remote(stubs) => {
+                let mut chunks = stubs
+                    .artifacts
+                    .clone()
+                    .download_artifact(pb::DownloadArtifactRequest {
+                        run_id: run_id.into(),
+                        path: path.into(),
+                    })
+                    .await?
+                    .into_inner();
+                while let Some(message) = chunks.next().await {
+                    out.write_all(&message?.chunk)
+                        .await
+                        .map_err(|e| io(tmp, e))?;
+                }
+            }
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(tracker) => {
+                let (mut file, _) = tracker.open_artifact(run_id, path).await?;
+                tokio::io::copy(&mut file, &mut out)
+                    .await
+                    .map_err(|e| io(tmp, e))?;
+            }
+        }
+        out.flush().await.map_err(|e| io(tmp, e))?;
+        out.sync_all().await.map_err(|e| io(tmp, e))
+    }
+
+    pub(crate) async fn delete_artifact(&self, run_id: &str, path: &str) -> Result<()> {
+        match self {
+            Backend::Remote(stubs) => {
+                stubs
+                    .artifacts
+                    .clone()
+                    .delete_artifact(pb::DeleteArtifactRequest {
+                        run_id: run_id.into(),
+                        path: path.into(),
+                    })
+                    .await?;
+                Ok(())
+            }
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(tracker) => Ok(tracker.delete_artifact(run_id, path).await?),
+        }
+    }
+}
+
+/// The files of `dir`, recursively, as (local path, path relative to `dir`). Symbolic links
+/// are followed only when they resolve inside `dir`; one pointing outside is an error.
+pub(crate) fn local_tree(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let root = dir.canonicalize().map_err(|e| io(dir, e))?;
+    let mut out = Vec::new();
+    let mut stack = vec![(root.clone(), String::new())];
+    while let Some((current, rel)) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&current)
+            .map_err(|e| io(&current, e))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| io(&current, e))?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let child_rel = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let path = entry.path();
+            let file_type = entry.file_type().map_err(|e| io(&path, e))?;
+            let target = if file_type.is_symlink() {
+                let resolved = path.canonicalize().map_err(|e| io(&path, e))?;
+                if !resolved.starts_with(&root) {
+                    return Err(ClientError::Usage(format!(
+                        "refusing to upload {}: it is a symbolic link to {}, outside {}",
+                        path.display(),
+                        resolved.display(),
+                        root.display()
+                    )));
+                }
+                resolved
+            } else {
+                path.clone()
+            };
+            let meta = std::fs::metadata(&target).map_err(|e| io(&target, e))?;
+            if meta.is_dir() {
+                if !file_type.is_symlink() {
+                    stack.push((target, child_rel));
+                }
+                // A link to a directory inside the tree is uploaded where it really is.
+            } else {
+                out.push((target, child_rel));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(out)
+}

@@ -1,0 +1,156 @@
+//! The gRPC edge of artifacts: `trackd.v1.ArtifactService` over the [`Tracker`].
+//!
+//! Uploads are written chunk by chunk as they arrive and downloads are read chunk by chunk
+//! as the client takes them, so neither side holds a whole file.
+
+use std::pin::Pin;
+
+use futures::Stream;
+use tokio::io::AsyncReadExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::instrument;
+use trackd_proto::v1 as pb;
+use trackd_proto::v1::artifact_service_server::ArtifactService;
+
+use super::convert;
+use crate::error::TrackingError;
+use crate::tracker::Tracker;
+
+pub use trackd_proto::v1::artifact_service_server::ArtifactServiceServer;
+
+/// Size of the chunks a download sends.
+pub const DOWNLOAD_CHUNK_BYTES: usize = 256 << 10;
+
+/// `ArtifactService` implementation.
+#[derive(Clone)]
+pub struct ArtifactGrpc {
+    tracker: Tracker,
+}
+
+impl ArtifactGrpc {
+    /// A service over `tracker`.
+    pub fn new(tracker: Tracker) -> Self {
+        ArtifactGrpc { tracker }
+    }
+
+    /// The tonic server wrapper with trackd's message limits.
+    pub fn into_server(self) -> ArtifactServiceServer<Self> {
+        ArtifactServiceServer::new(self).max_decoding_message_size(super::MAX_MESSAGE_BYTES)
+    }
+}
+
+/// The response stream of DownloadArtifact.
+pub type DownloadStream =
+    Pin<Box<dyn Stream<Item = Result<pb::DownloadArtifactResponse, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl ArtifactService for ArtifactGrpc {
+    #[instrument(skip_all, fields(run_id = tracing::field::Empty))]
+    async fn upload_artifact(
+        &self,
+        request: Request<Streaming<pb::UploadArtifactRequest>>,
+    ) -> Result<Response<pb::UploadArtifactResponse>, Status> {
+        let mut parts = request.into_inner();
+        let header = match parts.message().await? {
+            Some(pb::UploadArtifactRequest {
+                part: Some(pb::upload_artifact_request::Part::Header(h)),
+            }) => h,
+            _ => {
+                return Err(TrackingError::invalid(
+                    "the first upload message must be a header (run_id, path)",
+                )
+                .into())
+            }
+        };
+        tracing::Span::current().record("run_id", header.run_id.as_str());
+        let mut upload = self
+            .tracker
+            .begin_artifact_upload(&header.run_id, &header.path)
+            .await?;
+        while let Some(part) = parts.message().await? {
+            match part.part {
+                Some(pb::upload_artifact_request::Part::Chunk(bytes)) => {
+                    upload.write(&bytes).await?
+                }
+                _ => {
+                    return Err(
+                        TrackingError::invalid("only chunks may follow the upload header").into(),
+                    )
+                }
+            }
+        }
+        let file = upload.finish().await?;
+        Ok(Response::new(pb::UploadArtifactResponse {
+            file: Some(convert::file_info(file)),
+        }))
+    }
+
+    type DownloadArtifactStream = DownloadStream;
+
+    #[instrument(skip_all, fields(run_id = %request.get_ref().run_id))]
+    async fn download_artifact(
+        &self,
+        request: Request<pb::DownloadArtifactRequest>,
+    ) -> Result<Response<DownloadStream>, Status> {
+        let r = request.into_inner();
+        let (mut file, size) = self.tracker.open_artifact(&r.run_id, &r.path).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                let mut buf = vec![0u8; DOWNLOAD_CHUNK_BYTES];
+                let n = match file.read(&mut buf).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = tx
+                            .send(Err(Status::internal(format!(
+                                "reading the artifact failed: {e}"
+                            ))))
+                            .await;
+                        return;
+                    }
+                };
+                if n == 0 && !first {
+                    return;
+                }
+                buf.truncate(n);
+                let message = pb::DownloadArtifactResponse {
+                    file_size: first.then_some(size as i64),
+                    chunk: buf,
+                };
+                first = false;
+                if tx.send(Ok(message)).await.is_err() || n == 0 {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    #[instrument(skip_all, fields(run_id = %request.get_ref().run_id))]
+    async fn list_artifacts(
+        &self,
+        request: Request<pb::ListArtifactsRequest>,
+    ) -> Result<Response<pb::ListArtifactsResponse>, Status> {
+        let r = request.into_inner();
+        let (root_uri, files) = self
+            .tracker
+            .list_artifacts(&r.run_id, &r.path, r.recursive)
+            .await?;
+        Ok(Response::new(pb::ListArtifactsResponse {
+            root_uri,
+            files: files.into_iter().map(convert::file_info).collect(),
+        }))
+    }
+
+    #[instrument(skip_all, fields(run_id = %request.get_ref().run_id))]
+    async fn delete_artifact(
+        &self,
+        request: Request<pb::DeleteArtifactRequest>,
+    ) -> Result<Response<pb::DeleteArtifactResponse>, Status> {
+        let r = request.into_inner();
+        self.tracker.delete_artifact(&r.run_id, &r.path).await?;
+        Ok(Response::new(pb::DeleteArtifactResponse {}))
+    }
+}

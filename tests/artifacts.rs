@@ -1,0 +1,427 @@
+//! Artifacts: streaming round trips, MLflow's artifact_path semantics, embedded mode, and
+//! the path validator against hostile input (checked on the filesystem).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use futures::StreamExt;
+use tonic::Code;
+use trackd_client::{Client, ClientError};
+use trackd_proto::v1 as pb;
+use trackd_proto::v1::artifact_service_client::ArtifactServiceClient;
+
+/// Deterministic pseudo-random bytes.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn same_file(a: &Path, b: &Path) {
+    let (x, y) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    assert!(
+        x.len() == y.len() && x == y,
+        "{} and {} differ",
+        a.display(),
+        b.display()
+    );
+}
+
+fn listed(files: &[pb::FileInfo]) -> Vec<(String, bool, Option<i64>)> {
+    files
+        .iter()
+        .map(|f| (f.path.clone(), f.is_dir, f.file_size))
+        .collect()
+}
+
+const BIG: usize = 65 << 20;
+
+/// A nested directory with a 65 MiB file goes up and comes back byte for byte; listing,
+/// single-file and folder download, and delete behave like MLflow's.
+async fn round_trip(client: &Client) {
+    let src = tempfile::tempdir().unwrap();
+    write(&src.path().join("a.txt"), b"hello");
+    write(&src.path().join("sub/b.bin"), &noise(1000, 7));
+    write(&src.path().join("sub/deep/big.bin"), &noise(BIG, 42));
+    let run = client.start_run().start().await.unwrap();
+    run.log_artifacts(src.path(), Some("data")).await.unwrap();
+
+    let top = run.list_artifacts("", false).await.unwrap();
+    assert_eq!(listed(&top), vec![("data".into(), true, None)]);
+    let all = run.list_artifacts("data", true).await.unwrap();
+    assert_eq!(
+        listed(&all),
+        vec![
+            ("data/a.txt".into(), false, Some(5)),
+            ("data/sub".into(), true, None),
+            ("data/sub/b.bin".into(), false, Some(1000)),
+            ("data/sub/deep".into(), true, None),
+            ("data/sub/deep/big.bin".into(), false, Some(BIG as i64)),
+        ]
+    );
+    let one_level = run.list_artifacts("data/sub", false).await.unwrap();
+    assert_eq!(one_level.len(), 2);
+
+    let dst = tempfile::tempdir().unwrap();
+    let folder = run.download_artifacts("data", dst.path()).await.unwrap();
+    assert_eq!(folder, dst.path().join("data"));
+    for rel in ["a.txt", "sub/b.bin", "sub/deep/big.bin"] {
+        same_file(&src.path().join(rel), &folder.join(rel));
+    }
+    let single = run
+        .download_artifacts("data/sub/deep/big.bin", dst.path().join("one"))
+        .await
+        .unwrap();
+    assert_eq!(single, dst.path().join("one/big.bin"));
+    same_file(&src.path().join("sub/deep/big.bin"), &single);
+    let leftovers: Vec<_> = std::fs::read_dir(dst.path().join("one")).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary files left behind");
+
+    client.delete_artifact(run.id(), "data/sub").await.unwrap();
+    assert_eq!(
+        listed(&run.list_artifacts("data", true).await.unwrap()),
+        vec![("data/a.txt".into(), false, Some(5))]
+    );
+    let missing = client
+        .delete_artifact(run.id(), "data/sub")
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let missing = run
+        .download_artifacts("nope.txt", dst.path())
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound, "{missing}");
+    assert!(!dst.path().join("nope.txt").exists());
+
+    // log_artifact: the file lands at <artifact_path>/<basename>, or at the root.
+    write(&src.path().join("model.json"), b"{}");
+    run.log_artifact(src.path().join("model.json"), Some("model"))
+        .await
+        .unwrap();
+    run.log_artifact(src.path().join("a.txt"), None)
+        .await
+        .unwrap();
+    let names: Vec<String> = run
+        .list_artifacts("", true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert!(
+        names.contains(&"model/model.json".to_owned()) && names.contains(&"a.txt".to_owned()),
+        "{names:?}"
+    );
+    assert_eq!(
+        run.get_artifact_uri(Some("model")),
+        format!("{}/model", run.artifact_uri())
+    );
+    assert!(run.artifact_uri().starts_with("mlflow-artifacts:/0/"));
+    run.finish().await.unwrap();
+}
+
+/// Round trip against a server over gRPC.
+#[tokio::test]
+async fn round_trip_over_grpc() {
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.handle.url()).await.unwrap();
+    round_trip(&client).await;
+}
+
+/// Round trip in embedded mode; files live under <store>/artifacts/<exp>/<run>/artifacts.
+#[tokio::test]
+async fn round_trip_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::connect(dir.path().to_str().unwrap()).await.unwrap();
+    round_trip(&client).await;
+    let run = client.start_run().start().await.unwrap();
+    let file = dir.path().join("f.txt");
+    std::fs::write(&file, b"x").unwrap();
+    run.log_artifact(&file, Some("p")).await.unwrap();
+    let on_disk = dir
+        .path()
+        .join(format!("artifacts/0/{}/artifacts/p/f.txt", run.id()));
+    assert_eq!(std::fs::read(on_disk).unwrap(), b"x");
+    run.finish().await.unwrap();
+}
+
+fn header(run_id: &str, path: &str) -> pb::UploadArtifactRequest {
+    pb::UploadArtifactRequest {
+        part: Some(pb::upload_artifact_request::Part::Header(
+            pb::UploadHeader {
+                run_id: run_id.into(),
+                path: path.into(),
+            },
+        )),
+    }
+}
+
+fn chunk(bytes: &[u8]) -> pb::UploadArtifactRequest {
+    pb::UploadArtifactRequest {
+        part: Some(pb::upload_artifact_request::Part::Chunk(bytes.to_vec())),
+    }
+}
+
+/// Every files the tree under `root` holds (relative paths).
+fn tree(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(root).unwrap().to_path_buf());
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Hostile paths on every route are INVALID_ARGUMENT, and nothing outside the store's root
+/// is written or read.
+#[tokio::test]
+async fn hostile_paths_are_refused_on_every_route() {
+    let parent = tempfile::tempdir().unwrap();
+    let store = parent.path().join("store");
+    let outside = parent.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), b"secret").unwrap();
+    let handle = start_on_dir(&store, Default::default()).await;
+    let mut tracking = connect(&handle.url()).await;
+    let mut artifacts = ArtifactServiceClient::new(channel(&handle.url()).await);
+    let run_id = run(&mut tracking, "0").await;
+    let before = tree(parent.path());
+
+    let hostile = [
+        "../x",
+        "../../outside/secret.txt",
+        "a/../../x",
+        "%2e%2e/x",
+        "%2e%2e%2fx",
+        "%252e%252e%252fx",
+        "..%2f..%2foutside%2fsecret.txt",
+        "/etc/passwd",
+        "C:\\x",
+        "c:/x",
+        "..\\x",
+        "a\\b",
+        "a\0b",
+        "a%00b",
+        "a?b",
+        "a#b",
+        "a\nb",
+        "file:///etc/passwd",
+    ];
+    for path in hostile {
+        let upload = artifacts
+            .upload_artifact(tokio_stream::iter(vec![
+                header(&run_id, path),
+                chunk(b"pwned"),
+            ]))
+            .await;
+        expect_code(upload, Code::InvalidArgument);
+        let download = artifacts
+            .download_artifact(pb::DownloadArtifactRequest {
+                run_id: run_id.clone(),
+                path: path.into(),
+            })
+            .await;
+        expect_code(download.map(|_| ()), Code::InvalidArgument);
+        let list = artifacts
+            .list_artifacts(pb::ListArtifactsRequest {
+                run_id: run_id.clone(),
+                path: path.into(),
+                recursive: true,
+            })
+            .await;
+        expect_code(list, Code::InvalidArgument);
+        let delete = artifacts
+            .delete_artifact(pb::DeleteArtifactRequest {
+                run_id: run_id.clone(),
+                path: path.into(),
+            })
+            .await;
+        expect_code(delete, Code::InvalidArgument);
+    }
+    let mut after = tree(parent.path());
+    after.retain(|p| !p.starts_with("store"));
+    let mut expected = before.clone();
+    expected.retain(|p| !p.starts_with("store"));
+    assert_eq!(after, expected, "nothing appeared outside the store");
+    assert_eq!(
+        std::fs::read(outside.join("secret.txt")).unwrap(),
+        b"secret"
+    );
+    assert!(!parent.path().join("x").exists());
+    handle.shutdown().await.unwrap();
+}
+
+/// A symbolic link inside a run's artifacts pointing out of the root is never followed:
+/// not for reading, listing, writing through it, or deleting its target.
+#[tokio::test]
+async fn symlinks_out_of_the_root_are_not_followed() {
+    let parent = tempfile::tempdir().unwrap();
+    let store = parent.path().join("store");
+    let outside = parent.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), b"secret").unwrap();
+    let handle = start_on_dir(&store, Default::default()).await;
+    let client = Client::connect(&handle.url()).await.unwrap();
+    let run = client.start_run().start().await.unwrap();
+    let f = parent.path().join("ok.txt");
+    std::fs::write(&f, b"ok").unwrap();
+    run.log_artifact(&f, None).await.unwrap();
+    let run_dir = store.join(format!("artifacts/0/{}/artifacts", run.id()));
+    std::os::unix::fs::symlink(&outside, run_dir.join("link")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.txt"), run_dir.join("file-link")).unwrap();
+
+    let names: Vec<String> = run
+        .list_artifacts("", true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(names, vec!["ok.txt".to_owned()], "links are not listed");
+    let dst = tempfile::tempdir().unwrap();
+    for path in ["link/secret.txt", "file-link", "link"] {
+        let err = client.download_artifacts(run.id(), path, dst.path()).await;
+        assert!(err.is_err(), "{path} must not be readable");
+    }
+    let mut artifacts = ArtifactServiceClient::new(channel(&handle.url()).await);
+    for path in ["link/secret.txt", "file-link"] {
+        let d = artifacts
+            .download_artifact(pb::DownloadArtifactRequest {
+                run_id: run.id().into(),
+                path: path.into(),
+            })
+            .await;
+        expect_code(d.map(|_| ()), Code::InvalidArgument);
+    }
+    let up = artifacts
+        .upload_artifact(tokio_stream::iter(vec![
+            header(run.id(), "link/new.txt"),
+            chunk(b"x"),
+        ]))
+        .await;
+    expect_code(up, Code::InvalidArgument);
+    assert!(!outside.join("new.txt").exists());
+    let del = artifacts
+        .delete_artifact(pb::DeleteArtifactRequest {
+            run_id: run.id().into(),
+            path: "link/secret.txt".into(),
+        })
+        .await;
+    expect_code(del, Code::InvalidArgument);
+    // Deleting the link itself removes the link, never its target.
+    client.delete_artifact(run.id(), "link").await.unwrap();
+    assert_eq!(
+        std::fs::read(outside.join("secret.txt")).unwrap(),
+        b"secret"
+    );
+    run.finish().await.unwrap();
+}
+
+/// log_artifacts refuses a source tree with a link pointing outside it (links inside are fine).
+#[tokio::test]
+async fn uploading_a_link_out_of_the_source_tree_is_refused() {
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.handle.url()).await.unwrap();
+    let run = client.start_run().start().await.unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(elsewhere.path().join("private"), b"p").unwrap();
+    std::fs::write(src.path().join("real.txt"), b"r").unwrap();
+    std::os::unix::fs::symlink(src.path().join("real.txt"), src.path().join("inside-link"))
+        .unwrap();
+    run.log_artifacts(src.path(), None).await.unwrap();
+    std::os::unix::fs::symlink(elsewhere.path().join("private"), src.path().join("escape"))
+        .unwrap();
+    let err = run
+        .log_artifacts(src.path(), Some("again"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::Usage(ref m) if m.contains("outside")),
+        "{err}"
+    );
+    let names: Vec<String> = run
+        .list_artifacts("", true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(names, vec!["inside-link".to_owned(), "real.txt".to_owned()]);
+    run.finish().await.unwrap();
+}
+
+/// A broken upload leaves no file (and no temporary file); deleted runs refuse uploads.
+#[tokio::test]
+async fn broken_uploads_leave_nothing_and_deleted_runs_refuse() {
+    let server = TestServer::start().await;
+    let mut tracking = server.client().await;
+    let mut artifacts = ArtifactServiceClient::new(channel(&server.handle.url()).await);
+    let run_id = run(&mut tracking, "0").await;
+    let broken = artifacts
+        .upload_artifact(tokio_stream::iter(vec![
+            header(&run_id, "half.bin"),
+            chunk(&[1; 1000]),
+            header(&run_id, "again"),
+        ]))
+        .await;
+    expect_code(broken, Code::InvalidArgument);
+    let no_header = artifacts
+        .upload_artifact(tokio_stream::iter(vec![chunk(b"x")]))
+        .await;
+    expect_code(no_header, Code::InvalidArgument);
+    let run_dir = server
+        .dir
+        .path()
+        .join(format!("artifacts/0/{run_id}/artifacts"));
+    let left: Vec<_> = std::fs::read_dir(&run_dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    let mut downloads = artifacts
+        .download_artifact(pb::DownloadArtifactRequest {
+            run_id: run_id.clone(),
+            path: "half.bin".into(),
+        })
+        .await
+        .map(|r| r.into_inner());
+    if let Ok(stream) = downloads.as_mut() {
+        let first = stream.next().await.unwrap();
+        assert_eq!(first.unwrap_err().code(), Code::NotFound);
+    } else {
+        assert_eq!(downloads.err().unwrap().code(), Code::NotFound);
+    }
+    tracking
+        .delete_run(pb::DeleteRunRequest {
+            run_id: run_id.clone(),
+        })
+        .await
+        .unwrap();
+    let refused = artifacts
+        .upload_artifact(tokio_stream::iter(vec![header(&run_id, "x"), chunk(b"x")]))
+        .await;
+    expect_code(refused, Code::InvalidArgument);
+}
