@@ -16,6 +16,10 @@
 //!    gRPC, no client), 16,384-point batches from 8 tasks: the ceiling for (1).
 //! 3. `unary_log_metric`: sequential LogMetric calls to a server child in durable and in
 //!    buffered mode, latency p50/p99.
+//!
+//! With `--artifacts` it measures only artifacts instead: a 1 GiB file uploaded with
+//! `log_artifact` to a server child and downloaded back over loopback, MiB/s, and the peak
+//! RSS of both processes (`cargo run --release -p trackd-client --example bench -- --artifacts`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -286,6 +290,60 @@ async fn unary_latency(dir: &Path, durability: &str, calls: usize) -> (f64, f64,
     (pct(0.50), pct(0.99), calls as f64 / total)
 }
 
+async fn artifact_transfer(dir: &Path, bytes: u64) {
+    let server = ServerChild::spawn(&dir.join("store"), "durable");
+    let pid = server.child.id();
+    let file = dir.join("blob.bin");
+    {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+        let mut state = 0x2545f4914f6cdd1du64;
+        let mut block = vec![0u8; 1 << 20];
+        for _ in 0..bytes / block.len() as u64 {
+            for word in block.chunks_mut(8) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                word.copy_from_slice(&state.to_le_bytes());
+            }
+            out.write_all(&block).unwrap();
+        }
+    }
+    let client = Client::connect(&server.url).await.unwrap();
+    let run = client.start_run().system_tags(false).start().await.unwrap();
+    let mib = bytes as f64 / f64::from(1 << 20);
+    let started = Instant::now();
+    run.log_artifact(&file, Some("blobs")).await.unwrap();
+    let up = started.elapsed().as_secs_f64();
+    let dst = dir.join("download");
+    let started = Instant::now();
+    let local = run
+        .download_artifacts("blobs/blob.bin", &dst)
+        .await
+        .unwrap();
+    let down = started.elapsed().as_secs_f64();
+    assert_eq!(std::fs::metadata(&local).unwrap().len(), bytes);
+    run.finish().await.unwrap();
+    let server_rss = peak_rss_mib(pid);
+    let client_rss = peak_rss_mib(std::process::id());
+    server.stop();
+    println!(
+        "artifact_upload: {mib:.0} MiB in {up:.2} s = {:.0} MiB/s",
+        mib / up
+    );
+    println!(
+        "artifact_download: {mib:.0} MiB in {down:.2} s = {:.0} MiB/s",
+        mib / down
+    );
+    println!("peak RSS: server {server_rss:.1} MiB, client {client_rss:.1} MiB");
+    println!(
+        "{{\"workload\":\"artifact_upload\",\"bytes\":{bytes},\"seconds\":{up:.3},\"mib_per_s\":{:.0},\
+         \"download_mib_per_s\":{:.0},\"server_peak_rss_mib\":{server_rss:.1},\"client_peak_rss_mib\":{client_rss:.1}}}",
+        mib / up,
+        mib / down
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -297,6 +355,12 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--artifacts") {
+        let root = tempfile::tempdir().unwrap();
+        let bytes = if quick { 128 << 20 } else { 1 << 30 };
+        rt.block_on(artifact_transfer(root.path(), bytes));
+        return;
+    }
     let steps: i64 = if quick { 25_000 } else { 250_000 };
     let calls = if quick { 300 } else { 2000 };
     let root = tempfile::tempdir().unwrap();

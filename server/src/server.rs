@@ -110,6 +110,11 @@ pub async fn serve(
         .accept_http1(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .tcp_nodelay(true)
+        // Larger receive windows than HTTP/2's 64 KiB default, which throttles uploads and
+        // LogStream batches to a round trip per 64 KiB; small enough that what a connection
+        // can have in flight stays bounded (2 MiB).
+        .initial_stream_window_size(Some(1 << 20))
+        .initial_connection_window_size(Some(2 << 20))
         .add_routes(Routes::from(app))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown_sequence);
     tokio::pin!(server);
