@@ -13,7 +13,7 @@ use crate::artifacts;
 use crate::backend::{Backend, CreateRun, Stubs};
 use crate::error::{ClientError, Result};
 use crate::ingest::{Ingest, IngestConfig, IngestStats, Link};
-use crate::run::{ActiveRun, RunBuilder};
+use crate::run::{ActiveRun, RunBuilder, RunHandle};
 use crate::uri::{self, Target};
 
 /// A tracking client. `Clone + Send + Sync`: clones share one gRPC channel (or one embedded
@@ -251,6 +251,24 @@ impl Client {
             .update_run(run_id, Some(pb::RunStatus::Running), None)
             .await?;
         Ok(ActiveRun::new(self.clone(), info))
+    }
+
+    /// A logging handle for an existing run, without taking over its lifecycle (the run is
+    /// not resumed, and dropping the handle ends nothing). For workers that log into a run
+    /// someone else started, e.g. the ranks of a distributed job.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(client: trackd_client::Client, shared_run_id: &str) -> trackd_client::Result<()> {
+    /// let run = client.attach(shared_run_id).await?;
+    /// run.log_metric("loss/rank3", 0.42, 100).await?;
+    /// run.flush().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn attach(&self, run_id: &str) -> Result<RunHandle> {
+        let info = self.get_run(run_id).await?.info.unwrap_or_default();
+        Ok(RunHandle::new(self.clone(), info))
     }
 
     pub(crate) async fn create_run(&self, request: CreateRun) -> Result<pb::Run> {

@@ -104,6 +104,13 @@ pub struct RunHandle {
 }
 
 impl RunHandle {
+    pub(crate) fn new(client: Client, info: pb::RunInfo) -> Self {
+        RunHandle {
+            client,
+            info: Arc::new(info),
+        }
+    }
+
     /// The run id (32 hex characters).
     pub fn id(&self) -> &str {
         &self.info.run_id
