@@ -25,6 +25,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod http;
+pub mod query;
 pub mod server;
 pub mod store;
 pub mod telemetry;

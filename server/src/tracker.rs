@@ -21,7 +21,7 @@ use crate::store::{Durability, Outcome, Store, WriteOp};
 
 pub mod query;
 
-pub use query::{ExperimentSearch, Page, RunSearch};
+pub use query::{ExperimentSearch, Page, RunSearch, SampledHistory, SampledSeries, Sampling};
 
 /// Most points in one LogStream batch.
 pub const MAX_STREAM_BATCH_POINTS: usize = 250_000;
@@ -443,6 +443,16 @@ impl Tracker {
         runs: Vec<(String, RunWrites)>,
     ) -> Result<StreamAck> {
         self.enqueue_stream_batch(stream_id, seq, runs).await?.await
+    }
+
+    /// Downsampled histories of many runs × keys for charts, optionally limited to a step
+    /// range (zoom).
+    #[instrument(skip(self, request), err(level = "debug"))]
+    pub async fn sampled_history(&self, request: SampledHistory) -> Result<Vec<SampledSeries>> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || query::sampled_history(&store, &request))
+            .await
+            .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
     }
 
     /// Validates a LogStream batch and queues it for the committer, waiting while the ingest

@@ -15,7 +15,10 @@ use trackd_proto::v1 as pb;
 use trackd_proto::v1::tracking_service_server::TrackingService;
 
 use crate::domain::{Point, ViewType};
-use crate::tracker::{ExperimentSearch, NewRun, RunSearch, RunUpdate, Tracker};
+use crate::error::TrackingError;
+use crate::tracker::{
+    ExperimentSearch, NewRun, RunSearch, RunUpdate, SampledHistory, Sampling, Tracker,
+};
 
 pub use trackd_proto::v1::tracking_service_server::TrackingServiceServer;
 
@@ -370,6 +373,55 @@ impl TrackingService for TrackingGrpc {
                 .map(|p| convert::metric(key.clone(), p))
                 .collect(),
             next_page_token: page.next_page_token,
+        })
+    }
+
+    #[instrument(skip_all)]
+    async fn get_sampled_metric_history(
+        &self,
+        request: Request<pb::GetSampledMetricHistoryRequest>,
+    ) -> GrpcResult<pb::GetSampledMetricHistoryResponse> {
+        let r = request.into_inner();
+        let method = match pb::SamplingMethod::try_from(r.method) {
+            Ok(pb::SamplingMethod::Lttb) => Sampling::Lttb,
+            Ok(_) => Sampling::MinMax,
+            Err(_) => {
+                return Err(
+                    TrackingError::invalid(format!("Invalid sampling method {}", r.method)).into(),
+                )
+            }
+        };
+        let max_points = usize::try_from(r.max_points).map_err(|_| {
+            TrackingError::invalid(format!(
+                "max_points must not be negative, got {}",
+                r.max_points
+            ))
+        })?;
+        let series = self
+            .tracker
+            .sampled_history(SampledHistory {
+                run_ids: r.run_ids,
+                keys: r.metric_keys,
+                max_points,
+                start_step: r.start_step,
+                end_step: r.end_step,
+                method,
+            })
+            .await?;
+        ok(pb::GetSampledMetricHistoryResponse {
+            series: series
+                .into_iter()
+                .map(|s| pb::SampledMetricSeries {
+                    run_id: s.run_id.to_string(),
+                    points: s
+                        .points
+                        .into_iter()
+                        .map(|p| convert::metric(s.key.clone(), p))
+                        .collect(),
+                    metric_key: s.key,
+                    total_points: s.total_points as i64,
+                })
+                .collect(),
         })
     }
 

@@ -68,6 +68,7 @@ pub(crate) struct Handle {
 pub(crate) fn spawn(
     db: sled::Db,
     trees: Trees,
+    catalog: std::sync::Arc<super::Catalog>,
     config: &StoreConfig,
 ) -> Result<Handle, StoreError> {
     let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
@@ -76,7 +77,7 @@ pub(crate) fn spawn(
     let thread_stats = stats.clone();
     let thread = std::thread::Builder::new()
         .name("trackd-committer".into())
-        .spawn(move || run(db, trees, rx, durability, &thread_stats))
+        .spawn(move || run(db, trees, &catalog, rx, durability, &thread_stats))
         .map_err(|e| StoreError::Sled(format!("cannot start the committer thread: {e}")))?;
     Ok(Handle {
         tx: Mutex::new(Some(tx)),
@@ -125,9 +126,19 @@ impl Handle {
     }
 }
 
+/// Applies one op and, if it changed anything, refreshes the run catalog.
+fn apply(trees: &Trees, catalog: &super::Catalog, op: &WriteOp) -> Result<Outcome> {
+    let outcome = writer::apply(trees, op);
+    if outcome.is_ok() {
+        catalog.refresh_after(trees, op);
+    }
+    outcome
+}
+
 fn run(
     db: sled::Db,
     trees: Trees,
+    catalog: &super::Catalog,
     mut rx: mpsc::Receiver<Request>,
     durability: Durability,
     stats: &CommitStats,
@@ -135,12 +146,12 @@ fn run(
     let mut group: Vec<(Request, Result<Outcome>)> = Vec::with_capacity(64);
     while let Some(first) = rx.blocking_recv() {
         let mut points = first.op.point_count();
-        let outcome = writer::apply(&trees, &first.op);
+        let outcome = apply(&trees, catalog, &first.op);
         group.push((first, outcome));
         while group.len() < MAX_GROUP_OPS && points < MAX_GROUP_POINTS {
             let Ok(next) = rx.try_recv() else { break };
             points += next.op.point_count();
-            let outcome = writer::apply(&trees, &next.op);
+            let outcome = apply(&trees, catalog, &next.op);
             group.push((next, outcome));
         }
         let flushed = match durability {

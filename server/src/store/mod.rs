@@ -11,6 +11,7 @@
 //! Nothing here knows about protobuf or JSON. A second backend would implement the same
 //! `Store` surface (`open`, `write`, the read methods).
 
+mod catalog;
 pub mod chunk;
 mod committer;
 pub mod keys;
@@ -20,6 +21,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use catalog::Catalog;
 pub use committer::{CommitStats, Durability};
 pub use writer::{Outcome, WriteOp};
 
@@ -142,6 +144,7 @@ struct Inner {
     dir: PathBuf,
     db: sled::Db,
     trees: Trees,
+    catalog: Arc<Catalog>,
     committer: committer::Handle,
 }
 
@@ -172,12 +175,14 @@ impl Store {
         check_format(&trees)?;
         ensure_default_experiment(&trees, &config.dir)?;
         db.flush()?;
-        let committer = committer::spawn(db.clone(), trees.clone(), &config)?;
+        let catalog = Arc::new(Catalog::load(&trees)?);
+        let committer = committer::spawn(db.clone(), trees.clone(), catalog.clone(), &config)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 dir: config.dir,
                 db,
                 trees,
+                catalog,
                 committer,
             }),
         })
@@ -229,6 +234,11 @@ impl Store {
     /// Bytes sled reports on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.inner.db.size_on_disk()?)
+    }
+
+    /// Every run with its latest data, in memory (for searches).
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
     }
 
     pub(crate) fn trees(&self) -> &Trees {

@@ -12,6 +12,37 @@ fn sled_err(e: sled::Error) -> TrackingError {
     StoreError::from(e).into()
 }
 
+/// A run's metadata completed with its latest metrics, params and tags.
+pub(crate) fn load_run_data(t: &super::Trees, info: RunInfo) -> Result<Run> {
+    let prefix = keys::run(info.run_id);
+    let strings = |tree: &sled::Tree| -> Result<BTreeMap<String, String>> {
+        tree.scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv.map_err(sled_err)?;
+                Ok((
+                    keys::child_name(&k),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ))
+            })
+            .collect()
+    };
+    let params = strings(&t.params)?;
+    let tags = strings(&t.tags)?;
+    let mut metrics = BTreeMap::new();
+    for kv in t.latest_metrics.scan_prefix(prefix) {
+        let (k, v) = kv.map_err(sled_err)?;
+        let point = keys::decode_point(&v)
+            .ok_or_else(|| TrackingError::Corrupted("latest metric value".into()))?;
+        metrics.insert(keys::child_name(&k), point);
+    }
+    Ok(Run {
+        info,
+        metrics,
+        params,
+        tags,
+    })
+}
+
 impl Store {
     /// An experiment by id (deleted ones too).
     pub fn experiment(&self, id: ExperimentId) -> Result<Experiment> {
@@ -56,34 +87,7 @@ impl Store {
 
     /// Completes a run's metadata with its data.
     pub fn run_with_info(&self, info: RunInfo) -> Result<Run> {
-        let t = self.trees();
-        let prefix = keys::run(info.run_id);
-        let strings = |tree: &sled::Tree| -> Result<BTreeMap<String, String>> {
-            tree.scan_prefix(prefix)
-                .map(|kv| {
-                    let (k, v) = kv.map_err(sled_err)?;
-                    Ok((
-                        keys::child_name(&k),
-                        String::from_utf8_lossy(&v).into_owned(),
-                    ))
-                })
-                .collect()
-        };
-        let params = strings(&t.params)?;
-        let tags = strings(&t.tags)?;
-        let mut metrics = BTreeMap::new();
-        for kv in t.latest_metrics.scan_prefix(prefix) {
-            let (k, v) = kv.map_err(sled_err)?;
-            let point = keys::decode_point(&v)
-                .ok_or_else(|| TrackingError::Corrupted("latest metric value".into()))?;
-            metrics.insert(keys::child_name(&k), point);
-        }
-        Ok(Run {
-            info,
-            metrics,
-            params,
-            tags,
-        })
+        load_run_data(self.trees(), info)
     }
 
     /// Ids of the runs of an experiment.

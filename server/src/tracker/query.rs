@@ -4,8 +4,10 @@
 //! page boundary does not move when runs are created concurrently. Tokens are opaque hex
 //! strings with a kind prefix and are validated before use.
 
-use crate::domain::{Experiment, ExperimentId, Point, Run, RunId, RunInfo, ViewType};
+use crate::domain::{Experiment, ExperimentId, Point, Run, RunId, ViewType};
 use crate::error::{Result, TrackingError};
+use crate::query::order::{self, OrderClause, SortKey};
+use crate::query::{eval, filter, sample};
 use crate::store::Store;
 
 /// Default `max_results` of searches.
@@ -67,20 +69,8 @@ fn page_size(max_results: i64) -> Result<usize> {
     }
 }
 
-fn unsupported_query(filter: &str, order_by: &[String]) -> Result<()> {
-    if !filter.trim().is_empty() {
-        return Err(TrackingError::invalid(
-            "Filter expressions are not supported by this server version yet; search without \
-             'filter' and filter client-side.",
-        ));
-    }
-    if !order_by.is_empty() {
-        return Err(TrackingError::invalid(
-            "'order_by' is not supported by this server version yet; results come in the default \
-             order (start/creation time descending, then id).",
-        ));
-    }
-    Ok(())
+fn invalid_filter(e: impl std::fmt::Display) -> TrackingError {
+    TrackingError::invalid(e.to_string())
 }
 
 // --- page tokens ----------------------------------------------------------------------------
@@ -94,14 +84,18 @@ fn encode_token(kind: u8, payload: &[u8]) -> String {
     s
 }
 
-fn decode_token(kind: u8, token: &str, len: usize) -> Result<Vec<u8>> {
+fn decode_token_bytes(kind: u8, token: &str) -> Result<Vec<u8>> {
     let bad = || {
         TrackingError::invalid(format!(
             "Invalid page token '{}'.",
             crate::domain::validate::abbreviate(token)
         ))
     };
-    if token.len() != 2 + 2 * len || !token.is_ascii() {
+    if token.len() < 2
+        || !token.len().is_multiple_of(2)
+        || token.len() > 64 * 1024
+        || !token.is_ascii()
+    {
         return Err(bad());
     }
     let bytes: Vec<u8> = (0..token.len() / 2)
@@ -114,68 +108,105 @@ fn decode_token(kind: u8, token: &str, len: usize) -> Result<Vec<u8>> {
     Ok(bytes[1..].to_vec())
 }
 
+fn decode_token(kind: u8, token: &str, len: usize) -> Result<Vec<u8>> {
+    let bytes = decode_token_bytes(kind, token)?;
+    if bytes.len() != len {
+        return Err(TrackingError::invalid(format!(
+            "Invalid page token '{}'.",
+            crate::domain::validate::abbreviate(token)
+        )));
+    }
+    Ok(bytes)
+}
+
+fn encode_key_token(kind: u8, key: &SortKey) -> String {
+    encode_token(
+        kind,
+        &postcard::to_stdvec(key).expect("sort keys serialise"),
+    )
+}
+
+/// Decodes a keyset token and checks it fits the query's ordering.
+fn decode_key_token(kind: u8, token: &str, clauses: usize, tie: usize) -> Result<SortKey> {
+    let bytes = decode_token_bytes(kind, token)?;
+    let key: SortKey = postcard::from_bytes(&bytes).map_err(|_| {
+        TrackingError::invalid(format!(
+            "Invalid page token '{}'.",
+            crate::domain::validate::abbreviate(token)
+        ))
+    })?;
+    if key.values.len() != clauses || key.tie.len() != tie {
+        return Err(TrackingError::invalid(
+            "Invalid page token: it belongs to a search with a different order_by.",
+        ));
+    }
+    Ok(key)
+}
+
 const RUN_TOKEN: u8 = 0x52;
 const EXPERIMENT_TOKEN: u8 = 0x45;
 const HISTORY_TOKEN: u8 = 0x48;
 
-// --- runs -----------------------------------------------------------------------------------
-
-/// The default run order: start_time descending, then run id ascending.
-fn run_order(a: &RunInfo, b: &RunInfo) -> std::cmp::Ordering {
-    b.start_time
-        .cmp(&a.start_time)
-        .then(a.run_id.cmp(&b.run_id))
+/// Sorts `rows` by their keys, skips those up to `after`, and cuts a page of `size`.
+fn keyset_page<T>(
+    mut rows: Vec<(SortKey, T)>,
+    clauses: &[OrderClause],
+    after: Option<&SortKey>,
+    size: usize,
+    token_kind: u8,
+) -> (Vec<T>, String) {
+    rows.sort_by(|a, b| order::compare(&a.0, &b.0, clauses));
+    let start = match after {
+        None => 0,
+        Some(k) => rows.partition_point(|(key, _)| order::compare(key, k, clauses).is_le()),
+    };
+    let mut page: Vec<(SortKey, T)> = rows.into_iter().skip(start).take(size + 1).collect();
+    let more = page.len() > size;
+    page.truncate(size);
+    let token = match (more, page.last()) {
+        (true, Some((key, _))) => encode_key_token(token_kind, key),
+        _ => String::new(),
+    };
+    (page.into_iter().map(|(_, item)| item).collect(), token)
 }
+
+// --- runs -----------------------------------------------------------------------------------
 
 pub(crate) fn search_runs(store: &Store, search: &RunSearch) -> Result<Page<Run>> {
     let size = page_size(search.max_results)?;
-    unsupported_query(&search.filter, &search.order_by)?;
+    let expr = filter::parse(&search.filter).map_err(invalid_filter)?;
+    if let Some(e) = &expr {
+        eval::check_runs(e).map_err(invalid_filter)?;
+    }
+    let clauses = order::parse_order_by(&search.order_by).map_err(TrackingError::invalid)?;
+    order::check_run_clauses(&clauses).map_err(TrackingError::invalid)?;
     let after = if search.page_token.is_empty() {
         None
     } else {
-        let raw = decode_token(RUN_TOKEN, &search.page_token, 24)?;
-        let start = i64::from_be_bytes(raw[..8].try_into().expect("8 bytes"));
-        let id = RunId(raw[8..24].try_into().expect("16 bytes"));
-        Some((start, id))
+        Some(decode_key_token(
+            RUN_TOKEN,
+            &search.page_token,
+            clauses.len(),
+            2,
+        )?)
     };
-    let mut infos = Vec::new();
-    for exp in &search.experiment_ids {
-        let exp = ExperimentId::parse(exp)?;
-        for id in store.run_ids(exp)? {
-            // An index entry whose run record did not survive a crash is skipped.
-            let Ok(info) = store.run_info(id) else {
-                continue;
-            };
-            if !search.view.includes(info.lifecycle) {
-                continue;
-            }
-            if let Some((start, last)) = after {
-                let is_after =
-                    info.start_time < start || (info.start_time == start && info.run_id > last);
-                if !is_after {
-                    continue;
-                }
-            }
-            infos.push(info);
-        }
-    }
-    infos.sort_by(run_order);
-    let more = infos.len() > size;
-    infos.truncate(size);
-    let next_page_token = match (more, infos.last()) {
-        (true, Some(last)) => {
-            let mut payload = last.start_time.to_be_bytes().to_vec();
-            payload.extend_from_slice(&last.run_id.0);
-            encode_token(RUN_TOKEN, &payload)
-        }
-        _ => String::new(),
-    };
-    let items = infos
-        .into_iter()
-        .map(|info| store.run_with_info(info))
+    let experiments: Vec<ExperimentId> = search
+        .experiment_ids
+        .iter()
+        .map(|e| ExperimentId::parse(e))
         .collect::<Result<_>>()?;
+    let runs = store.catalog().select(|run| {
+        experiments.contains(&run.info.experiment_id)
+            && search.view.includes(run.info.lifecycle)
+            && expr.as_ref().is_none_or(|e| eval::matches_run(e, run))
+    });
+    let rows: Vec<(SortKey, std::sync::Arc<Run>)> = runs
+        .into_iter()
+        .map(|r| (order::run_key(&r, &clauses), r))
+        .collect();
+    let (items, next_page_token) = keyset_page(rows, &clauses, after.as_ref(), size, RUN_TOKEN);
     Ok(Page {
-        items,
+        items: items.into_iter().map(|r| (*r).clone()).collect(),
         next_page_token,
     })
 }
@@ -187,39 +218,34 @@ pub(crate) fn search_experiments(
     search: &ExperimentSearch,
 ) -> Result<Page<Experiment>> {
     let size = page_size(search.max_results)?;
-    unsupported_query(&search.filter, &search.order_by)?;
+    let expr = filter::parse(&search.filter).map_err(invalid_filter)?;
+    if let Some(e) = &expr {
+        eval::check_experiments(e).map_err(invalid_filter)?;
+    }
+    let clauses = order::parse_order_by(&search.order_by).map_err(TrackingError::invalid)?;
+    order::check_experiment_clauses(&clauses).map_err(TrackingError::invalid)?;
+    let tie = if clauses.is_empty() { 2 } else { 1 };
     let after = if search.page_token.is_empty() {
         None
     } else {
-        let raw = decode_token(EXPERIMENT_TOKEN, &search.page_token, 16)?;
-        let created = i64::from_be_bytes(raw[..8].try_into().expect("8 bytes"));
-        let id = u64::from_be_bytes(raw[8..16].try_into().expect("8 bytes"));
-        Some((created, id))
+        Some(decode_key_token(
+            EXPERIMENT_TOKEN,
+            &search.page_token,
+            clauses.len(),
+            tie,
+        )?)
     };
-    let mut exps: Vec<Experiment> = store
+    let rows: Vec<(SortKey, Experiment)> = store
         .experiments()?
         .into_iter()
         .filter(|e| search.view.includes(e.lifecycle))
-        .filter(|e| match after {
-            None => true,
-            Some((created, id)) => {
-                e.creation_time < created || (e.creation_time == created && e.id.0 > id)
-            }
-        })
+        .filter(|e| expr.as_ref().is_none_or(|x| eval::matches_experiment(x, e)))
+        .map(|e| (order::experiment_key(&e, &clauses), e))
         .collect();
-    exps.sort_by(|a, b| b.creation_time.cmp(&a.creation_time).then(a.id.cmp(&b.id)));
-    let more = exps.len() > size;
-    exps.truncate(size);
-    let next_page_token = match (more, exps.last()) {
-        (true, Some(last)) => {
-            let mut payload = last.creation_time.to_be_bytes().to_vec();
-            payload.extend_from_slice(&last.id.0.to_be_bytes());
-            encode_token(EXPERIMENT_TOKEN, &payload)
-        }
-        _ => String::new(),
-    };
+    let (items, next_page_token) =
+        keyset_page(rows, &clauses, after.as_ref(), size, EXPERIMENT_TOKEN);
     Ok(Page {
-        items: exps,
+        items,
         next_page_token,
     })
 }
@@ -278,6 +304,117 @@ pub(crate) fn metric_history(
     })
 }
 
+/// Most series in one sampled-history request.
+pub const SAMPLED_MAX_SERIES: usize = 1000;
+/// Most points per series of a sampled history.
+pub const SAMPLED_MAX_POINTS: usize = 25_000;
+
+/// How a sampled history picks its points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sampling {
+    /// First, last, and the minimum and maximum of each bucket.
+    #[default]
+    MinMax,
+    /// Largest-Triangle-Three-Buckets (plus the global minimum and maximum).
+    Lttb,
+}
+
+/// Arguments of a sampled history.
+#[derive(Debug, Clone)]
+pub struct SampledHistory {
+    /// Runs (ids as sent).
+    pub run_ids: Vec<String>,
+    /// Metric keys.
+    pub keys: Vec<String>,
+    /// Most points per series (0 → 1000).
+    pub max_points: usize,
+    /// Only steps ≥ this.
+    pub start_step: Option<i64>,
+    /// Only steps ≤ this.
+    pub end_step: Option<i64>,
+    /// How points are picked.
+    pub method: Sampling,
+}
+
+/// One sampled series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampledSeries {
+    /// The run.
+    pub run_id: RunId,
+    /// The metric key.
+    pub key: String,
+    /// The kept points, in step order.
+    pub points: Vec<Point>,
+    /// Points of the series in the step range before sampling.
+    pub total_points: usize,
+}
+
+pub(crate) fn sampled_history(store: &Store, req: &SampledHistory) -> Result<Vec<SampledSeries>> {
+    if req.run_ids.is_empty() || req.keys.is_empty() {
+        return Err(TrackingError::invalid(
+            "run_ids and metric_keys must each name at least one entry",
+        ));
+    }
+    if req.run_ids.len() * req.keys.len() > SAMPLED_MAX_SERIES {
+        return Err(TrackingError::invalid(format!(
+            "at most {SAMPLED_MAX_SERIES} series (runs x keys) per request, got {}",
+            req.run_ids.len() * req.keys.len()
+        )));
+    }
+    let max_points = match req.max_points {
+        0 => 1000,
+        n if n <= SAMPLED_MAX_POINTS => n,
+        n => {
+            return Err(TrackingError::invalid(format!(
+                "max_points must be at most {SAMPLED_MAX_POINTS}, got {n}"
+            )))
+        }
+    };
+    if let (Some(a), Some(b)) = (req.start_step, req.end_step) {
+        if a > b {
+            return Err(TrackingError::invalid(format!(
+                "start_step ({a}) must not exceed end_step ({b})"
+            )));
+        }
+    }
+    let runs: Vec<RunId> = req
+        .run_ids
+        .iter()
+        .map(|r| RunId::parse(r))
+        .collect::<Result<_>>()?;
+    let mut out = Vec::with_capacity(runs.len() * req.keys.len());
+    for run in &runs {
+        store.run_info(*run)?;
+        for key in &req.keys {
+            let mut points = store.metric_history(*run, key)?;
+            if !points
+                .windows(2)
+                .all(|w| history_order(&w[0], &w[1]).is_le())
+            {
+                points.sort_by(history_order);
+            }
+            let lo = req
+                .start_step
+                .map_or(0, |s| points.partition_point(|p| p.step < s));
+            let hi = req
+                .end_step
+                .map_or(points.len(), |e| points.partition_point(|p| p.step <= e));
+            let range = &points[lo..hi.max(lo)];
+            let kept = match req.method {
+                Sampling::MinMax => sample::min_max(range, max_points),
+                Sampling::Lttb => sample::lttb(range, max_points),
+            };
+            out.push(SampledSeries {
+                run_id: *run,
+                key: key.clone(),
+                points: kept,
+                total_points: range.len(),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// History order: step, then timestamp, then value.
 fn history_order(a: &Point, b: &Point) -> std::cmp::Ordering {
     (a.step, a.timestamp)
@@ -291,11 +428,12 @@ mod tests {
 
     #[test]
     fn tokens_roundtrip_and_reject_garbage() {
-        let t = encode_token(RUN_TOKEN, &[1, 2, 3]);
-        assert_eq!(decode_token(RUN_TOKEN, &t, 3).unwrap(), vec![1, 2, 3]);
+        let t = encode_token(HISTORY_TOKEN, &[1, 2, 3]);
+        assert_eq!(decode_token(HISTORY_TOKEN, &t, 3).unwrap(), vec![1, 2, 3]);
         assert!(decode_token(EXPERIMENT_TOKEN, &t, 3).is_err());
         for bad in ["", "zz", "garbage", "5201020", "é"] {
-            assert!(decode_token(RUN_TOKEN, bad, 3).is_err(), "{bad}");
+            assert!(decode_token(HISTORY_TOKEN, bad, 3).is_err(), "{bad}");
+            assert!(decode_key_token(RUN_TOKEN, bad, 1, 2).is_err(), "{bad}");
         }
     }
 }

@@ -1,0 +1,107 @@
+//! The run catalog: every run with its latest metrics, params and tags, in memory, so a
+//! search never reads sled or metric history.
+//!
+//! Loaded when the store opens; afterwards only the committer changes it, right after it
+//! applies a write and before that write is acknowledged, so a client that got an
+//! acknowledgement also sees its write in searches.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use super::read::load_run_data;
+use super::writer::{load_run, WriteOp};
+use super::{keys, StoreError, Trees};
+use crate::domain::{Run, RunId};
+
+/// Runs by id.
+#[derive(Default)]
+pub struct Catalog {
+    runs: RwLock<HashMap<RunId, Arc<Run>>>,
+}
+
+impl Catalog {
+    /// Loads every run of the store.
+    pub(crate) fn load(trees: &Trees) -> Result<Catalog, StoreError> {
+        let mut runs = HashMap::new();
+        for entry in trees.runs.iter() {
+            let (_, bytes) = entry?;
+            let info = super::decode_record(&bytes)?;
+            let run =
+                load_run_data(trees, info).map_err(|e| StoreError::Corrupted(e.to_string()))?;
+            runs.insert(run.info.run_id, Arc::new(run));
+        }
+        Ok(Catalog {
+            runs: RwLock::new(runs),
+        })
+    }
+
+    /// Re-reads one run from the trees.
+    fn refresh(&self, trees: &Trees, id: RunId) {
+        let fresh = load_run(trees, id).and_then(|info| load_run_data(trees, info));
+        let mut runs = self.runs.write().expect("catalog lock");
+        match fresh {
+            Ok(run) => {
+                runs.insert(id, Arc::new(run));
+            }
+            Err(_) => {
+                runs.remove(&id);
+            }
+        }
+    }
+
+    /// Refreshes every run an applied op may have changed.
+    pub(crate) fn refresh_after(&self, trees: &Trees, op: &WriteOp) {
+        match op {
+            WriteOp::CreateRun { info, .. } => self.refresh(trees, info.run_id),
+            WriteOp::UpdateRun { run_id, .. }
+            | WriteOp::SetRunLifecycle { run_id, .. }
+            | WriteOp::Log { run_id, .. }
+            | WriteOp::DeleteTag { run_id, .. } => self.refresh(trees, *run_id),
+            WriteOp::StreamBatch { runs, .. } => {
+                let mut seen: Vec<RunId> = Vec::with_capacity(runs.len());
+                for (id, _) in runs {
+                    if !seen.contains(id) {
+                        seen.push(*id);
+                        self.refresh(trees, *id);
+                    }
+                }
+            }
+            WriteOp::SetExperimentLifecycle { id, .. } => {
+                for key in trees
+                    .experiment_runs
+                    .scan_prefix(keys::experiment(*id))
+                    .keys()
+                    .flatten()
+                {
+                    if let Some(raw) = key.get(8..24).and_then(|s| <[u8; 16]>::try_from(s).ok()) {
+                        self.refresh(trees, RunId(raw));
+                    }
+                }
+            }
+            WriteOp::CreateExperiment { .. }
+            | WriteOp::RenameExperiment { .. }
+            | WriteOp::ExperimentTag { .. } => {}
+        }
+    }
+
+    /// The runs for which `keep` holds.
+    pub fn select(&self, mut keep: impl FnMut(&Run) -> bool) -> Vec<Arc<Run>> {
+        self.runs
+            .read()
+            .expect("catalog lock")
+            .values()
+            .filter(|r| keep(r))
+            .cloned()
+            .collect()
+    }
+
+    /// Number of runs.
+    pub fn len(&self) -> usize {
+        self.runs.read().expect("catalog lock").len()
+    }
+
+    /// Whether there are no runs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
