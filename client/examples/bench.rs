@@ -17,6 +17,11 @@
 //! 3. `unary_log_metric`: sequential LogMetric calls to a server child in durable and in
 //!    buffered mode, latency p50/p99.
 //!
+//! With `--queries` it measures reads instead: SearchRuns with a 2-clause filter over
+//! 10,000 and over 1,000 runs (each with 10 params, 10 metrics, 5 tags), the full history of
+//! a 1,000,000-point metric over gRPC, and that history sampled to 1,000 points (p50 of 20
+//! calls each, server child process, 127.0.0.1).
+//!
 //! With `--artifacts` it measures only artifacts instead: a 1 GiB file uploaded with
 //! `log_artifact` to a server child and downloaded back over loopback, MiB/s, and the peak
 //! RSS of both processes (`cargo run --release -p trackd-client --example bench -- --artifacts`).
@@ -344,6 +349,185 @@ async fn artifact_transfer(dir: &Path, bytes: u64) {
     );
 }
 
+async fn populate(
+    stub: &pb::tracking_service_client::TrackingServiceClient<tonic::transport::Channel>,
+    exp: &str,
+    runs: usize,
+) {
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let mut stub = stub.clone();
+        let exp = exp.to_owned();
+        tasks.push(tokio::spawn(async move {
+            for i in (t..runs).step_by(8) {
+                let run = stub
+                    .create_run(pb::CreateRunRequest {
+                        experiment_id: exp.clone(),
+                        start_time: Some(i as i64),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .run
+                    .unwrap()
+                    .info
+                    .unwrap()
+                    .run_id;
+                let h = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                stub.log_batch(pb::LogBatchRequest {
+                    run_id: run,
+                    metrics: (0..10)
+                        .map(|m| pb::Metric {
+                            key: format!("m{m}"),
+                            value: ((h >> (m * 4)) % 1000) as f64 / 1000.0,
+                            timestamp: 1,
+                            step: 0,
+                        })
+                        .collect(),
+                    params: (0..10)
+                        .map(|p| pb::Param {
+                            key: format!("p{p}"),
+                            value: format!("v{}", (h >> (p * 3)) % 10),
+                        })
+                        .collect(),
+                    tags: (0..5)
+                        .map(|g| pb::RunTag {
+                            key: format!("t{g}"),
+                            value: format!("tag-{}", (h >> g) % 4),
+                        })
+                        .collect(),
+                })
+                .await
+                .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+async fn p50_ms<F, Fut>(mut call: F) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    call().await; // warm-up
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        call().await;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+async fn queries(dir: &Path) {
+    let server = ServerChild::spawn(dir, "durable");
+    let channel = tonic::transport::Channel::from_shared(server.url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let stub = pb::tracking_service_client::TrackingServiceClient::new(channel)
+        .max_decoding_message_size(256 << 20);
+    let mut results = Vec::new();
+    for (name, runs) in [("search-10k", 10_000usize), ("search-1k", 1_000)] {
+        let exp = stub
+            .clone()
+            .create_experiment(pb::CreateExperimentRequest {
+                name: name.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .experiment_id;
+        let started = Instant::now();
+        populate(&stub, &exp, runs).await;
+        let load = started.elapsed().as_secs_f64();
+        let filter = "metrics.m0 > 0.5 AND params.p1 = 'v3'";
+        let matched = std::sync::atomic::AtomicUsize::new(0);
+        let ms = p50_ms(|| {
+            let mut stub = stub.clone();
+            let exp = exp.clone();
+            let matched = &matched;
+            async move {
+                let r = stub
+                    .search_runs(pb::SearchRunsRequest {
+                        experiment_ids: vec![exp],
+                        filter: filter.into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner();
+                matched.store(r.runs.len(), std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+        .await;
+        let matched = matched.into_inner();
+        println!("search over {runs} runs ({load:.1} s to load): '{filter}' -> {matched} runs, p50 {ms:.2} ms");
+        results.push(ms);
+    }
+    // One metric with 1,000,000 points, streamed in.
+    let client = Client::connect(&server.url).await.unwrap();
+    let run = client.start_run().system_tags(false).start().await.unwrap();
+    for step in 0..1_000_000i64 {
+        run.log_metric_at("loss", value(0, step), step, 1_700_000_000_000 + step)
+            .await
+            .unwrap();
+    }
+    run.flush().await.unwrap();
+    let run_id = run.id().to_owned();
+    let full = p50_ms(|| {
+        let mut stub = stub.clone();
+        let run_id = run_id.clone();
+        async move {
+            let r = stub
+                .get_metric_history(pb::GetMetricHistoryRequest {
+                    run_id,
+                    metric_key: "loss".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(r.metrics.len(), 1_000_000);
+        }
+    })
+    .await;
+    println!("full history of a 1,000,000-point metric over gRPC: p50 {full:.1} ms");
+    let sampled = p50_ms(|| {
+        let mut stub = stub.clone();
+        let run_id = run_id.clone();
+        async move {
+            let r = stub
+                .get_sampled_metric_history(pb::GetSampledMetricHistoryRequest {
+                    run_ids: vec![run_id],
+                    metric_keys: vec!["loss".into()],
+                    max_points: 1000,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(r.series[0].points.len() <= 1000);
+        }
+    })
+    .await;
+    println!("the same sampled to 1,000 points: p50 {sampled:.1} ms");
+    run.finish().await.unwrap();
+    server.stop();
+    println!(
+        "{{\"workload\":\"queries\",\"search_10k_runs_p50_ms\":{:.2},\"search_1k_runs_p50_ms\":{:.2},\
+         \"history_1m_points_p50_ms\":{full:.1},\"sampled_1k_of_1m_p50_ms\":{sampled:.1}}}",
+        results[0], results[1]
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -355,6 +539,11 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--queries") {
+        let root = tempfile::tempdir().unwrap();
+        rt.block_on(queries(root.path()));
+        return;
+    }
     if args.iter().any(|a| a == "--artifacts") {
         let root = tempfile::tempdir().unwrap();
         let bytes = if quick { 128 << 20 } else { 1 << 30 };

@@ -7,3 +7,6 @@ pub mod eval;
 pub mod filter;
 pub mod order;
 pub mod sample;
+
+#[cfg(test)]
+mod properties;
