@@ -258,39 +258,28 @@ impl Backend {
         }
     }
 
-    pub async fn metric_history_page(
+    pub async fn metric_history_columns(
         &self,
         run_id: &str,
         key: &str,
-        page_token: String,
-        max_results: i32,
-    ) -> Result<(Vec<pb::Metric>, String)> {
+    ) -> Result<pb::MetricColumns> {
         match self {
-            Backend::Remote(Stubs { tracking: c, .. }) => {
-                let r = c
-                    .clone()
-                    .get_metric_history(pb::GetMetricHistoryRequest {
-                        run_id: run_id.into(),
-                        run_uuid: String::new(),
-                        metric_key: key.into(),
-                        page_token,
-                        max_results,
-                    })
-                    .await?
-                    .into_inner();
-                Ok((r.metrics, r.next_page_token))
-            }
+            Backend::Remote(Stubs { tracking: c, .. }) => Ok(c
+                .clone()
+                .get_metric_history_columns(pb::GetMetricHistoryColumnsRequest {
+                    run_id: run_id.into(),
+                    metric_key: key.into(),
+                    start_step: None,
+                    end_step: None,
+                })
+                .await?
+                .into_inner()
+                .columns
+                .unwrap_or_default()),
             #[cfg(feature = "embedded")]
             Backend::Embedded(t) => {
-                let page = t
-                    .metric_history(run_id, key, &page_token, i64::from(max_results))
-                    .await?;
-                let metrics = page
-                    .items
-                    .into_iter()
-                    .map(|p| convert::metric(key.to_owned(), p))
-                    .collect();
-                Ok((metrics, page.next_page_token))
+                let points = t.metric_history_range(run_id, key, None, None).await?;
+                Ok(convert::columns(key.to_owned(), &points))
             }
         }
     }

@@ -299,22 +299,39 @@ impl Client {
         }
     }
 
-    /// Every point of a metric, in step order (all pages).
+    /// Every point of a metric, in step order.
     pub async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<pb::Metric>> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let (points, next) = self
-                .inner
-                .backend
-                .metric_history_page(run_id, key, token, 25_000)
-                .await?;
-            out.extend(points);
-            if next.is_empty() {
-                return Ok(out);
-            }
-            token = next;
-        }
+        let c = self.metric_history_columns(run_id, key).await?;
+        Ok(c.steps
+            .iter()
+            .zip(&c.timestamps)
+            .zip(&c.values)
+            .map(|((&step, &timestamp), &value)| pb::Metric {
+                key: key.to_owned(),
+                value,
+                timestamp,
+                step,
+            })
+            .collect())
+    }
+
+    /// Every point of a metric in columns (steps, timestamps, values), in step order: the
+    /// compact way to read long series.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(client: trackd_client::Client, run_id: &str) -> trackd_client::Result<()> {
+    /// let loss = client.metric_history_columns(run_id, "loss").await?;
+    /// println!("{} points, last value {:?}", loss.values.len(), loss.values.last());
+    /// # Ok(()) }
+    /// ```
+    pub async fn metric_history_columns(
+        &self,
+        run_id: &str,
+        key: &str,
+    ) -> Result<pb::MetricColumns> {
+        self.inner.backend.metric_history_columns(run_id, key).await
     }
 
     /// Sets a run's final status and end time (now).

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 
 use crate::grpc::artifacts::{ArtifactGrpc, ArtifactServiceServer};
@@ -116,7 +115,12 @@ pub async fn serve(
         .initial_stream_window_size(Some(1 << 20))
         .initial_connection_window_size(Some(2 << 20))
         .add_routes(Routes::from(app))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown_sequence);
+        .serve_with_incoming_shutdown(
+            // Server::tcp_nodelay only applies to sockets tonic binds itself; accepted ones
+            // need it here, or small responses wait out Nagle + delayed ACK (~40 ms).
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown_sequence,
+        );
     tokio::pin!(server);
     let result = tokio::select! {
         r = &mut server => r.map_err(ServeError::from),

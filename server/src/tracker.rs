@@ -445,6 +445,31 @@ impl Tracker {
         self.enqueue_stream_batch(stream_id, seq, runs).await?.await
     }
 
+    /// Every point of one metric in step order, optionally limited to a step range (for
+    /// edges that send columns instead of MLflow's per-point messages).
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn metric_history_range(
+        &self,
+        run_id: &str,
+        key: &str,
+        start_step: Option<i64>,
+        end_step: Option<i64>,
+    ) -> Result<Vec<Point>> {
+        let run = RunId::parse(run_id)?;
+        if key.is_empty() {
+            return Err(TrackingError::invalid(
+                "Missing value for required parameter 'metric_key'.",
+            ));
+        }
+        let store = self.store.clone();
+        let key = key.to_owned();
+        tokio::task::spawn_blocking(move || {
+            query::history_range(&store, run, &key, start_step, end_step)
+        })
+        .await
+        .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
+    }
+
     /// Downsampled histories of many runs × keys for charts, optionally limited to a step
     /// range (zoom).
     #[instrument(skip(self, request), err(level = "debug"))]

@@ -199,3 +199,13 @@ pub fn file_info(f: crate::artifacts::ArtifactFile) -> pb::FileInfo {
         file_size: f.size.map(|s| s as i64),
     }
 }
+
+/// Points of one key → columns.
+pub fn columns(key: String, points: &[Point]) -> pb::MetricColumns {
+    pb::MetricColumns {
+        key,
+        steps: points.iter().map(|p| p.step).collect(),
+        timestamps: points.iter().map(|p| p.timestamp).collect(),
+        values: points.iter().map(|p| p.value).collect(),
+    }
+}

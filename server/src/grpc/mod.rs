@@ -376,6 +376,21 @@ impl TrackingService for TrackingGrpc {
         })
     }
 
+    #[instrument(skip_all, fields(run_id = %request.get_ref().run_id))]
+    async fn get_metric_history_columns(
+        &self,
+        request: Request<pb::GetMetricHistoryColumnsRequest>,
+    ) -> GrpcResult<pb::GetMetricHistoryColumnsResponse> {
+        let r = request.into_inner();
+        let points = self
+            .tracker
+            .metric_history_range(&r.run_id, &r.metric_key, r.start_step, r.end_step)
+            .await?;
+        ok(pb::GetMetricHistoryColumnsResponse {
+            columns: Some(convert::columns(r.metric_key, &points)),
+        })
+    }
+
     #[instrument(skip_all)]
     async fn get_sampled_metric_history(
         &self,

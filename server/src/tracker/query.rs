@@ -304,6 +304,38 @@ pub(crate) fn metric_history(
     })
 }
 
+/// Every point of one series in step order, optionally limited to a step range.
+pub(crate) fn history_range(
+    store: &Store,
+    run: RunId,
+    key: &str,
+    start_step: Option<i64>,
+    end_step: Option<i64>,
+) -> Result<Vec<Point>> {
+    if let (Some(a), Some(b)) = (start_step, end_step) {
+        if a > b {
+            return Err(TrackingError::invalid(format!(
+                "start_step ({a}) must not exceed end_step ({b})"
+            )));
+        }
+    }
+    store.run_info(run)?;
+    let mut points = store.metric_history(run, key)?;
+    if !points
+        .windows(2)
+        .all(|w| history_order(&w[0], &w[1]).is_le())
+    {
+        points.sort_by(history_order);
+    }
+    let lo = start_step.map_or(0, |s| points.partition_point(|p| p.step < s));
+    let hi = end_step
+        .map_or(points.len(), |e| points.partition_point(|p| p.step <= e))
+        .max(lo);
+    points.truncate(hi);
+    points.drain(..lo);
+    Ok(points)
+}
+
 /// Most series in one sampled-history request.
 pub const SAMPLED_MAX_SERIES: usize = 1000;
 /// Most points per series of a sampled history.
