@@ -251,7 +251,7 @@ impl Backend {
                 };
                 let page = t.search_runs(search).await?;
                 Ok((
-                    page.items.into_iter().map(convert::run).collect(),
+                    page.items.iter().map(|r| convert::run_ref(r)).collect(),
                     page.next_page_token,
                 ))
             }

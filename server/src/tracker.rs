@@ -349,7 +349,7 @@ impl Tracker {
 
     /// Searches runs.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn search_runs(&self, search: RunSearch) -> Result<Page<Run>> {
+    pub async fn search_runs(&self, search: RunSearch) -> Result<Page<Arc<Run>>> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || query::search_runs(&store, &search))
             .await

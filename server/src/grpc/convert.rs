@@ -95,6 +95,36 @@ pub fn run(r: Run) -> pb::Run {
     }
 }
 
+/// Domain run (shared, e.g. from the search catalog) → proto, copying each field once.
+pub fn run_ref(r: &Run) -> pb::Run {
+    pb::Run {
+        info: Some(run_info(r.info.clone())),
+        data: Some(pb::RunData {
+            metrics: r
+                .metrics
+                .iter()
+                .map(|(k, p)| metric(k.clone(), *p))
+                .collect(),
+            params: r
+                .params
+                .iter()
+                .map(|(k, v)| pb::Param {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+            tags: r
+                .tags
+                .iter()
+                .map(|(k, v)| pb::RunTag {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+        }),
+    }
+}
+
 /// `run_id`, falling back to the deprecated `run_uuid`.
 pub fn run_id<'a>(run_id: &'a str, run_uuid: &'a str) -> &'a str {
     if run_id.is_empty() {

@@ -286,7 +286,7 @@ impl TrackingService for TrackingGrpc {
         };
         let page = self.tracker.search_runs(search).await?;
         ok(pb::SearchRunsResponse {
-            runs: page.items.into_iter().map(convert::run).collect(),
+            runs: page.items.iter().map(|r| convert::run_ref(r)).collect(),
             next_page_token: page.next_page_token,
         })
     }

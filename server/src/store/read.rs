@@ -109,15 +109,25 @@ impl Store {
 
     /// Every point of one metric series, in insertion order. Blocking for long series.
     pub fn metric_history(&self, run: RunId, key: &str) -> Result<Vec<Point>> {
-        let mut out = Vec::new();
-        for kv in self
+        let chunks: Vec<sled::IVec> = self
             .trees()
             .metric_chunks
             .scan_prefix(keys::series_prefix(run, key))
-        {
-            let (_, v) = kv.map_err(sled_err)?;
-            chunk::decode_into(&v, &mut out)
-                .map_err(|e| TrackingError::Corrupted(format!("run {run} metric '{key}': {e}")))?;
+            .values()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(sled_err)?;
+        let corrupt = |e: chunk::ChunkError| {
+            TrackingError::Corrupted(format!("run {run} metric '{key}': {e}"))
+        };
+        // One allocation of the right size instead of growing (and copying) per chunk.
+        let total = chunks
+            .iter()
+            .map(|c| chunk::count(c))
+            .sum::<std::result::Result<usize, _>>()
+            .map_err(corrupt)?;
+        let mut out = Vec::with_capacity(total);
+        for c in &chunks {
+            chunk::decode_into(c, &mut out).map_err(corrupt)?;
         }
         Ok(out)
     }

@@ -172,7 +172,7 @@ fn keyset_page<T>(
 
 // --- runs -----------------------------------------------------------------------------------
 
-pub(crate) fn search_runs(store: &Store, search: &RunSearch) -> Result<Page<Run>> {
+pub(crate) fn search_runs(store: &Store, search: &RunSearch) -> Result<Page<std::sync::Arc<Run>>> {
     let size = page_size(search.max_results)?;
     let expr = filter::parse(&search.filter).map_err(invalid_filter)?;
     if let Some(e) = &expr {
@@ -206,7 +206,7 @@ pub(crate) fn search_runs(store: &Store, search: &RunSearch) -> Result<Page<Run>
         .collect();
     let (items, next_page_token) = keyset_page(rows, &clauses, after.as_ref(), size, RUN_TOKEN);
     Ok(Page {
-        items: items.into_iter().map(|r| (*r).clone()).collect(),
+        items,
         next_page_token,
     })
 }
