@@ -353,28 +353,29 @@ impl Parser {
     }
 
     fn expr(&mut self) -> Result<Expr, ParseError> {
-        let mut parts = vec![self.and()?];
-        while self.keyword("OR") {
-            self.at += 1;
-            parts.push(self.and()?);
-        }
-        Ok(if parts.len() == 1 {
-            parts.pop().expect("one")
-        } else {
-            Expr::Or(parts)
-        })
+        self.joined("OR", Self::and, Expr::Or)
     }
 
     fn and(&mut self) -> Result<Expr, ParseError> {
-        let mut parts = vec![self.primary()?];
-        while self.keyword("AND") {
+        self.joined("AND", Self::primary, Expr::And)
+    }
+
+    /// `item (keyword item)*`, collapsed to the item itself when there is only one.
+    fn joined(
+        &mut self,
+        keyword: &str,
+        item: fn(&mut Self) -> Result<Expr, ParseError>,
+        make: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, ParseError> {
+        let mut parts = vec![item(self)?];
+        while self.keyword(keyword) {
             self.at += 1;
-            parts.push(self.primary()?);
+            parts.push(item(self)?);
         }
         Ok(if parts.len() == 1 {
             parts.pop().expect("one")
         } else {
-            Expr::And(parts)
+            make(parts)
         })
     }
 
