@@ -39,6 +39,9 @@ pub enum TrackingError {
     /// The server is shutting down and accepts no more writes.
     #[error("{0}")]
     Unavailable(String),
+    /// The server does not implement this operation (e.g. multipart artifact uploads).
+    #[error("{0}")]
+    Unsupported(String),
     /// The store failed (I/O error, flush failure). Nothing was acknowledged.
     #[error("storage failure: {0}")]
     Storage(String),
@@ -68,6 +71,7 @@ impl TrackingError {
             Self::InvalidState(_) => Code::FailedPrecondition,
             Self::Overloaded { .. } => Code::ResourceExhausted,
             Self::Unavailable(_) => Code::Unavailable,
+            Self::Unsupported(_) => Code::Unimplemented,
             Self::Storage(_) => Code::Internal,
             Self::Corrupted(_) => Code::DataLoss,
         }
@@ -82,6 +86,7 @@ impl TrackingError {
             Self::InvalidState(_) => "INVALID_STATE",
             Self::Overloaded { .. } => "RESOURCE_EXHAUSTED",
             Self::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
+            Self::Unsupported(_) => "NOT_IMPLEMENTED",
             Self::Storage(_) => "INTERNAL_ERROR",
             Self::Corrupted(_) => "DATA_LOSS",
         }
@@ -95,6 +100,7 @@ impl TrackingError {
             Self::InvalidState(_) | Self::Storage(_) | Self::Corrupted(_) => 500,
             Self::Overloaded { .. } => 429,
             Self::Unavailable(_) => 503,
+            Self::Unsupported(_) => 501,
         }
     }
 }
@@ -142,6 +148,7 @@ mod tests {
                 retry_after_ms: 5,
             },
             TrackingError::Unavailable("x".into()),
+            TrackingError::Unsupported("x".into()),
             TrackingError::Storage("x".into()),
             TrackingError::Corrupted("x".into()),
         ];
@@ -152,6 +159,7 @@ mod tests {
             (tonic::Code::FailedPrecondition, "INVALID_STATE", 500),
             (tonic::Code::ResourceExhausted, "RESOURCE_EXHAUSTED", 429),
             (tonic::Code::Unavailable, "TEMPORARILY_UNAVAILABLE", 503),
+            (tonic::Code::Unimplemented, "NOT_IMPLEMENTED", 501),
             (tonic::Code::Internal, "INTERNAL_ERROR", 500),
             (tonic::Code::DataLoss, "DATA_LOSS", 500),
         ];

@@ -26,6 +26,7 @@ pub mod error;
 pub mod grpc;
 pub mod http;
 pub mod query;
+pub mod rest;
 pub mod server;
 pub mod store;
 pub mod telemetry;

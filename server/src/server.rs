@@ -87,7 +87,8 @@ pub async fn serve(
         .add_service(reflection_v1alpha);
     let app = routes
         .into_axum_router()
-        .merge(crate::http::router(tracker.clone()));
+        .merge(crate::http::router(tracker.clone()))
+        .merge(crate::rest::router(tracker.clone()));
 
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, store = %tracker.store().dir().display(), durability = ?tracker.store().durability(), "trackd serving");

@@ -1,0 +1,617 @@
+//! The MLflow REST edge: `/api/2.0/mlflow/…` and `/ajax-api/2.0/mlflow/…` over the same
+//! [`Tracker`] as gRPC, plus the artifact proxy `/api/2.0/mlflow-artifacts/artifacts/…`, so
+//! the stock `mlflow` client works against trackd.
+//!
+//! Each endpoint reads a JSON object (body or query string, see [`json`]), calls the Tracker,
+//! and answers with MLflow's JSON; errors answer `{"error_code", "message"}` with MLflow's
+//! HTTP status, through the one mapping in [`crate::error`].
+
+pub mod json;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, on, post, MethodFilter};
+use axum::Router;
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use self::json::Object;
+use crate::domain::{Point, RunWrites};
+use crate::error::{Result, TrackingError};
+use crate::tracker::{
+    ExperimentSearch, NewRun, RunSearch, RunUpdate, SampledHistory, Sampling, Tracker,
+};
+
+/// Largest JSON request body, in bytes.
+pub const MAX_JSON_BODY: usize = 16 << 20;
+/// Version reported by `/version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+type Reply = Pin<Box<dyn Future<Output = Result<Value>> + Send>>;
+type Endpoint = fn(Tracker, Object) -> Reply;
+
+/// An error as MLflow's JSON.
+pub fn error_response(err: &TrackingError) -> Response {
+    let status =
+        StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = json!({"error_code": err.mlflow_error_code(), "message": err.to_string()});
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn read_request(
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<String>,
+    body: Body,
+) -> Result<Object> {
+    if method == Method::GET || method == Method::DELETE {
+        return Ok(query.as_deref().map(json::parse_query).unwrap_or_default());
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        return Err(TrackingError::invalid(format!(
+            "Bad Request. Content-Type must be 'application/json', got '{content_type}'."
+        )));
+    }
+    let bytes = axum::body::to_bytes(body, MAX_JSON_BODY)
+        .await
+        .map_err(|_| {
+            TrackingError::invalid(format!(
+                "The request body is larger than {MAX_JSON_BODY} bytes."
+            ))
+        })?;
+    json::parse_body(&bytes)
+}
+
+async fn dispatch(
+    tracker: Tracker,
+    endpoint: Endpoint,
+    method: Method,
+    headers: HeaderMap,
+    query: Option<String>,
+    body: Body,
+) -> Response {
+    let result = match read_request(&method, &headers, query, body).await {
+        Ok(req) => endpoint(tracker, req).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(value) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            value.to_string(),
+        )
+            .into_response(),
+        Err(err) => error_response(&err),
+    }
+}
+
+fn route(methods: MethodFilter, endpoint: Endpoint) -> axum::routing::MethodRouter<Tracker> {
+    on(
+        methods,
+        move |State(t): State<Tracker>,
+              method: Method,
+              headers: HeaderMap,
+              RawQuery(q): RawQuery,
+              request: Request| {
+            dispatch(t, endpoint, method, headers, q, request.into_body())
+        },
+    )
+}
+
+/// The MLflow tracking routes (relative to `/api/2.0/mlflow`).
+fn tracking_routes() -> Router<Tracker> {
+    let g = MethodFilter::GET;
+    let p = MethodFilter::POST;
+    Router::new()
+        .route(
+            "/experiments/create",
+            route(p, |t, r| Box::pin(create_experiment(t, r))),
+        )
+        .route(
+            "/experiments/get",
+            route(g, |t, r| Box::pin(get_experiment(t, r))),
+        )
+        .route(
+            "/experiments/get-by-name",
+            route(g, |t, r| Box::pin(get_experiment_by_name(t, r))),
+        )
+        .route(
+            "/experiments/search",
+            route(g.or(p), |t, r| Box::pin(search_experiments(t, r))),
+        )
+        .route(
+            "/experiments/update",
+            route(p, |t, r| Box::pin(update_experiment(t, r))),
+        )
+        .route(
+            "/experiments/delete",
+            route(p, |t, r| Box::pin(delete_experiment(t, r))),
+        )
+        .route(
+            "/experiments/restore",
+            route(p, |t, r| Box::pin(restore_experiment(t, r))),
+        )
+        .route(
+            "/experiments/set-experiment-tag",
+            route(p, |t, r| Box::pin(set_experiment_tag(t, r))),
+        )
+        .route(
+            "/experiments/delete-experiment-tag",
+            route(p, |t, r| Box::pin(delete_experiment_tag(t, r))),
+        )
+        .route("/runs/create", route(p, |t, r| Box::pin(create_run(t, r))))
+        .route("/runs/get", route(g, |t, r| Box::pin(get_run(t, r))))
+        .route("/runs/update", route(p, |t, r| Box::pin(update_run(t, r))))
+        .route("/runs/delete", route(p, |t, r| Box::pin(delete_run(t, r))))
+        .route(
+            "/runs/restore",
+            route(p, |t, r| Box::pin(restore_run(t, r))),
+        )
+        .route(
+            "/runs/search",
+            route(g.or(p), |t, r| Box::pin(search_runs(t, r))),
+        )
+        .route(
+            "/runs/log-metric",
+            route(p, |t, r| Box::pin(log_metric(t, r))),
+        )
+        .route(
+            "/runs/log-parameter",
+            route(p, |t, r| Box::pin(log_param(t, r))),
+        )
+        .route("/runs/set-tag", route(p, |t, r| Box::pin(set_tag(t, r))))
+        .route(
+            "/runs/delete-tag",
+            route(p, |t, r| Box::pin(delete_tag(t, r))),
+        )
+        .route(
+            "/runs/log-batch",
+            route(p, |t, r| Box::pin(log_batch(t, r))),
+        )
+        .route(
+            "/metrics/get-history",
+            route(g, |t, r| Box::pin(get_history(t, r))),
+        )
+        .route(
+            "/metrics/get-history-bulk-interval",
+            route(g, |t, r| Box::pin(get_history_bulk_interval(t, r))),
+        )
+        .route(
+            "/artifacts/list",
+            route(g, |t, r| Box::pin(list_artifacts(t, r))),
+        )
+}
+
+/// Every REST route: tracking under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`, the
+/// artifact proxy, and `/version`.
+pub fn router(tracker: Tracker) -> Router {
+    Router::new()
+        .nest("/api/2.0/mlflow", tracking_routes())
+        .nest("/ajax-api/2.0/mlflow", tracking_routes())
+        .nest("/api/2.0/mlflow-artifacts", artifact_routes())
+        .nest("/ajax-api/2.0/mlflow-artifacts", artifact_routes())
+        .route("/version", get(|| async { VERSION }))
+        .with_state(tracker)
+}
+
+// --- experiments ----------------------------------------------------------------------------
+
+async fn create_experiment(t: Tracker, r: Object) -> Result<Value> {
+    let name = json::required(&r, "name")?;
+    let location = json::string(&r, "artifact_location")?.unwrap_or_default();
+    let tags = json::key_values(&r, "tags")?;
+    let id = t.create_experiment(&name, &location, tags).await?;
+    Ok(json!({"experiment_id": id.to_string()}))
+}
+
+async fn get_experiment(t: Tracker, r: Object) -> Result<Value> {
+    let exp = t
+        .get_experiment(&json::required(&r, "experiment_id")?)
+        .await?;
+    Ok(json!({"experiment": json::experiment(&exp)}))
+}
+
+async fn get_experiment_by_name(t: Tracker, r: Object) -> Result<Value> {
+    let exp = t
+        .get_experiment_by_name(&json::required(&r, "experiment_name")?)
+        .await?;
+    Ok(json!({"experiment": json::experiment(&exp)}))
+}
+
+fn page_token_out(mut body: Value, token: String) -> Value {
+    if !token.is_empty() {
+        body["next_page_token"] = json!(token);
+    }
+    body
+}
+
+async fn search_experiments(t: Tracker, r: Object) -> Result<Value> {
+    let search = ExperimentSearch {
+        filter: json::string(&r, "filter")?.unwrap_or_default(),
+        view: json::view_type(&r, "view_type")?,
+        max_results: json::int64(&r, "max_results")?.unwrap_or(0),
+        order_by: json::strings(&r, "order_by")?,
+        page_token: json::string(&r, "page_token")?.unwrap_or_default(),
+    };
+    let page = t.search_experiments(search).await?;
+    let items: Vec<Value> = page.items.iter().map(json::experiment).collect();
+    let body = if items.is_empty() {
+        json!({})
+    } else {
+        json!({"experiments": items})
+    };
+    Ok(page_token_out(body, page.next_page_token))
+}
+
+async fn update_experiment(t: Tracker, r: Object) -> Result<Value> {
+    let id = json::required(&r, "experiment_id")?;
+    t.update_experiment(&id, &json::string(&r, "new_name")?.unwrap_or_default())
+        .await?;
+    Ok(json!({}))
+}
+
+async fn delete_experiment(t: Tracker, r: Object) -> Result<Value> {
+    t.delete_experiment(&json::required(&r, "experiment_id")?)
+        .await?;
+    Ok(json!({}))
+}
+
+async fn restore_experiment(t: Tracker, r: Object) -> Result<Value> {
+    t.restore_experiment(&json::required(&r, "experiment_id")?)
+        .await?;
+    Ok(json!({}))
+}
+
+async fn set_experiment_tag(t: Tracker, r: Object) -> Result<Value> {
+    let id = json::required(&r, "experiment_id")?;
+    let key = json::required(&r, "key")?;
+    let value = json::string(&r, "value")?.unwrap_or_default();
+    t.set_experiment_tag(&id, &key, &value).await?;
+    Ok(json!({}))
+}
+
+async fn delete_experiment_tag(t: Tracker, r: Object) -> Result<Value> {
+    t.delete_experiment_tag(
+        &json::required(&r, "experiment_id")?,
+        &json::required(&r, "key")?,
+    )
+    .await?;
+    Ok(json!({}))
+}
+
+// --- runs -----------------------------------------------------------------------------------
+
+async fn create_run(t: Tracker, r: Object) -> Result<Value> {
+    let new = NewRun {
+        experiment_id: json::string(&r, "experiment_id")?.unwrap_or_default(),
+        user_id: json::string(&r, "user_id")?.unwrap_or_default(),
+        run_name: json::string(&r, "run_name")?.unwrap_or_default(),
+        start_time: json::int64(&r, "start_time")?,
+        tags: json::key_values(&r, "tags")?,
+    };
+    let run = t.create_run(new).await?;
+    Ok(json!({"run": json::run(&run)}))
+}
+
+async fn get_run(t: Tracker, r: Object) -> Result<Value> {
+    let run = t.get_run(&json::run_id(&r)?).await?;
+    Ok(json!({"run": json::run(&run)}))
+}
+
+async fn update_run(t: Tracker, r: Object) -> Result<Value> {
+    let update = RunUpdate {
+        status: json::run_status(&r, "status")?,
+        end_time: json::int64(&r, "end_time")?,
+        run_name: json::string(&r, "run_name")?,
+    };
+    let info = t.update_run(&json::run_id(&r)?, update).await?;
+    Ok(json!({"run_info": json::run_info(&info)}))
+}
+
+async fn delete_run(t: Tracker, r: Object) -> Result<Value> {
+    t.delete_run(&json::required(&r, "run_id")?).await?;
+    Ok(json!({}))
+}
+
+async fn restore_run(t: Tracker, r: Object) -> Result<Value> {
+    t.restore_run(&json::required(&r, "run_id")?).await?;
+    Ok(json!({}))
+}
+
+async fn search_runs(t: Tracker, r: Object) -> Result<Value> {
+    let search = RunSearch {
+        experiment_ids: json::strings(&r, "experiment_ids")?,
+        filter: json::string(&r, "filter")?.unwrap_or_default(),
+        view: json::view_type(&r, "run_view_type")?,
+        max_results: json::int64(&r, "max_results")?.unwrap_or(0),
+        order_by: json::strings(&r, "order_by")?,
+        page_token: json::string(&r, "page_token")?.unwrap_or_default(),
+    };
+    let page = t.search_runs(search).await?;
+    let runs: Vec<Value> = page.items.iter().map(|run| json::run(run)).collect();
+    let body = if runs.is_empty() {
+        json!({})
+    } else {
+        json!({"runs": runs})
+    };
+    Ok(page_token_out(body, page.next_page_token))
+}
+
+fn point(r: &Object) -> Result<(String, Point)> {
+    let key = json::required(r, "key")?;
+    let value = json::double(r, "value")?
+        .ok_or_else(|| TrackingError::invalid("Missing value for required parameter 'value'."))?;
+    let timestamp = json::int64(r, "timestamp")?.ok_or_else(|| {
+        TrackingError::invalid("Missing value for required parameter 'timestamp'.")
+    })?;
+    let step = json::int64(r, "step")?.unwrap_or(0);
+    Ok((
+        key,
+        Point {
+            step,
+            timestamp,
+            value,
+        },
+    ))
+}
+
+async fn log_metric(t: Tracker, r: Object) -> Result<Value> {
+    let (key, p) = point(&r)?;
+    t.log_metric(&json::run_id(&r)?, &key, p).await?;
+    Ok(json!({}))
+}
+
+async fn log_param(t: Tracker, r: Object) -> Result<Value> {
+    let key = json::required(&r, "key")?;
+    let value = json::string(&r, "value")?
+        .ok_or_else(|| TrackingError::invalid("Missing value for required parameter 'value'."))?;
+    t.log_param(&json::run_id(&r)?, &key, &value).await?;
+    Ok(json!({}))
+}
+
+async fn set_tag(t: Tracker, r: Object) -> Result<Value> {
+    let key = json::required(&r, "key")?;
+    let value = json::string(&r, "value")?.unwrap_or_default();
+    t.set_tag(&json::run_id(&r)?, &key, &value).await?;
+    Ok(json!({}))
+}
+
+async fn delete_tag(t: Tracker, r: Object) -> Result<Value> {
+    t.delete_tag(&json::required(&r, "run_id")?, &json::required(&r, "key")?)
+        .await?;
+    Ok(json!({}))
+}
+
+async fn log_batch(t: Tracker, r: Object) -> Result<Value> {
+    let mut metrics: Vec<(String, Vec<Point>)> = Vec::new();
+    for m in json::objects(&r, "metrics")? {
+        let (key, p) = point(&m)?;
+        match metrics.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, points)) => points.push(p),
+            None => metrics.push((key, vec![p])),
+        }
+    }
+    let writes = RunWrites {
+        metrics,
+        params: json::key_values(&r, "params")?,
+        tags: json::key_values(&r, "tags")?,
+    };
+    t.log_batch(&json::required(&r, "run_id")?, writes).await?;
+    Ok(json!({}))
+}
+
+async fn get_history(t: Tracker, r: Object) -> Result<Value> {
+    let key = json::required(&r, "metric_key")?;
+    let page = t
+        .metric_history(
+            &json::run_id(&r)?,
+            &key,
+            &json::string(&r, "page_token")?.unwrap_or_default(),
+            json::int64(&r, "max_results")?.unwrap_or(0),
+        )
+        .await?;
+    let metrics: Vec<Value> = page.items.iter().map(|p| json::metric(&key, p)).collect();
+    let body = if metrics.is_empty() {
+        json!({})
+    } else {
+        json!({"metrics": metrics})
+    };
+    Ok(page_token_out(body, page.next_page_token))
+}
+
+async fn get_history_bulk_interval(t: Tracker, r: Object) -> Result<Value> {
+    let run_ids = json::strings(&r, "run_ids")?;
+    if run_ids.is_empty() {
+        return Err(TrackingError::invalid(
+            "Missing value for required parameter 'run_ids'.",
+        ));
+    }
+    if run_ids.len() > 100 {
+        return Err(TrackingError::invalid(format!(
+            "GetMetricHistoryBulkInterval takes at most 100 run_ids, got {}.",
+            run_ids.len()
+        )));
+    }
+    let key = json::required(&r, "metric_key")?;
+    let (start, end) = (json::int64(&r, "start_step")?, json::int64(&r, "end_step")?);
+    if start.is_some() != end.is_some() {
+        return Err(TrackingError::invalid(
+            "start_step and end_step must be given together.",
+        ));
+    }
+    let max = json::int64(&r, "max_results")?.unwrap_or(2500);
+    if !(1..=2500).contains(&max) {
+        return Err(TrackingError::invalid(format!(
+            "max_results must be between 1 and 2500, got {max}."
+        )));
+    }
+    let series = t
+        .sampled_history(SampledHistory {
+            run_ids,
+            keys: vec![key.clone()],
+            max_points: max as usize,
+            start_step: start,
+            end_step: end,
+            method: Sampling::MinMax,
+        })
+        .await?;
+    let metrics: Vec<Value> = series
+        .iter()
+        .flat_map(|s| {
+            s.points.iter().map(move |p| {
+                let mut m = json::metric(&s.key, p);
+                m["run_id"] = json!(s.run_id.to_string());
+                m
+            })
+        })
+        .collect();
+    Ok(if metrics.is_empty() {
+        json!({})
+    } else {
+        json!({"metrics": metrics})
+    })
+}
+
+async fn list_artifacts(t: Tracker, r: Object) -> Result<Value> {
+    let path = json::string(&r, "path")?.unwrap_or_default();
+    let (root_uri, files) = t.list_artifacts(&json::run_id(&r)?, &path, false).await?;
+    let files: Vec<Value> = files.iter().map(file_json).collect();
+    let mut body = json!({"root_uri": root_uri});
+    if !files.is_empty() {
+        body["files"] = json!(files);
+    }
+    Ok(body)
+}
+
+fn file_json(f: &crate::artifacts::ArtifactFile) -> Value {
+    let mut v = json!({"path": f.path, "is_dir": f.is_dir});
+    if let Some(size) = f.size {
+        v["file_size"] = json!(size);
+    }
+    v
+}
+
+// --- artifact proxy -------------------------------------------------------------------------
+
+fn artifact_routes() -> Router<Tracker> {
+    Router::new()
+        .route("/artifacts", get(proxy_list))
+        .route(
+            "/artifacts/{*path}",
+            get(proxy_download).put(proxy_upload).delete(proxy_delete),
+        )
+        .route(
+            "/mpu/{*rest}",
+            post(|| async { error_response(&multipart_unsupported()) }),
+        )
+        .route(
+            "/artifacts/",
+            delete(|| async { error_response(&TrackingError::invalid("Invalid path ''.")) }),
+        )
+}
+
+fn multipart_unsupported() -> TrackingError {
+    TrackingError::Unsupported(
+        "Multipart upload is not supported for the current artifact repository".into(),
+    )
+}
+
+async fn proxy_list(State(t): State<Tracker>, RawQuery(q): RawQuery) -> Response {
+    let req = q.as_deref().map(json::parse_query).unwrap_or_default();
+    let result = async {
+        let path = json::string(&req, "path")?.unwrap_or_default();
+        let files = t.artifact_store().list("", &path, false).await?;
+        let files: Vec<Value> = files
+            .iter()
+            .map(|f| {
+                let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_owned();
+                file_json(&crate::artifacts::ArtifactFile {
+                    path: name,
+                    ..f.clone()
+                })
+            })
+            .collect();
+        Ok::<_, TrackingError>(if files.is_empty() {
+            json!({})
+        } else {
+            json!({"files": files})
+        })
+    }
+    .await;
+    match result {
+        Ok(v) => ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn proxy_upload(
+    State(t): State<Tracker>,
+    Path(path): Path<String>,
+    request: Request,
+) -> Response {
+    let result = async {
+        let mut upload = t.artifact_store().begin_upload("", &path).await?;
+        let mut body = request.into_body().into_data_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk =
+                chunk.map_err(|e| TrackingError::invalid(format!("upload interrupted: {e}")))?;
+            upload.write(&chunk).await?;
+        }
+        upload.finish().await
+    }
+    .await;
+    match result {
+        Ok(_) => ([(header::CONTENT_TYPE, "application/json")], "{}").into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn proxy_download(State(t): State<Tracker>, Path(path): Path<String>) -> Response {
+    match t.artifact_store().open_file("", &path).await {
+        Ok((file, size)) => {
+            let name = path
+                .rsplit('/')
+                .next()
+                .unwrap_or("artifact")
+                .replace('"', "");
+            let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 << 10);
+            (
+                [
+                    (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                    (header::CONTENT_LENGTH, size.to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+                ],
+                Body::from_stream(stream),
+            )
+                .into_response()
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn proxy_delete(State(t): State<Tracker>, Path(path): Path<String>) -> Response {
+    match t.artifact_store().delete("", &path).await {
+        Ok(()) => ([(header::CONTENT_TYPE, "application/json")], "{}").into_response(),
+        Err(e) => error_response(&e),
+    }
+}
