@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, on, post, MethodFilter};
+use axum::routing::{any, delete, get, on, post, MethodFilter};
 use axum::Router;
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -207,6 +207,10 @@ pub fn router(tracker: Tracker) -> Router {
         .nest("/api/2.0/mlflow-artifacts", artifact_routes())
         .nest("/ajax-api/2.0/mlflow-artifacts", artifact_routes())
         .route("/version", get(|| async { VERSION }))
+        // Unknown paths under the API prefixes get MLflow's 404. These are routes, not a
+        // fallback: the gRPC router this is merged into owns the fallback (gRPC UNIMPLEMENTED).
+        .route("/api/{*unknown}", any(endpoint_not_found))
+        .route("/ajax-api/{*unknown}", any(endpoint_not_found))
         .with_state(tracker)
 }
 
@@ -614,4 +618,15 @@ async fn proxy_delete(State(t): State<Tracker>, Path(path): Path<String>) -> Res
         Ok(()) => ([(header::CONTENT_TYPE, "application/json")], "{}").into_response(),
         Err(e) => error_response(&e),
     }
+}
+
+/// Unknown paths under the API prefixes: MLflow's 404, not the gRPC fallback.
+async fn endpoint_not_found(method: Method, uri: axum::http::Uri) -> Response {
+    let body = json!({"error_code": "ENDPOINT_NOT_FOUND", "message": format!("No API endpoint {method} {}", uri.path())});
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
