@@ -196,6 +196,12 @@ fn tracking_routes() -> Router<Tracker> {
             "/artifacts/list",
             route(g, |t, r| Box::pin(list_artifacts(t, r))),
         )
+        // MLflow 3 clients look for logged models (e.g. before downloading artifacts); trackd
+        // tracks none, so the answer is an empty search.
+        .route(
+            "/logged-models/search",
+            route(g.or(p), |_, _| Box::pin(async { Ok(json!({})) })),
+        )
 }
 
 /// Every REST route: tracking under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`, the

@@ -1,0 +1,108 @@
+"""The stock Python `mlflow` client against a running trackd (MLFLOW_TRACKING_URI).
+
+Run by tests/mlflow_python.rs. Every value read back is asserted.
+"""
+import os
+import tempfile
+import time
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+
+uri = os.environ["MLFLOW_TRACKING_URI"]
+mlflow.set_tracking_uri(uri)
+client = MlflowClient()
+
+exp_id = mlflow.set_experiment("py-compat").experiment_id
+assert mlflow.set_experiment("py-compat").experiment_id == exp_id
+
+workdir = tempfile.mkdtemp()
+model = os.path.join(workdir, "model.txt")
+with open(model, "w") as f:
+    f.write("weights")
+tree = os.path.join(workdir, "tree")
+os.makedirs(os.path.join(tree, "sub"))
+with open(os.path.join(tree, "a.txt"), "w") as f:
+    f.write("A")
+with open(os.path.join(tree, "sub", "b.txt"), "w") as f:
+    f.write("B")
+
+with mlflow.start_run(run_name="parent") as parent:
+    run_id = parent.info.run_id
+    assert parent.info.artifact_uri.startswith("mlflow-artifacts:/"), parent.info.artifact_uri
+    mlflow.log_param("lr", 0.01)
+    mlflow.log_params({"layers": 3, "act": "relu"})
+    for step in range(5):
+        mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+    mlflow.log_metrics({"acc": 0.9, "f1": 0.8}, step=4)
+    mlflow.set_tag("team", "vision")
+    mlflow.set_tags({"a": "1", "b": "2"})
+    with mlflow.start_run(run_name="child", nested=True) as child:
+        child_id = child.info.run_id
+        mlflow.log_metric("child_metric", 3.0)
+    mlflow.log_artifact(model, "files")
+    mlflow.log_artifacts(tree, "tree")
+    try:
+        mlflow.log_param("lr", 0.02)
+        raise AssertionError("changing a param must fail")
+    except MlflowException as e:
+        assert e.error_code == "INVALID_PARAMETER_VALUE", e.error_code
+        assert "Changing param values is not allowed" in e.message, e.message
+
+now = int(time.time() * 1000)
+client.log_batch(
+    run_id,
+    metrics=[Metric("batch_metric", 2.5, now, 7)],
+    params=[Param("p2", "x")],
+    tags=[RunTag("t2", "y")],
+)
+
+run = client.get_run(run_id)
+assert run.info.status == "FINISHED", run.info.status
+assert run.info.run_name == "parent"
+assert run.data.params == {"lr": "0.01", "layers": "3", "act": "relu", "p2": "x"}, run.data.params
+assert run.data.metrics["loss"] == 0.2 and run.data.metrics["acc"] == 0.9, run.data.metrics
+assert run.data.metrics["batch_metric"] == 2.5
+assert run.data.tags["team"] == "vision" and run.data.tags["a"] == "1" and run.data.tags["t2"] == "y"
+assert run.data.tags["mlflow.runName"] == "parent"
+
+history = client.get_metric_history(run_id, "loss")
+assert [m.step for m in history] == [0, 1, 2, 3, 4], [m.step for m in history]
+assert [round(m.value, 4) for m in history] == [1.0, 0.5, 0.3333, 0.25, 0.2]
+
+child_run = client.get_run(child_id)
+assert child_run.data.tags["mlflow.parentRunId"] == run_id
+assert child_run.data.metrics["child_metric"] == 3.0
+
+found = client.search_runs([exp_id], filter_string="metrics.acc > 0.5 AND params.act = 'relu'")
+assert [r.info.run_id for r in found] == [run_id], found
+ordered = client.search_runs([exp_id], order_by=["attributes.start_time DESC"])
+assert {r.info.run_id for r in ordered} == {run_id, child_id}
+either = client.search_runs([exp_id], filter_string="metrics.child_metric = 3 OR tags.team = 'vision'")
+assert len(either) == 2
+
+names = sorted(f.path for f in client.list_artifacts(run_id))
+assert names == ["files", "tree"], names
+assert sorted(f.path for f in client.list_artifacts(run_id, "tree")) == ["tree/a.txt", "tree/sub"]
+dst = tempfile.mkdtemp()
+local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="files/model.txt", dst_path=dst)
+assert open(local).read() == "weights"
+local_tree = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="tree", dst_path=dst)
+assert open(os.path.join(local_tree, "sub", "b.txt")).read() == "B"
+
+client.rename_experiment(exp_id, "py-compat-renamed")
+assert client.get_experiment(exp_id).name == "py-compat-renamed"
+client.delete_experiment(exp_id)
+assert client.get_experiment(exp_id).lifecycle_stage == "deleted"
+assert client.get_run(run_id).info.lifecycle_stage == "deleted"
+client.restore_experiment(exp_id)
+assert client.get_experiment_by_name("py-compat-renamed").lifecycle_stage == "active"
+try:
+    client.get_run("0123456789abcdef0123456789abcdef")
+    raise AssertionError("unknown run must fail")
+except MlflowException as e:
+    assert e.error_code == "RESOURCE_DOES_NOT_EXIST", e.error_code
+
+print("python mlflow client: all checks passed")
