@@ -22,6 +22,10 @@
 //! a 1,000,000-point metric over gRPC, and that history sampled to 1,000 points (p50 of 20
 //! calls each, server child process, 127.0.0.1).
 //!
+//! With `--rest` it measures MLflow REST ingest: `POST /api/2.0/mlflow/runs/log-batch` with
+//! 1000 metrics per request (MLflow's limit) over keep-alive HTTP/1.1 connections, 1 and 4
+//! concurrent clients, each waiting for its answer (durable) before the next request.
+//!
 //! With `--artifacts` it measures only artifacts instead: a 1 GiB file uploaded with
 //! `log_artifact` to a server child and downloaded back over loopback, MiB/s, and the peak
 //! RSS of both processes (`cargo run --release -p trackd-client --example bench -- --artifacts`).
@@ -547,6 +551,100 @@ async fn queries(dir: &Path) {
     );
 }
 
+/// One keep-alive HTTP/1.1 connection sending JSON POSTs (enough client for the benchmark).
+struct Http1 {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Http1 {
+    async fn connect(addr: &str) -> Http1 {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        Http1 {
+            stream,
+            buf: Vec::with_capacity(1 << 16),
+        }
+    }
+
+    async fn post(&mut self, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        self.stream.write_all(head.as_bytes()).await.unwrap();
+        self.stream.write_all(body).await.unwrap();
+        self.buf.clear();
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buf[..end]).to_ascii_lowercase();
+                let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map(|v| v.trim().parse().unwrap())
+                    .unwrap_or(0);
+                while self.buf.len() < end + 4 + len {
+                    let mut chunk = [0u8; 8192];
+                    let n = self.stream.read(&mut chunk).await.unwrap();
+                    assert!(n > 0, "connection closed");
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
+                return (status, self.buf[end + 4..end + 4 + len].to_vec());
+            }
+            let mut chunk = [0u8; 8192];
+            let n = self.stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+async fn rest_ingest(dir: &Path, requests_per_client: i64) {
+    let server = ServerChild::spawn(dir, "durable");
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut results = Vec::new();
+    for clients in [1usize, 4] {
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for c in 0..clients {
+            let addr = addr.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut http = Http1::connect(&addr).await;
+                let (status, body) = http.post("/api/2.0/mlflow/runs/create", br#"{"experiment_id": "0"}"#).await;
+                assert_eq!(status, 200);
+                let run: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+                for r in 0..requests_per_client {
+                    let metrics: Vec<serde_json::Value> = (0..1000)
+                        .map(|i| {
+                            let step = r * 1000 + i;
+                            serde_json::json!({"key": KEYS[(i % 4) as usize], "value": value((i % 4) as usize, step), "timestamp": 1_700_000_000_000i64 + step, "step": step})
+                        })
+                        .collect();
+                    let body = serde_json::to_vec(&serde_json::json!({"run_id": run_id, "metrics": metrics})).unwrap();
+                    let (status, answer) = http.post("/api/2.0/mlflow/runs/log-batch", &body).await;
+                    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+                }
+                let _ = c;
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let points = clients as f64 * requests_per_client as f64 * 1000.0;
+        println!("rest log-batch, {clients} client(s): {points:.0} points in {seconds:.2} s = {:.0} points/s", points / seconds);
+        results.push(points / seconds);
+    }
+    server.stop();
+    println!(
+        "{{\"workload\":\"rest_log_batch\",\"points_per_request\":1000,\"one_client_points_per_s\":{:.0},\"four_clients_points_per_s\":{:.0}}}",
+        results[0], results[1]
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -558,6 +656,11 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--rest") {
+        let root = tempfile::tempdir().unwrap();
+        rt.block_on(rest_ingest(root.path(), if quick { 50 } else { 500 }));
+        return;
+    }
     if args.iter().any(|a| a == "--queries") {
         let root = tempfile::tempdir().unwrap();
         rt.block_on(queries(root.path()));

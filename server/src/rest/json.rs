@@ -65,8 +65,32 @@ fn missing(name: &str) -> TrackingError {
     invalid(format!("Missing value for required parameter '{name}'. See the API docs for more information about request parameters."))
 }
 
+/// `experiment_id` → `experimentId` (MLflow's parser accepts both spellings).
+fn camel_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn present<'a>(req: &'a Object, name: &str) -> Option<&'a Value> {
-    match req.get(name) {
+    let value = req.get(name).or_else(|| {
+        if name.contains('_') {
+            req.get(&camel_case(name))
+        } else {
+            None
+        }
+    });
+    match value {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
         Some(v) => Some(v),
@@ -363,6 +387,14 @@ mod tests {
         assert_eq!(required(&parse_body(&twice).unwrap(), "name").unwrap(), "n");
         assert!(parse_body(b"{bad").is_err());
         assert!(parse_body(b"[1]").is_err());
+    }
+
+    #[test]
+    fn camel_case_names_are_accepted() {
+        let req = obj(json!({"experimentId": "3", "runUuid": "r", "start_time": 5}));
+        assert_eq!(string(&req, "experiment_id").unwrap().as_deref(), Some("3"));
+        assert_eq!(run_id(&req).unwrap(), "r");
+        assert_eq!(int64(&req, "start_time").unwrap(), Some(5));
     }
 
     #[test]
