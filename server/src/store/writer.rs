@@ -6,7 +6,9 @@
 //! nothing. An op's inserts are not atomic against a crash, but an op is acknowledged only
 //! after the group's flush, so a crash can only lose (parts of) unacknowledged ops.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashSet;
 
 use super::{
     chunk, decode_record, default_artifact_location, encode_record, keys, StoreError, Trees,
@@ -514,7 +516,7 @@ fn append_points(t: &Trees, run: RunId, key: &str, points: &[Point], dedup: bool
         }
     }
     let fresh: Vec<Point> = if dedup {
-        let mut seen: HashSet<(i64, i64, u64)> = newest_points
+        let mut seen: FxHashSet<(i64, i64, u64)> = newest_points
             .iter()
             .map(|p| (p.step, p.timestamp, p.value.to_bits()))
             .collect();
