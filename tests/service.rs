@@ -209,15 +209,16 @@ async fn http_health_and_metrics_on_the_grpc_port() {
     assert!(health.ends_with("OK"), "{health}");
     let mut c = server.client().await;
     let id = run(&mut c, "0").await;
-    c.log_metric(pb::LogMetricRequest {
+    let point = pb::LogMetricRequest {
         run_id: id,
         key: "m".into(),
         value: 1.0,
         timestamp: 1,
         ..Default::default()
-    })
-    .await
-    .unwrap();
+    };
+    c.log_metric(point.clone()).await.unwrap();
+    // A retried exact duplicate is acknowledged but not stored, and not counted.
+    c.log_metric(point).await.unwrap();
     let metrics = http_get(server.handle.addr(), "/metrics").await;
     assert!(
         metrics.contains("trackd_points_ingested_total 1"),

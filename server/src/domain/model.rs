@@ -305,6 +305,15 @@ pub struct RunWrites {
 }
 
 impl RunWrites {
+    /// Adds a point to its key's series (keys keep their first-seen order, points their
+    /// arrival order).
+    pub fn push_point(&mut self, key: String, point: Point) {
+        match self.metrics.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, points)) => points.push(point),
+            None => self.metrics.push((key, vec![point])),
+        }
+    }
+
     /// Number of metric points.
     pub fn point_count(&self) -> usize {
         self.metrics.iter().map(|(_, p)| p.len()).sum()

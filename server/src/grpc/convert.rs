@@ -140,23 +140,22 @@ pub fn batch_writes(
     params: Vec<pb::Param>,
     tags: Vec<pb::RunTag>,
 ) -> RunWrites {
-    let mut grouped: Vec<(String, Vec<Point>)> = Vec::new();
-    for m in metrics {
-        let p = Point {
-            step: m.step,
-            timestamp: m.timestamp,
-            value: m.value,
-        };
-        match grouped.iter_mut().find(|(k, _)| *k == m.key) {
-            Some((_, points)) => points.push(p),
-            None => grouped.push((m.key, vec![p])),
-        }
-    }
-    RunWrites {
-        metrics: grouped,
+    let mut writes = RunWrites {
+        metrics: Vec::new(),
         params: params.into_iter().map(|p| (p.key, p.value)).collect(),
         tags: tags.into_iter().map(|t| (t.key, t.value)).collect(),
+    };
+    for m in metrics {
+        writes.push_point(
+            m.key,
+            Point {
+                step: m.step,
+                timestamp: m.timestamp,
+                value: m.value,
+            },
+        );
     }
+    writes
 }
 
 /// Columnar stream writes → domain writes; the three columns must have equal lengths.

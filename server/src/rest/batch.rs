@@ -133,7 +133,19 @@ impl LogBatchBody {
             .run_id
             .filter(|r| !r.is_empty())
             .ok_or_else(|| missing("run_id"))?;
-        let mut metrics: Vec<(String, Vec<Point>)> = Vec::new();
+        let mut writes = RunWrites {
+            metrics: Vec::new(),
+            params: self
+                .params
+                .into_iter()
+                .map(key_value)
+                .collect::<Result<_>>()?,
+            tags: self
+                .tags
+                .into_iter()
+                .map(key_value)
+                .collect::<Result<_>>()?,
+        };
         for m in self.metrics {
             let key = m
                 .key
@@ -141,34 +153,16 @@ impl LogBatchBody {
                 .ok_or_else(|| missing("key"))?;
             let value = m.value.ok_or_else(|| missing("value"))?.0;
             let timestamp = m.timestamp.ok_or_else(|| missing("timestamp"))?.0;
-            let point = Point {
-                step: m.step.map_or(0, |s| s.0),
-                timestamp,
-                value,
-            };
-            match metrics.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, points)) => points.push(point),
-                None => metrics.push((key, vec![point])),
-            }
+            writes.push_point(
+                key,
+                Point {
+                    step: m.step.map_or(0, |s| s.0),
+                    timestamp,
+                    value,
+                },
+            );
         }
-        let params = self
-            .params
-            .into_iter()
-            .map(key_value)
-            .collect::<Result<_>>()?;
-        let tags = self
-            .tags
-            .into_iter()
-            .map(key_value)
-            .collect::<Result<_>>()?;
-        Ok((
-            run_id,
-            RunWrites {
-                metrics,
-                params,
-                tags,
-            },
-        ))
+        Ok((run_id, writes))
     }
 }
 

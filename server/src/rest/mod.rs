@@ -49,15 +49,8 @@ pub fn error_response(err: &TrackingError) -> Response {
         .into_response()
 }
 
-async fn read_request(
-    method: &Method,
-    headers: &HeaderMap,
-    query: Option<String>,
-    body: Body,
-) -> Result<Object> {
-    if method == Method::GET || method == Method::DELETE {
-        return Ok(query.as_deref().map(json::parse_query).unwrap_or_default());
-    }
+/// A JSON body: Content-Type must be application/json, size at most [`MAX_JSON_BODY`].
+async fn json_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -70,14 +63,37 @@ async fn read_request(
             "Bad Request. Content-Type must be 'application/json', got '{content_type}'."
         )));
     }
-    let bytes = axum::body::to_bytes(body, MAX_JSON_BODY)
+    axum::body::to_bytes(body, MAX_JSON_BODY)
         .await
         .map_err(|_| {
             TrackingError::invalid(format!(
                 "The request body is larger than {MAX_JSON_BODY} bytes."
             ))
-        })?;
-    json::parse_body(&bytes)
+        })
+}
+
+async fn read_request(
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<String>,
+    body: Body,
+) -> Result<Object> {
+    if method == Method::GET || method == Method::DELETE {
+        return Ok(query.as_deref().map(json::parse_query).unwrap_or_default());
+    }
+    json::parse_body(&json_body(headers, body).await?)
+}
+
+/// An endpoint's result as MLflow's JSON (or error JSON).
+fn respond(result: Result<Value>) -> Response {
+    match result {
+        Ok(value) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            value.to_string(),
+        )
+            .into_response(),
+        Err(err) => error_response(&err),
+    }
 }
 
 async fn dispatch(
@@ -88,18 +104,10 @@ async fn dispatch(
     query: Option<String>,
     body: Body,
 ) -> Response {
-    let result = match read_request(&method, &headers, query, body).await {
+    respond(match read_request(&method, &headers, query, body).await {
         Ok(req) => endpoint(tracker, req).await,
         Err(e) => Err(e),
-    };
-    match result {
-        Ok(value) => (
-            [(header::CONTENT_TYPE, "application/json")],
-            value.to_string(),
-        )
-            .into_response(),
-        Err(err) => error_response(&err),
-    }
+    })
 }
 
 fn route(methods: MethodFilter, endpoint: Endpoint) -> axum::routing::MethodRouter<Tracker> {
@@ -407,72 +415,39 @@ async fn delete_tag(t: Tracker, r: Object) -> Result<Value> {
 }
 
 async fn log_batch(t: Tracker, r: Object) -> Result<Value> {
-    let mut metrics: Vec<(String, Vec<Point>)> = Vec::new();
-    for m in json::objects(&r, "metrics")? {
-        let (key, p) = point(&m)?;
-        match metrics.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, points)) => points.push(p),
-            None => metrics.push((key, vec![p])),
-        }
-    }
-    let writes = RunWrites {
-        metrics,
+    let mut writes = RunWrites {
+        metrics: Vec::new(),
         params: json::key_values(&r, "params")?,
         tags: json::key_values(&r, "tags")?,
     };
+    for m in json::objects(&r, "metrics")? {
+        let (key, p) = point(&m)?;
+        writes.push_point(key, p);
+    }
     t.log_batch(&json::required(&r, "run_id")?, writes).await?;
     Ok(json!({}))
 }
 
-/// log-batch, the hot route: typed parsing first, the generic path for anything else.
+/// log-batch, the hot route: typed parsing first, the generic path for any other shape.
 async fn log_batch_fast(
     State(t): State<Tracker>,
-    method: Method,
     headers: HeaderMap,
     request: Request,
 ) -> Response {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if content_type
-        .to_ascii_lowercase()
-        .starts_with("application/json")
-    {
-        if let Ok(bytes) = axum::body::to_bytes(request.into_body(), MAX_JSON_BODY).await {
-            if let Some(body) = batch::LogBatchBody::parse(&bytes) {
-                let result = match body.into_writes() {
-                    Ok((run_id, writes)) => t.log_batch(&run_id, writes).await,
-                    Err(e) => Err(e),
-                };
-                return match result {
-                    Ok(()) => ([(header::CONTENT_TYPE, "application/json")], "{}").into_response(),
-                    Err(e) => error_response(&e),
-                };
-            }
-            return dispatch(
-                t,
-                |t, r| Box::pin(log_batch(t, r)),
-                method,
-                headers,
-                None,
-                Body::from(bytes),
-            )
-            .await;
-        }
-        return error_response(&TrackingError::invalid(format!(
-            "The request body is larger than {MAX_JSON_BODY} bytes."
-        )));
-    }
-    dispatch(
-        t,
-        |t, r| Box::pin(log_batch(t, r)),
-        method,
-        headers,
-        None,
-        request.into_body(),
-    )
-    .await
+    let bytes = match json_body(&headers, request.into_body()).await {
+        Ok(bytes) => bytes,
+        Err(e) => return error_response(&e),
+    };
+    respond(match batch::LogBatchBody::parse(&bytes) {
+        Some(body) => match body.into_writes() {
+            Ok((run_id, writes)) => t.log_batch(&run_id, writes).await.map(|()| json!({})),
+            Err(e) => Err(e),
+        },
+        None => match json::parse_body(&bytes) {
+            Ok(req) => log_batch(t, req).await,
+            Err(e) => Err(e),
+        },
+    })
 }
 
 async fn get_history(t: Tracker, r: Object) -> Result<Value> {

@@ -94,14 +94,4 @@ impl Catalog {
             .cloned()
             .collect()
     }
-
-    /// Number of runs.
-    pub fn len(&self) -> usize {
-        self.runs.read().expect("catalog lock").len()
-    }
-
-    /// Whether there are no runs.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

@@ -178,12 +178,11 @@ fn run(
                     Err(TrackingError::from(StoreError::from(e.clone())))
                 }
                 (Ok(()), outcome) => {
-                    if let Ok(Outcome::Stream { points_stored, .. }) = &outcome {
+                    if let Ok(
+                        Outcome::Stream { points_stored, .. } | Outcome::Logged { points_stored },
+                    ) = &outcome
+                    {
                         stats.points.fetch_add(*points_stored, Ordering::Relaxed);
-                    } else if outcome.is_ok() {
-                        stats
-                            .points
-                            .fetch_add(req.op.point_count() as u64, Ordering::Relaxed);
                     }
                     outcome
                 }

@@ -231,11 +231,6 @@ impl Store {
         Ok(())
     }
 
-    /// Bytes sled reports on disk.
-    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.inner.db.size_on_disk()?)
-    }
-
     /// Every run with its latest data, in memory (for searches).
     pub fn catalog(&self) -> &Catalog {
         &self.inner.catalog

@@ -138,6 +138,11 @@ pub enum Outcome {
     ExperimentCreated(ExperimentId),
     /// The stored run metadata after a create or update.
     Run(Box<RunInfo>),
+    /// Result of a Log op.
+    Logged {
+        /// Points written (exact duplicates are not).
+        points_stored: u64,
+    },
     /// Result of a stream batch.
     Stream {
         /// Points written (0 when the batch had been stored before).
@@ -174,8 +179,8 @@ pub(crate) fn apply(t: &Trees, op: &WriteOp) -> Result<Outcome> {
         WriteOp::Log { run_id, writes } => {
             let run = active_run(t, *run_id)?;
             check_params(t, *run_id, &writes.params)?;
-            write_run(t, &run, writes, true)?;
-            Ok(Outcome::Done)
+            let points_stored = write_run(t, &run, writes, true)?;
+            Ok(Outcome::Logged { points_stored })
         }
         WriteOp::DeleteTag { run_id, key } => delete_tag(t, *run_id, key),
         WriteOp::StreamBatch {
