@@ -39,6 +39,15 @@ async fn exercise_handle_api(client: &Client) {
         .await
         .unwrap();
     run.set_tag("phase", "train").await.unwrap();
+    let iris = trackd_client::Dataset {
+        name: "iris".into(),
+        digest: "5f3a9c".into(),
+        source_type: "local".into(),
+        source: r#"{"uri": "data/iris.csv"}"#.into(),
+        ..Default::default()
+    };
+    run.log_input(iris.clone(), Some("train")).await.unwrap();
+    run.log_input(iris.clone(), Some("train")).await.unwrap();
     for step in 0..2500 {
         run.log_metrics(
             &[
@@ -61,6 +70,10 @@ async fn exercise_handle_api(client: &Client) {
     assert_eq!(info.status, RunStatus::Finished as i32);
     assert!(info.end_time.is_some());
     assert_eq!(info.run_name, "first");
+    let inputs = stored.inputs.expect("dataset inputs").dataset_inputs;
+    assert_eq!(inputs.len(), 1, "the same dataset twice is linked once");
+    assert_eq!(inputs[0].dataset.as_ref(), Some(&iris));
+    assert_eq!(inputs[0].tags[0].value, "train");
     let data = stored.data.unwrap();
     let tag = |k: &str| {
         data.tags

@@ -2,13 +2,24 @@
 
 Run by tests/mlflow_python.rs. Every value read back is asserted.
 """
+import json
 import os
 import tempfile
 import time
 
 import mlflow
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LoggedModelInput,
+    LoggedModelOutput,
+    Metric,
+    Param,
+    RunTag,
+)
+from mlflow.models import Model
 from mlflow.exceptions import MlflowException
 
 uri = os.environ["MLFLOW_TRACKING_URI"]
@@ -91,6 +102,37 @@ local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="files/
 assert open(local).read() == "weights"
 local_tree = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="tree", dst_path=dst)
 assert open(os.path.join(local_tree, "sub", "b.txt")).read() == "B"
+
+# Datasets and models a run used and produced (log-inputs, outputs, log-model).
+dataset = Dataset(
+    name="iris",
+    digest="d1g3st",
+    source_type="http",
+    source='{"url": "http://example.com/iris.csv"}',
+    schema='{"mlflow_colspec": []}',
+    profile='{"num_rows": 150}',
+)
+train = DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "train")])
+client.log_inputs(run_id, datasets=[train], models=[LoggedModelInput("m-input")])
+client.log_inputs(run_id, datasets=[train])  # the same dataset again: linked once
+client.log_outputs(run_id, [LoggedModelOutput("m-output", 3)])
+pyfunc = Model(artifact_path="model", run_id=run_id, flavors={"python_function": {"loader_module": "x"}})
+client._record_logged_model(run_id, pyfunc)
+run = client.get_run(run_id)
+inputs = run.inputs.dataset_inputs
+assert len(inputs) == 1, inputs
+assert inputs[0].dataset.name == "iris" and inputs[0].dataset.digest == "d1g3st"
+assert inputs[0].dataset.source_type == "http" and inputs[0].dataset.profile == '{"num_rows": 150}'
+assert [(t.key, t.value) for t in inputs[0].tags] == [("mlflow.data.context", "train")]
+assert [m.model_id for m in run.inputs.model_inputs] == ["m-input"]
+assert [(m.model_id, m.step) for m in run.outputs.model_outputs] == [("m-output", 3)]
+history = json.loads(run.data.tags["mlflow.log-model.history"])
+assert [(h["artifact_path"], h["run_id"]) for h in history] == [("model", run_id)], history
+try:
+    client.log_inputs(run_id, datasets=[DatasetInput(Dataset("x" * 501, "d", "local", "{}"))])
+    raise AssertionError("an over-long dataset name must fail")
+except MlflowException as e:
+    assert e.error_code == "INVALID_PARAMETER_VALUE", e.error_code
 
 client.rename_experiment(exp_id, "py-compat-renamed")
 assert client.get_experiment(exp_id).name == "py-compat-renamed"

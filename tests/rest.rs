@@ -387,3 +387,203 @@ async fn artifact_proxy() {
         404
     );
 }
+
+/// log-inputs, outputs and log-model: stored once, returned by runs/get and runs/search,
+/// refused clearly when malformed or when the run is deleted.
+#[tokio::test]
+async fn run_inputs_outputs_and_logged_models() {
+    let server = TestServer::start().await;
+    let api = Api {
+        addr: server.handle.addr(),
+    };
+    let (_, run) = api.post("runs/create", json!({"experiment_id": "0"})).await;
+    let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    let dataset = json!({"name": "iris", "digest": "abc", "source_type": "local", "source": "{\"uri\": \"/data/iris.csv\"}"});
+    let input =
+        json!({"tags": [{"key": "mlflow.data.context", "value": "train"}], "dataset": dataset});
+    for _ in 0..2 {
+        let reply = api
+            .post(
+                "runs/log-inputs",
+                json!({"run_id": run_id, "datasets": [input], "models": [{"model_id": "m-1"}]}),
+            )
+            .await;
+        assert_eq!(reply, (200, json!({})));
+    }
+    let reply = api
+        .post(
+            "runs/outputs",
+            json!({"run_id": run_id, "models": [{"model_id": "m-2", "step": "7"}]}),
+        )
+        .await;
+    assert_eq!(reply, (200, json!({})));
+    let model = json!({"artifact_path": "model", "flavors": {}, "run_id": run_id, "utc_time_created": "2026-11-23 10:00:00"});
+    for _ in 0..2 {
+        let reply = api
+            .post(
+                "runs/log-model",
+                json!({"run_id": run_id, "model_json": model.to_string()}),
+            )
+            .await;
+        assert_eq!(reply, (200, json!({})));
+    }
+
+    let (status, got) = api.get(&format!("runs/get?run_id={run_id}")).await;
+    assert_eq!(status, 200);
+    let run = &got["run"];
+    assert_eq!(
+        run["inputs"],
+        json!({"dataset_inputs": [input], "model_inputs": [{"model_id": "m-1"}]}),
+        "the same dataset and model logged twice are linked once"
+    );
+    assert_eq!(
+        run["outputs"],
+        json!({"model_outputs": [{"model_id": "m-2", "step": 7}]})
+    );
+    let history = run["data"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["key"] == "mlflow.log-model.history")
+        .expect("log-model history tag");
+    let history: Value = serde_json::from_str(history["value"].as_str().unwrap()).unwrap();
+    assert_eq!(history, json!([model, model]));
+    let (_, found) = api
+        .post("runs/search", json!({"experiment_ids": ["0"]}))
+        .await;
+    assert_eq!(found["runs"][0]["inputs"], run["inputs"]);
+
+    // Malformed input: each refused with INVALID_PARAMETER_VALUE, nothing stored.
+    let no_digest = json!({"run_id": run_id, "datasets": [{"dataset": {"name": "x", "source_type": "local", "source": "s"}}]});
+    let long_name = json!({"run_id": run_id, "datasets": [{"dataset": {"name": "n".repeat(501), "digest": "d", "source_type": "local", "source": "s"}}]});
+    let long_tag = json!({"run_id": run_id, "datasets": [{"tags": [{"key": "k", "value": "v".repeat(501)}], "dataset": {"name": "y", "digest": "d", "source_type": "local", "source": "s"}}]});
+    for (body, mentions) in [
+        (no_digest, "digest"),
+        (long_name, "Dataset name"),
+        (long_tag, "Input tag value"),
+    ] {
+        let reply = api.post("runs/log-inputs", body).await;
+        assert_error(&reply, 400, "INVALID_PARAMETER_VALUE");
+        assert!(
+            reply.1["message"].as_str().unwrap().contains(mentions),
+            "{reply:?}"
+        );
+    }
+    let reply = api
+        .post(
+            "runs/log-model",
+            json!({"run_id": run_id, "model_json": "{\"flavors\": {}}"}),
+        )
+        .await;
+    assert_error(&reply, 400, "INVALID_PARAMETER_VALUE");
+    assert!(reply.1["message"]
+        .as_str()
+        .unwrap()
+        .contains("artifact_path"));
+    let reply = api
+        .post(
+            "runs/log-model",
+            json!({"run_id": run_id, "model_json": "not json"}),
+        )
+        .await;
+    assert_error(&reply, 400, "INVALID_PARAMETER_VALUE");
+    let (_, after) = api.get(&format!("runs/get?run_id={run_id}")).await;
+    assert_eq!(after["run"]["inputs"], run["inputs"]);
+
+    // A deleted run refuses all three; an unknown run is not found.
+    assert_eq!(
+        api.post("runs/delete", json!({"run_id": run_id})).await.0,
+        200
+    );
+    let reply = api
+        .post(
+            "runs/log-inputs",
+            json!({"run_id": run_id, "datasets": [input]}),
+        )
+        .await;
+    assert_error(&reply, 400, "INVALID_PARAMETER_VALUE");
+    let reply = api
+        .post(
+            "runs/outputs",
+            json!({"run_id": run_id, "models": [{"model_id": "m"}]}),
+        )
+        .await;
+    assert_error(&reply, 400, "INVALID_PARAMETER_VALUE");
+    let reply = api
+        .post(
+            "runs/log-inputs",
+            json!({"run_id": "0123456789abcdef0123456789abcdef", "datasets": [input]}),
+        )
+        .await;
+    assert_error(&reply, 404, "RESOURCE_DOES_NOT_EXIST");
+}
+
+/// Presigned URLs point at the artifact proxy of the host the client used; the upload URL
+/// takes a PUT, the download URL serves the bytes and reports the size.
+#[tokio::test]
+async fn presigned_urls() {
+    let server = TestServer::start().await;
+    let addr = server.handle.addr();
+    let api = Api { addr };
+    let (_, run) = api.post("runs/create", json!({"experiment_id": "0"})).await;
+    let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+
+    let (status, up) = api
+        .post(
+            "artifacts/presigned-upload-url",
+            json!({"run_id": run_id, "path": "plots/loss curve.png", "expiration": 900}),
+        )
+        .await;
+    assert_eq!(status, 200, "{up:?}");
+    assert_eq!(up["headers"], json!({}));
+    let url = up["presigned_url"].as_str().unwrap();
+    let expected = format!(
+        "http://localhost/api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts/plots/loss%20curve.png"
+    );
+    assert_eq!(url, expected);
+    let path = url.strip_prefix("http://localhost").unwrap();
+    assert_eq!(http(addr, "PUT", path, None, b"png bytes").await.0, 200);
+
+    let (status, down) = api
+        .post(
+            "artifacts/presigned-download-url",
+            json!({"run_id": run_id, "path": "plots/loss curve.png"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{down:?}");
+    assert_eq!(down["presigned_url"], expected);
+    assert_eq!(down["file_size"], 9);
+    assert_eq!(
+        http(addr, "GET", path, None, b"").await,
+        (200, b"png bytes".to_vec())
+    );
+
+    // Missing file, hostile path, missing path, directory as upload target.
+    let missing = api
+        .post(
+            "artifacts/presigned-download-url",
+            json!({"run_id": run_id, "path": "nope.txt"}),
+        )
+        .await;
+    assert_error(&missing, 404, "RESOURCE_DOES_NOT_EXIST");
+    for path in ["../../etc/passwd", "%2e%2e/x", "/abs"] {
+        let reply = api
+            .post(
+                "artifacts/presigned-upload-url",
+                json!({"run_id": run_id, "path": path}),
+            )
+            .await;
+        assert_error(&reply, 400, "INVALID_PARAMETER_VALUE");
+    }
+    let reply = api
+        .post("artifacts/presigned-upload-url", json!({"run_id": run_id}))
+        .await;
+    assert_error(&reply, 400, "INVALID_PARAMETER_VALUE");
+    let reply = api
+        .post(
+            "artifacts/presigned-upload-url",
+            json!({"run_id": run_id, "path": "plots"}),
+        )
+        .await;
+    assert_error(&reply, 400, "INVALID_PARAMETER_VALUE");
+}

@@ -701,3 +701,125 @@ async fn search_runs_pages_and_views() {
         .await;
     expect_code(bad_token, Code::InvalidArgument);
 }
+
+/// LogInputs / LogOutputs / LogModel over gRPC: linked once, returned by GetRun, kept across
+/// a restart, refused when invalid.
+#[tokio::test]
+async fn inputs_outputs_and_logged_models() {
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    let run_id = run(&mut c, "0").await;
+    let dataset = pb::DatasetInput {
+        tags: vec![pb::InputTag {
+            key: "mlflow.data.context".into(),
+            value: "eval".into(),
+        }],
+        dataset: Some(pb::Dataset {
+            name: "mnist".into(),
+            digest: "1234".into(),
+            source_type: "http".into(),
+            source: "{\"url\": \"http://example.com/mnist\"}".into(),
+            schema: "{}".into(),
+            profile: String::new(),
+        }),
+    };
+    for _ in 0..2 {
+        c.log_inputs(pb::LogInputsRequest {
+            run_id: run_id.clone(),
+            datasets: vec![dataset.clone()],
+            models: vec![pb::ModelInput {
+                model_id: "m-in".into(),
+            }],
+        })
+        .await
+        .unwrap();
+    }
+    c.log_outputs(pb::LogOutputsRequest {
+        run_id: run_id.clone(),
+        models: vec![
+            pb::ModelOutput {
+                model_id: "m-out".into(),
+                step: -1,
+            },
+            pb::ModelOutput {
+                model_id: "m-out".into(),
+                step: 10,
+            },
+        ],
+    })
+    .await
+    .unwrap();
+    let model = format!(
+        r#"{{"artifact_path": "m", "flavors": {{}}, "run_id": "{run_id}", "utc_time_created": "now"}}"#
+    );
+    c.log_model(pb::LogModelRequest {
+        run_id: run_id.clone(),
+        model_json: model.clone(),
+    })
+    .await
+    .unwrap();
+
+    let check = |run: pb::Run| {
+        let inputs = run.inputs.expect("inputs");
+        assert_eq!(inputs.dataset_inputs, vec![dataset.clone()]);
+        assert_eq!(
+            inputs.model_inputs,
+            vec![pb::ModelInput {
+                model_id: "m-in".into()
+            }]
+        );
+        let steps: Vec<i64> = run
+            .outputs
+            .expect("outputs")
+            .model_outputs
+            .iter()
+            .map(|m| m.step)
+            .collect();
+        assert_eq!(steps, vec![-1, 10]);
+        let history = run
+            .data
+            .unwrap()
+            .tags
+            .into_iter()
+            .find(|t| t.key == "mlflow.log-model.history")
+            .expect("history tag");
+        let parsed: serde_json::Value = serde_json::from_str(&history.value).unwrap();
+        assert_eq!(parsed[0]["artifact_path"], "m");
+    };
+    check(get_run(&mut c, &run_id).await);
+    let server = server.restart().await;
+    let mut c = server.client().await;
+    check(get_run(&mut c, &run_id).await);
+
+    let empty_name = pb::DatasetInput {
+        dataset: Some(pb::Dataset {
+            digest: "d".into(),
+            source_type: "local".into(),
+            source: "s".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let err = c
+        .log_inputs(pb::LogInputsRequest {
+            run_id: run_id.clone(),
+            datasets: vec![empty_name],
+            models: vec![],
+        })
+        .await;
+    expect_code(err, Code::InvalidArgument);
+    let err = c
+        .log_outputs(pb::LogOutputsRequest {
+            run_id: run_id.clone(),
+            models: vec![pb::ModelOutput::default()],
+        })
+        .await;
+    expect_code(err, Code::InvalidArgument);
+    let err = c
+        .log_model(pb::LogModelRequest {
+            run_id,
+            model_json: "[]".into(),
+        })
+        .await;
+    expect_code(err, Code::InvalidArgument);
+}

@@ -190,6 +190,25 @@ impl Backend {
         }
     }
 
+    pub async fn log_inputs(&self, run_id: &str, datasets: Vec<pb::DatasetInput>) -> Result<()> {
+        match self {
+            Backend::Remote(Stubs { tracking: c, .. }) => {
+                c.clone()
+                    .log_inputs(pb::LogInputsRequest {
+                        run_id: run_id.into(),
+                        datasets,
+                        models: Vec::new(),
+                    })
+                    .await?;
+                Ok(())
+            }
+            #[cfg(feature = "embedded")]
+            Backend::Embedded(t) => Ok(t
+                .log_inputs(run_id, convert::inputs_in(datasets, Vec::new()))
+                .await?),
+        }
+    }
+
     pub async fn log_batch(
         &self,
         run_id: &str,

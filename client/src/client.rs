@@ -386,6 +386,30 @@ impl Client {
             .await
     }
 
+    /// Links datasets to a run (MLflow's `log_inputs`); a dataset (name, digest) already
+    /// linked is left as it is.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(client: trackd_client::Client, run_id: &str) -> trackd_client::Result<()> {
+    /// use trackd_client::{Dataset, DatasetInput};
+    /// let iris = Dataset {
+    ///     name: "iris".into(),
+    ///     digest: "5f3a9c".into(),
+    ///     source_type: "local".into(),
+    ///     source: r#"{"uri": "data/iris.csv"}"#.into(),
+    ///     ..Default::default()
+    /// };
+    /// client
+    ///     .log_inputs(run_id, vec![DatasetInput { dataset: Some(iris), tags: vec![] }])
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn log_inputs(&self, run_id: &str, datasets: Vec<pb::DatasetInput>) -> Result<()> {
+        self.inner.backend.log_inputs(run_id, datasets).await
+    }
+
     // --- artifacts ------------------------------------------------------------------------
 
     /// Uploads a local file to the run, at `<artifact_path>/<file name>` (MLflow's

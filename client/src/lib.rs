@@ -50,4 +50,6 @@ pub use client::Client;
 pub use error::{ClientError, Result};
 pub use ingest::{IngestConfig, IngestStats};
 pub use run::{ActiveRun, RunBuilder, RunHandle};
-pub use trackd_proto::v1::{Experiment, Metric, Run, RunInfo, RunStatus};
+pub use trackd_proto::v1::{
+    Dataset, DatasetInput, Experiment, InputTag, Metric, Run, RunInfo, RunStatus,
+};

@@ -239,6 +239,38 @@ impl RunHandle {
             .await
     }
 
+    /// Records that the run used `dataset`, with the context MLflow shows (e.g. `"train"`,
+    /// `"eval"`) as the input tag `mlflow.data.context`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(run: trackd_client::RunHandle) -> trackd_client::Result<()> {
+    /// let iris = trackd_client::Dataset {
+    ///     name: "iris".into(),
+    ///     digest: "5f3a9c".into(),
+    ///     source_type: "local".into(),
+    ///     source: r#"{"uri": "data/iris.csv"}"#.into(),
+    ///     ..Default::default()
+    /// };
+    /// run.log_input(iris, Some("train")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn log_input(&self, dataset: pb::Dataset, context: Option<&str>) -> Result<()> {
+        let tags = context
+            .map(|c| pb::InputTag {
+                key: "mlflow.data.context".into(),
+                value: c.into(),
+            })
+            .into_iter()
+            .collect();
+        let input = pb::DatasetInput {
+            tags,
+            dataset: Some(dataset),
+        };
+        self.client.log_inputs(self.id(), vec![input]).await
+    }
+
     /// Uploads a local file (or directory) to `<artifact_path>/<file name>`.
     ///
     /// # Examples

@@ -13,8 +13,8 @@ use tracing::instrument;
 
 use crate::artifacts::{ArtifactFile, ArtifactStore, Upload};
 use crate::domain::{
-    names, now_ms, validate, Experiment, ExperimentId, Lifecycle, Point, Run, RunId, RunInfo,
-    RunStatus, RunWrites, ViewType, RUN_NAME_TAG, USER_TAG,
+    names, now_ms, validate, Experiment, ExperimentId, Lifecycle, ModelOutput, Point, Run, RunId,
+    RunInfo, RunInputs, RunStatus, RunWrites, ViewType, RUN_NAME_TAG, USER_TAG,
 };
 use crate::error::{Result, TrackingError};
 use crate::store::{Durability, Outcome, Store, WriteOp};
@@ -409,6 +409,46 @@ impl Tracker {
         self.write_done(WriteOp::Log { run_id, writes }).await
     }
 
+    /// Links datasets and logged models a run used (LogInputs). Each dataset (name, digest)
+    /// and each model is linked once; logging it again changes nothing.
+    #[instrument(skip(self, inputs), fields(datasets = inputs.datasets.len()), err(level = "debug"))]
+    pub async fn log_inputs(&self, run_id: &str, inputs: RunInputs) -> Result<()> {
+        let run_id = RunId::parse(run_id)?;
+        validate::run_inputs(&inputs)?;
+        self.write_done(WriteOp::LogIo {
+            run_id,
+            inputs,
+            outputs: Vec::new(),
+        })
+        .await
+    }
+
+    /// Links logged models a run produced, each at a step (LogOutputs).
+    #[instrument(skip(self, outputs), err(level = "debug"))]
+    pub async fn log_outputs(&self, run_id: &str, outputs: Vec<ModelOutput>) -> Result<()> {
+        let run_id = RunId::parse(run_id)?;
+        validate::run_outputs(&outputs)?;
+        self.write_done(WriteOp::LogIo {
+            run_id,
+            inputs: RunInputs::default(),
+            outputs,
+        })
+        .await
+    }
+
+    /// Records a logged model (its MLmodel as a JSON object) in the run's
+    /// `mlflow.log-model.history` tag (LogModel).
+    #[instrument(skip(self, model_json), err(level = "debug"))]
+    pub async fn log_model(&self, run_id: &str, model_json: &str) -> Result<()> {
+        let run_id = RunId::parse(run_id)?;
+        validate::logged_model(model_json)?;
+        self.write_done(WriteOp::AppendLoggedModel {
+            run_id,
+            model_json: model_json.to_owned(),
+        })
+        .await
+    }
+
     /// The points of one metric, in step order, paged. `max_results == 0` returns everything.
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn metric_history(
@@ -595,6 +635,37 @@ impl Tracker {
     pub async fn delete_artifact(&self, run_id: &str, path: &str) -> Result<()> {
         let (_, dir) = self.artifact_dir(run_id, true).await?;
         self.artifacts.delete(&dir, path).await
+    }
+
+    /// Where the artifact file `path` of a run lives, relative to the artifact root (the
+    /// path the artifact proxy serves it under), for presigned URLs. `for_upload` needs an
+    /// active run and a path that is not an existing directory; otherwise the file must exist,
+    /// and its size is returned.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn artifact_target(
+        &self,
+        run_id: &str,
+        path: &str,
+        for_upload: bool,
+    ) -> Result<(String, Option<u64>)> {
+        let (_, dir) = self.artifact_dir(run_id, for_upload).await?;
+        let (absolute, clean) = self.artifacts.resolve(&dir, path)?;
+        if clean.is_empty() {
+            return Err(TrackingError::invalid(
+                "Missing value for required parameter 'path'.",
+            ));
+        }
+        let size = if for_upload {
+            if absolute.is_dir() {
+                return Err(TrackingError::invalid(format!(
+                    "Artifact path '{clean}' is a directory."
+                )));
+            }
+            None
+        } else {
+            Some(self.artifacts.open_file(&dir, &clean).await?.1)
+        };
+        Ok((format!("{dir}/{clean}"), size))
     }
 
     /// The store's artifact files (for edges that serve them by URI path).

@@ -291,6 +291,62 @@ pub struct Run {
     pub params: BTreeMap<String, String>,
     /// Tags, by key.
     pub tags: BTreeMap<String, String>,
+    /// Datasets and models the run used.
+    pub inputs: RunInputs,
+    /// Models the run produced.
+    pub outputs: Vec<ModelOutput>,
+}
+
+/// A dataset as MLflow describes it: name and digest identify it; the rest says where it
+/// came from and what it holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dataset {
+    /// Name, ≤ 500 characters.
+    pub name: String,
+    /// Content digest, ≤ 36 characters.
+    pub digest: String,
+    /// Kind of source, e.g. `local`, `http`, `delta_table`.
+    pub source_type: String,
+    /// The source, usually JSON written by the client.
+    pub source: String,
+    /// Optional schema, usually JSON.
+    pub schema: String,
+    /// Optional profile (row counts, …), usually JSON.
+    pub profile: String,
+}
+
+/// A dataset used by a run, with tags describing the use (e.g. `mlflow.data.context=train`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetInput {
+    /// The dataset.
+    pub dataset: Dataset,
+    /// Input tags, in the order given.
+    pub tags: Vec<(String, String)>,
+}
+
+/// What a run used: datasets and logged models (by model id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunInputs {
+    /// Datasets, each (name, digest) once.
+    pub datasets: Vec<DatasetInput>,
+    /// Model ids, each once.
+    pub models: Vec<String>,
+}
+
+impl RunInputs {
+    /// True when there is nothing in it.
+    pub fn is_empty(&self) -> bool {
+        self.datasets.is_empty() && self.models.is_empty()
+    }
+}
+
+/// A model a run produced, at a training step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelOutput {
+    /// Logged model id.
+    pub model_id: String,
+    /// Step at which it was produced.
+    pub step: i64,
 }
 
 /// Writes to one run in one batch: metric points grouped by key, params and tags.
@@ -322,6 +378,8 @@ impl RunWrites {
 
 /// System tag holding the run name.
 pub const RUN_NAME_TAG: &str = "mlflow.runName";
+/// Run tag holding the JSON list of models logged with LogModel.
+pub const LOGGED_MODELS_TAG: &str = "mlflow.log-model.history";
 /// System tag holding the parent of a nested run.
 pub const PARENT_RUN_ID_TAG: &str = "mlflow.parentRunId";
 /// System tag holding the user.

@@ -3,7 +3,7 @@
 //! Every edge calls these through the [`Tracker`](crate::Tracker), so gRPC and REST refuse
 //! exactly the same inputs with exactly the same messages.
 
-use crate::domain::{Point, RunWrites};
+use crate::domain::{DatasetInput, ModelOutput, Point, RunInputs, RunWrites};
 use crate::error::{Result, TrackingError};
 
 /// Longest metric, param or tag key, in characters.
@@ -26,6 +26,28 @@ pub const MAX_PARAMS_TAGS_PER_BATCH: usize = 100;
 pub const MAX_ENTITIES_PER_BATCH: usize = 1000;
 /// Longest artifact location, in characters.
 pub const MAX_ARTIFACT_LOCATION_LEN: usize = 2048;
+/// Most dataset inputs in one LogInputs.
+pub const MAX_DATASETS_PER_BATCH: usize = 1000;
+/// Longest dataset name, in characters.
+pub const MAX_DATASET_NAME_LEN: usize = 500;
+/// Longest dataset digest, in characters.
+pub const MAX_DATASET_DIGEST_LEN: usize = 36;
+/// Longest dataset source, in characters.
+pub const MAX_DATASET_SOURCE_LEN: usize = 65535;
+/// Longest dataset schema, in characters.
+pub const MAX_DATASET_SCHEMA_LEN: usize = 1_048_575;
+/// Longest dataset profile, in characters.
+pub const MAX_DATASET_PROFILE_LEN: usize = 16_777_215;
+/// Longest dataset source type, in characters.
+pub const MAX_DATASET_SOURCE_TYPE_LEN: usize = 64;
+/// Longest input tag key, in characters.
+pub const MAX_INPUT_TAG_KEY_LEN: usize = 255;
+/// Longest input tag value, in characters.
+pub const MAX_INPUT_TAG_VALUE_LEN: usize = 500;
+/// Longest model id, in characters.
+pub const MAX_MODEL_ID_LEN: usize = 256;
+/// Most model inputs or outputs in one request.
+pub const MAX_MODELS_PER_BATCH: usize = 1000;
 
 /// Shortens a hostile input for an error message (never echo a megabyte back).
 pub fn abbreviate(s: &str) -> String {
@@ -238,6 +260,116 @@ pub fn unique_param_keys(params: &[(String, String)]) -> Result<()> {
              contains only one param value per param key."
         )))
     }
+}
+
+fn field_len(what: &str, value: &str, max: usize) -> Result<()> {
+    if value.chars().count() > max {
+        return Err(TrackingError::invalid(format!(
+            "{what} exceeds the maximum length of {max}"
+        )));
+    }
+    Ok(())
+}
+
+fn no_nul(what: &str, value: &str) -> Result<()> {
+    if value.contains('\0') {
+        return Err(TrackingError::invalid(format!(
+            "{what} '{}' contains a NUL character",
+            abbreviate(value)
+        )));
+    }
+    Ok(())
+}
+
+/// Validates one dataset input: name, digest, source type and source present, MLflow's
+/// length limits for every field and input tag.
+pub fn dataset_input(input: &DatasetInput) -> Result<()> {
+    let d = &input.dataset;
+    if d.name.is_empty() || d.digest.is_empty() || d.source_type.is_empty() || d.source.is_empty() {
+        return Err(TrackingError::invalid(
+            "Dataset must have name, digest, source_type and source",
+        ));
+    }
+    field_len("Dataset name", &d.name, MAX_DATASET_NAME_LEN)?;
+    no_nul("Dataset name", &d.name)?;
+    field_len("Dataset digest", &d.digest, MAX_DATASET_DIGEST_LEN)?;
+    no_nul("Dataset digest", &d.digest)?;
+    field_len(
+        "Dataset source_type",
+        &d.source_type,
+        MAX_DATASET_SOURCE_TYPE_LEN,
+    )?;
+    field_len("Dataset source", &d.source, MAX_DATASET_SOURCE_LEN)?;
+    field_len("Dataset schema", &d.schema, MAX_DATASET_SCHEMA_LEN)?;
+    field_len("Dataset profile", &d.profile, MAX_DATASET_PROFILE_LEN)?;
+    for (k, v) in &input.tags {
+        if k.is_empty() {
+            return Err(TrackingError::invalid("Input tag key cannot be empty"));
+        }
+        field_len("Input tag key", k, MAX_INPUT_TAG_KEY_LEN)?;
+        field_len("Input tag value", v, MAX_INPUT_TAG_VALUE_LEN)?;
+    }
+    Ok(())
+}
+
+fn model_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(TrackingError::invalid(
+            "Missing value for required parameter 'model_id'.",
+        ));
+    }
+    field_len("Model id", id, MAX_MODEL_ID_LEN)?;
+    no_nul("Model id", id)
+}
+
+fn count(what: &str, n: usize, max: usize) -> Result<()> {
+    if n > max {
+        return Err(TrackingError::invalid(format!(
+            "A request may carry at most {max} {what}; got {n}."
+        )));
+    }
+    Ok(())
+}
+
+/// Validates LogInputs: at most 1000 datasets and 1000 models, each valid.
+pub fn run_inputs(inputs: &RunInputs) -> Result<()> {
+    count(
+        "dataset inputs",
+        inputs.datasets.len(),
+        MAX_DATASETS_PER_BATCH,
+    )?;
+    count("model inputs", inputs.models.len(), MAX_MODELS_PER_BATCH)?;
+    inputs.datasets.iter().try_for_each(dataset_input)?;
+    inputs.models.iter().try_for_each(|m| model_id(m))
+}
+
+/// Validates LogOutputs: at most 1000 models, each with a valid id.
+pub fn run_outputs(outputs: &[ModelOutput]) -> Result<()> {
+    count("model outputs", outputs.len(), MAX_MODELS_PER_BATCH)?;
+    outputs.iter().try_for_each(|m| model_id(&m.model_id))
+}
+
+/// Validates a LogModel description: a JSON object with MLflow's mandatory fields.
+pub fn logged_model(model_json: &str) -> Result<()> {
+    let parsed: serde_json::Value = serde_json::from_str(model_json).map_err(|_| {
+        TrackingError::invalid(format!(
+            "Malformed model info. '{}' is not a valid JSON.",
+            abbreviate(model_json)
+        ))
+    })?;
+    let object = parsed.as_object().ok_or_else(|| {
+        TrackingError::invalid("Malformed model info: model_json must be a JSON object.")
+    })?;
+    let missing: Vec<&str> = ["artifact_path", "flavors", "run_id", "utc_time_created"]
+        .into_iter()
+        .filter(|f| !object.contains_key(*f))
+        .collect();
+    if !missing.is_empty() {
+        return Err(TrackingError::invalid(format!(
+            "Model json is missing mandatory fields: {missing:?}"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

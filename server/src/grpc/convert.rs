@@ -3,7 +3,10 @@
 
 use trackd_proto::v1 as pb;
 
-use crate::domain::{Experiment, Point, Run, RunInfo, RunStatus, RunWrites};
+use crate::domain::{
+    Dataset, DatasetInput, Experiment, ModelOutput, Point, Run, RunInfo, RunInputs, RunStatus,
+    RunWrites,
+};
 use crate::error::{Result, TrackingError};
 use crate::store::Durability;
 use crate::tracker::StreamAck;
@@ -75,9 +78,103 @@ pub fn metric(key: String, p: Point) -> pb::Metric {
     }
 }
 
+/// A run's inputs → proto (unset when empty, as MLflow omits it).
+fn run_inputs(inputs: &RunInputs) -> Option<pb::RunInputs> {
+    if inputs.is_empty() {
+        return None;
+    }
+    Some(pb::RunInputs {
+        dataset_inputs: inputs
+            .datasets
+            .iter()
+            .map(|input| {
+                let d = &input.dataset;
+                pb::DatasetInput {
+                    tags: input
+                        .tags
+                        .iter()
+                        .map(|(key, value)| pb::InputTag {
+                            key: key.clone(),
+                            value: value.clone(),
+                        })
+                        .collect(),
+                    dataset: Some(pb::Dataset {
+                        name: d.name.clone(),
+                        digest: d.digest.clone(),
+                        source_type: d.source_type.clone(),
+                        source: d.source.clone(),
+                        schema: d.schema.clone(),
+                        profile: d.profile.clone(),
+                    }),
+                }
+            })
+            .collect(),
+        model_inputs: inputs
+            .models
+            .iter()
+            .map(|model_id| pb::ModelInput {
+                model_id: model_id.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// A run's outputs → proto (unset when empty).
+fn run_outputs(outputs: &[ModelOutput]) -> Option<pb::RunOutputs> {
+    (!outputs.is_empty()).then(|| pb::RunOutputs {
+        model_outputs: outputs.iter().map(model_output).collect(),
+    })
+}
+
+fn model_output(m: &ModelOutput) -> pb::ModelOutput {
+    pb::ModelOutput {
+        model_id: m.model_id.clone(),
+        step: m.step,
+    }
+}
+
+/// Proto dataset inputs and model inputs → domain.
+pub fn inputs_in(datasets: Vec<pb::DatasetInput>, models: Vec<pb::ModelInput>) -> RunInputs {
+    RunInputs {
+        datasets: datasets
+            .into_iter()
+            .map(|input| {
+                let d = input.dataset.unwrap_or_default();
+                DatasetInput {
+                    dataset: Dataset {
+                        name: d.name,
+                        digest: d.digest,
+                        source_type: d.source_type,
+                        source: d.source,
+                        schema: d.schema,
+                        profile: d.profile,
+                    },
+                    tags: input.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+                }
+            })
+            .collect(),
+        models: models.into_iter().map(|m| m.model_id).collect(),
+    }
+}
+
+/// Proto model outputs → domain.
+pub fn outputs_in(models: Vec<pb::ModelOutput>) -> Vec<ModelOutput> {
+    models
+        .into_iter()
+        .map(|m| ModelOutput {
+            model_id: m.model_id,
+            step: m.step,
+        })
+        .collect()
+}
+
 /// Domain run → proto.
 pub fn run(r: Run) -> pb::Run {
+    let inputs = run_inputs(&r.inputs);
+    let outputs = run_outputs(&r.outputs);
     pb::Run {
+        inputs,
+        outputs,
         info: Some(run_info(r.info)),
         data: Some(pb::RunData {
             metrics: r.metrics.into_iter().map(|(k, p)| metric(k, p)).collect(),
@@ -98,6 +195,8 @@ pub fn run(r: Run) -> pb::Run {
 /// Domain run (shared, e.g. from the search catalog) → proto, copying each field once.
 pub fn run_ref(r: &Run) -> pb::Run {
     pb::Run {
+        inputs: run_inputs(&r.inputs),
+        outputs: run_outputs(&r.outputs),
         info: Some(run_info(r.info.clone())),
         data: Some(pb::RunData {
             metrics: r

@@ -350,6 +350,38 @@ impl TrackingService for TrackingGrpc {
         ok(pb::LogBatchResponse {})
     }
 
+    #[instrument(skip_all, fields(run_id = %request.get_ref().run_id))]
+    async fn log_inputs(
+        &self,
+        request: Request<pb::LogInputsRequest>,
+    ) -> GrpcResult<pb::LogInputsResponse> {
+        let r = request.into_inner();
+        let inputs = convert::inputs_in(r.datasets, r.models);
+        self.tracker.log_inputs(&r.run_id, inputs).await?;
+        ok(pb::LogInputsResponse {})
+    }
+
+    #[instrument(skip_all, fields(run_id = %request.get_ref().run_id))]
+    async fn log_outputs(
+        &self,
+        request: Request<pb::LogOutputsRequest>,
+    ) -> GrpcResult<pb::LogOutputsResponse> {
+        let r = request.into_inner();
+        let outputs = convert::outputs_in(r.models);
+        self.tracker.log_outputs(&r.run_id, outputs).await?;
+        ok(pb::LogOutputsResponse {})
+    }
+
+    #[instrument(skip_all, fields(run_id = %request.get_ref().run_id))]
+    async fn log_model(
+        &self,
+        request: Request<pb::LogModelRequest>,
+    ) -> GrpcResult<pb::LogModelResponse> {
+        let r = request.into_inner();
+        self.tracker.log_model(&r.run_id, &r.model_json).await?;
+        ok(pb::LogModelResponse {})
+    }
+
     #[instrument(skip_all, fields(run_id = %convert::run_id(&request.get_ref().run_id, &request.get_ref().run_uuid)))]
     async fn get_metric_history(
         &self,

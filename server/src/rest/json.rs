@@ -13,7 +13,10 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::domain::{Experiment, Point, Run, RunInfo, RunStatus, ViewType};
+use crate::domain::{
+    Dataset, DatasetInput, Experiment, ModelOutput, Point, Run, RunInfo, RunInputs, RunStatus,
+    ViewType,
+};
 use crate::error::{Result, TrackingError};
 
 /// A request as a JSON object.
@@ -334,7 +337,100 @@ pub fn run(r: &Run) -> Value {
     );
     put_nonempty(&mut data, "params", pairs(&r.params));
     put_nonempty(&mut data, "tags", pairs(&r.tags));
-    json!({"info": run_info(&r.info), "data": Value::Object(data), "inputs": {}})
+    let mut body = json!({"info": run_info(&r.info), "data": Value::Object(data), "inputs": run_inputs(&r.inputs)});
+    if !r.outputs.is_empty() {
+        body["outputs"] = json!({"model_outputs": r.outputs.iter().map(|m| json!({"model_id": m.model_id, "step": m.step})).collect::<Vec<_>>()});
+    }
+    body
+}
+
+fn run_inputs(inputs: &RunInputs) -> Value {
+    let mut out = Object::new();
+    put_nonempty(
+        &mut out,
+        "dataset_inputs",
+        inputs
+            .datasets
+            .iter()
+            .map(|input| {
+                let d = &input.dataset;
+                let mut dataset = Object::new();
+                for (name, value) in [
+                    ("name", &d.name),
+                    ("digest", &d.digest),
+                    ("source_type", &d.source_type),
+                    ("source", &d.source),
+                    ("schema", &d.schema),
+                    ("profile", &d.profile),
+                ] {
+                    if !value.is_empty() {
+                        dataset.insert(name.into(), json!(value));
+                    }
+                }
+                let mut entry = Object::new();
+                put_nonempty(
+                    &mut entry,
+                    "tags",
+                    pairs(input.tags.iter().map(|(k, v)| (k, v))),
+                );
+                entry.insert("dataset".into(), Value::Object(dataset));
+                Value::Object(entry)
+            })
+            .collect(),
+    );
+    put_nonempty(
+        &mut out,
+        "model_inputs",
+        inputs
+            .models
+            .iter()
+            .map(|m| json!({"model_id": m}))
+            .collect(),
+    );
+    Value::Object(out)
+}
+
+/// LogInputs' `datasets[]` and `models[]` → domain. Dataset fields are checked by the
+/// Tracker's validation; here only their JSON types.
+pub fn run_inputs_in(req: &Object) -> Result<RunInputs> {
+    let datasets = objects(req, "datasets")?
+        .iter()
+        .map(|input| {
+            let d = present(input, "dataset")
+                .and_then(Value::as_object)
+                .ok_or_else(|| missing("datasets.dataset"))?;
+            let field = |name: &str| -> Result<String> { Ok(string(d, name)?.unwrap_or_default()) };
+            Ok(DatasetInput {
+                dataset: Dataset {
+                    name: field("name")?,
+                    digest: field("digest")?,
+                    source_type: field("source_type")?,
+                    source: field("source")?,
+                    schema: field("schema")?,
+                    profile: field("profile")?,
+                },
+                tags: key_values(input, "tags")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let models = objects(req, "models")?
+        .iter()
+        .map(|m| required(m, "model_id"))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RunInputs { datasets, models })
+}
+
+/// LogOutputs' `models[]` → domain.
+pub fn model_outputs_in(req: &Object) -> Result<Vec<ModelOutput>> {
+    objects(req, "models")?
+        .iter()
+        .map(|m| {
+            Ok(ModelOutput {
+                model_id: required(m, "model_id")?,
+                step: int64(m, "step")?.unwrap_or(0),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

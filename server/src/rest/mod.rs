@@ -205,6 +205,26 @@ fn tracking_routes() -> Router<Tracker> {
         // MLflow 3 clients look for logged models (e.g. before downloading artifacts); trackd
         // tracks none, so the answer is an empty search.
         .route(
+            "/runs/log-inputs",
+            route(p, |t, r| Box::pin(log_inputs(t, r))),
+        )
+        .route(
+            "/runs/outputs",
+            route(p, |t, r| Box::pin(log_outputs(t, r))),
+        )
+        .route(
+            "/runs/log-model",
+            route(p, |t, r| Box::pin(log_model(t, r))),
+        )
+        .route(
+            "/artifacts/presigned-upload-url",
+            post(|s, h, r| presigned_url(s, h, r, true)),
+        )
+        .route(
+            "/artifacts/presigned-download-url",
+            post(|s, h, r| presigned_url(s, h, r, false)),
+        )
+        .route(
             "/logged-models/search",
             route(g.or(p), |_, _| Box::pin(async { Ok(json!({})) })),
         )
@@ -427,6 +447,78 @@ async fn log_batch(t: Tracker, r: Object) -> Result<Value> {
     t.log_batch(&json::required(&r, "run_id")?, writes).await?;
     Ok(json!({}))
 }
+
+async fn log_inputs(t: Tracker, r: Object) -> Result<Value> {
+    let inputs = json::run_inputs_in(&r)?;
+    t.log_inputs(&json::required(&r, "run_id")?, inputs).await?;
+    Ok(json!({}))
+}
+
+async fn log_outputs(t: Tracker, r: Object) -> Result<Value> {
+    let outputs = json::model_outputs_in(&r)?;
+    t.log_outputs(&json::required(&r, "run_id")?, outputs)
+        .await?;
+    Ok(json!({}))
+}
+
+async fn log_model(t: Tracker, r: Object) -> Result<Value> {
+    let model_json = json::required(&r, "model_json")?;
+    t.log_model(&json::run_id(&r)?, &model_json).await?;
+    Ok(json!({}))
+}
+
+/// Presigned upload and download URLs point at this server's artifact proxy, which needs no
+/// credentials (trackd has no auth), so the URL works for its whole `expiration` and
+/// beyond; `headers` is empty. The host is the one the client used to reach us.
+async fn presigned_url(
+    State(t): State<Tracker>,
+    headers: HeaderMap,
+    request: Request,
+    for_upload: bool,
+) -> Response {
+    respond(
+        async {
+            let r = json::parse_body(&json_body(&headers, request.into_body()).await?)?;
+            let path = json::required(&r, "path")?;
+            let expiration = json::int64(&r, "expiration")?.unwrap_or(0);
+            if expiration < 0 {
+                return Err(TrackingError::invalid(format!(
+                    "Invalid value {expiration} for parameter 'expiration': must be positive."
+                )));
+            }
+            let (target, size) = t
+                .artifact_target(&json::run_id(&r)?, &path, for_upload)
+                .await?;
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| !h.is_empty() && !h.contains(['/', ' ', '@']))
+                .ok_or_else(|| TrackingError::invalid("A Host header is required."))?;
+            let encoded: Vec<String> = target
+                .split('/')
+                .map(|part| {
+                    percent_encoding::utf8_percent_encode(part, PATH_SEGMENT).to_string()
+                })
+                .collect();
+            let mut body = json!({
+                "presigned_url": format!("http://{host}/api/2.0/mlflow-artifacts/artifacts/{}", encoded.join("/")),
+                "headers": {},
+            });
+            if let Some(size) = size {
+                body["file_size"] = json!(size);
+            }
+            Ok(body)
+        }
+        .await,
+    )
+}
+
+/// Characters escaped in one URL path segment.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// log-batch, the hot route: typed parsing first, the generic path for any other shape.
 async fn log_batch_fast(

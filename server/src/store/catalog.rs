@@ -56,7 +56,9 @@ impl Catalog {
             WriteOp::UpdateRun { run_id, .. }
             | WriteOp::SetRunLifecycle { run_id, .. }
             | WriteOp::Log { run_id, .. }
-            | WriteOp::DeleteTag { run_id, .. } => self.refresh(trees, *run_id),
+            | WriteOp::DeleteTag { run_id, .. }
+            | WriteOp::LogIo { run_id, .. }
+            | WriteOp::AppendLoggedModel { run_id, .. } => self.refresh(trees, *run_id),
             WriteOp::StreamBatch { runs, .. } => {
                 let mut seen: Vec<RunId> = Vec::with_capacity(runs.len());
                 for (id, _) in runs {

@@ -11,6 +11,7 @@
 //! | `latest_metrics`   | run id · key                         | latest point (24 bytes)        |
 //! | `metric_chunks`    | run id · key · 0x00 · chunk no (u32) | encoded points (see `chunk`)   |
 //! | `streams`          | stream id (UTF-8)                    | last stored seq (u64)          |
+//! | `run_io`           | run id · kind · identity             | see `run_io`                   |
 //!
 //! Metric keys never contain NUL (validation refuses it), so `run · key · 0x00` is a prefix
 //! that selects exactly one series.

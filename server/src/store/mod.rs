@@ -16,6 +16,7 @@ pub mod chunk;
 mod committer;
 pub mod keys;
 mod read;
+mod run_io;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -115,6 +116,7 @@ pub(crate) struct Trees {
     pub latest_metrics: sled::Tree,
     pub metric_chunks: sled::Tree,
     pub streams: sled::Tree,
+    pub run_io: sled::Tree,
 }
 
 impl Trees {
@@ -130,6 +132,7 @@ impl Trees {
             latest_metrics: db.open_tree("latest_metrics")?,
             metric_chunks: db.open_tree("metric_chunks")?,
             streams: db.open_tree("streams")?,
+            run_io: db.open_tree("run_io")?,
         })
     }
 }

@@ -35,11 +35,14 @@ pub(crate) fn load_run_data(t: &super::Trees, info: RunInfo) -> Result<Run> {
             .ok_or_else(|| TrackingError::Corrupted("latest metric value".into()))?;
         metrics.insert(keys::child_name(&k), point);
     }
+    let (inputs, outputs) = super::run_io::read(t, info.run_id)?;
     Ok(Run {
         info,
         metrics,
         params,
         tags,
+        inputs,
+        outputs,
     })
 }
 

@@ -14,8 +14,8 @@ use super::{
     chunk, decode_record, default_artifact_location, encode_record, keys, StoreError, Trees,
 };
 use crate::domain::{
-    rules, Experiment, ExperimentId, Lifecycle, Point, RunId, RunInfo, RunStatus, RunWrites,
-    RUN_NAME_TAG,
+    rules, Experiment, ExperimentId, Lifecycle, ModelOutput, Point, RunId, RunInfo, RunInputs,
+    RunStatus, RunWrites, LOGGED_MODELS_TAG, RUN_NAME_TAG,
 };
 use crate::error::{Result, TrackingError};
 
@@ -107,6 +107,23 @@ pub enum WriteOp {
         /// Tag key.
         key: String,
     },
+    /// Link datasets and models to a run (LogInputs, LogOutputs); each is stored once.
+    LogIo {
+        /// Which run.
+        run_id: RunId,
+        /// Datasets and models used.
+        inputs: RunInputs,
+        /// Models produced.
+        outputs: Vec<ModelOutput>,
+    },
+    /// Append a model description (MLmodel as a JSON object) to the run's
+    /// `mlflow.log-model.history` tag (LogModel).
+    AppendLoggedModel {
+        /// Which run.
+        run_id: RunId,
+        /// The model, a JSON object.
+        model_json: String,
+    },
     /// One LogStream batch: applied at most once per (stream, seq).
     StreamBatch {
         /// Client-chosen stream id.
@@ -183,6 +200,18 @@ pub(crate) fn apply(t: &Trees, op: &WriteOp) -> Result<Outcome> {
             Ok(Outcome::Logged { points_stored })
         }
         WriteOp::DeleteTag { run_id, key } => delete_tag(t, *run_id, key),
+        WriteOp::LogIo {
+            run_id,
+            inputs,
+            outputs,
+        } => {
+            active_run(t, *run_id)?;
+            super::run_io::write(t, *run_id, inputs, outputs)?;
+            Ok(Outcome::Done)
+        }
+        WriteOp::AppendLoggedModel { run_id, model_json } => {
+            append_logged_model(t, *run_id, model_json)
+        }
         WriteOp::StreamBatch {
             stream_id,
             seq,
@@ -414,6 +443,16 @@ fn set_run_lifecycle(t: &Trees, id: RunId, target: Lifecycle) -> Result<Outcome>
     }
     run.lifecycle = target;
     save_run(t, &run)?;
+    Ok(Outcome::Done)
+}
+
+fn append_logged_model(t: &Trees, id: RunId, model_json: &str) -> Result<Outcome> {
+    active_run(t, id)?;
+    let tag = keys::run_child(id, LOGGED_MODELS_TAG);
+    let previous = t.tags.get(&tag).map_err(store_err)?;
+    let previous = previous.as_deref().map(String::from_utf8_lossy);
+    let history = rules::append_logged_model(previous.as_deref(), model_json)?;
+    t.tags.insert(tag, history.as_bytes()).map_err(store_err)?;
     Ok(Outcome::Done)
 }
 
