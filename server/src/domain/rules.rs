@@ -78,7 +78,10 @@ mod tests {
         let parsed: Vec<serde_json::Value> = serde_json::from_str(&two).unwrap();
         assert_eq!(parsed.len(), 2);
         assert!(append_logged_model(Some("not a list"), model).is_err());
-        let big = format!(r#"{{"artifact_path":"{}","flavors":{{}}}}"#, "x".repeat(8000));
+        let big = format!(
+            r#"{{"artifact_path":"{}","flavors":{{}}}}"#,
+            "x".repeat(8000)
+        );
         assert!(
             append_logged_model(None, &big).is_err(),
             "the tag value limit holds"

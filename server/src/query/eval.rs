@@ -222,7 +222,8 @@ pub fn like(text: &str, pattern: &str, case_insensitive: bool) -> bool {
     pi == p.len()
 }
 
-fn string_matches(actual: &str, op: Op, value: &Value) -> bool {
+/// Whether a string satisfies `op value` (MLflow's string operators).
+pub(crate) fn string_matches(actual: &str, op: Op, value: &Value) -> bool {
     match (op, value) {
         (Op::Eq, Value::Str(v)) => actual == v,
         (Op::Ne, Value::Str(v)) => actual != v,
@@ -234,7 +235,8 @@ fn string_matches(actual: &str, op: Op, value: &Value) -> bool {
     }
 }
 
-fn number_matches(actual: f64, op: Op, value: &Value) -> bool {
+/// Whether a number satisfies `op value`.
+pub(crate) fn number_matches(actual: f64, op: Op, value: &Value) -> bool {
     let Value::Number(v) = value else {
         return false;
     };

@@ -1,34 +1,36 @@
 //! The run catalog: every run with its latest metrics, params and tags, in memory, so a
-//! search never reads sled or metric history.
+//! search never reads sled or metric history. Searches go through the column index of
+//! [`RunIndex`].
 //!
 //! Loaded when the store opens; afterwards only the committer changes it, right after it
 //! applies a write and before that write is acknowledged, so a client that got an
 //! acknowledgement also sees its write in searches.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::read::load_run_data;
+use super::run_index::RunIndex;
 use super::writer::{load_run, WriteOp};
 use super::{keys, StoreError, Trees};
-use crate::domain::{Run, RunId};
+use crate::domain::{ExperimentId, Run, RunId, ViewType};
+use crate::query::filter::Expr;
 
 /// Runs by id.
 #[derive(Default)]
 pub struct Catalog {
-    runs: RwLock<HashMap<RunId, Arc<Run>>>,
+    runs: RwLock<RunIndex>,
 }
 
 impl Catalog {
     /// Loads every run of the store.
     pub(crate) fn load(trees: &Trees) -> Result<Catalog, StoreError> {
-        let mut runs = HashMap::new();
+        let mut runs = RunIndex::default();
         for entry in trees.runs.iter() {
             let (_, bytes) = entry?;
             let info = super::decode_record(&bytes)?;
             let run =
                 load_run_data(trees, info).map_err(|e| StoreError::Corrupted(e.to_string()))?;
-            runs.insert(run.info.run_id, Arc::new(run));
+            runs.upsert(Arc::new(run));
         }
         Ok(Catalog {
             runs: RwLock::new(runs),
@@ -40,12 +42,8 @@ impl Catalog {
         let fresh = load_run(trees, id).and_then(|info| load_run_data(trees, info));
         let mut runs = self.runs.write().expect("catalog lock");
         match fresh {
-            Ok(run) => {
-                runs.insert(id, Arc::new(run));
-            }
-            Err(_) => {
-                runs.remove(&id);
-            }
+            Ok(run) => runs.upsert(Arc::new(run)),
+            Err(_) => runs.remove(id),
         }
     }
 
@@ -86,14 +84,17 @@ impl Catalog {
         }
     }
 
-    /// The runs for which `keep` holds.
-    pub fn select(&self, mut keep: impl FnMut(&Run) -> bool) -> Vec<Arc<Run>> {
+    /// Runs of `experiments` visible in `view` that match `filter` (already type-checked
+    /// with [`crate::query::eval::check_runs`]), in no particular order.
+    pub fn search(
+        &self,
+        experiments: &[ExperimentId],
+        view: ViewType,
+        filter: Option<&Expr>,
+    ) -> Vec<Arc<Run>> {
         self.runs
             .read()
             .expect("catalog lock")
-            .values()
-            .filter(|r| keep(r))
-            .cloned()
-            .collect()
+            .search(experiments, view, filter)
     }
 }

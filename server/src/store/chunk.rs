@@ -142,7 +142,24 @@ fn decode_column(
 }
 
 /// Reads a varint of up to 65 bits: the low 64 bits, and the 65th.
+#[inline(always)]
 fn get_token(bytes: &[u8], pos: &mut usize) -> Result<(u64, u64), ChunkError> {
+    // Fast paths: almost every token of a metric column is one or two bytes.
+    if let Some(&[b0, b1]) = bytes.get(*pos..*pos + 2) {
+        if b0 < 0x80 {
+            *pos += 1;
+            return Ok((u64::from(b0), 0));
+        }
+        if b1 < 0x80 {
+            *pos += 2;
+            return Ok((u64::from(b0 & 0x7f) | u64::from(b1) << 7, 0));
+        }
+    }
+    get_token_slow(bytes, pos)
+}
+
+#[cold]
+fn get_token_slow(bytes: &[u8], pos: &mut usize) -> Result<(u64, u64), ChunkError> {
     let mut v = 0u64;
     let mut extra = 0u64;
     for shift in (0..70).step_by(7) {
@@ -194,13 +211,23 @@ pub fn decode_into(bytes: &[u8], out: &mut Vec<Point>) -> Result<(), ChunkError>
                 if significant == 0 || significant > 8 {
                     return Err(ChunkError("bad value header"));
                 }
-                let raw = bytes
-                    .get(pos..pos + significant)
-                    .ok_or(ChunkError("truncated value"))?;
-                let mut le = [0u8; 8];
-                le[..significant].copy_from_slice(raw);
+                let shifted = if let Some(word) = bytes.get(pos..pos + 8) {
+                    // Fast path: one unaligned 8-byte load, masked to the significant bytes.
+                    let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+                    let bits = significant as u32 * 8;
+                    word & (u64::MAX >> (64 - bits))
+                } else {
+                    let raw = bytes
+                        .get(pos..pos + significant)
+                        .ok_or(ChunkError("truncated value"))?;
+                    let mut le = [0u8; 8];
+                    le[..significant].copy_from_slice(raw);
+                    u64::from_le_bytes(le)
+                };
                 pos += significant;
-                let shifted = u64::from_le_bytes(le);
+                if pos > bytes.len() {
+                    return Err(ChunkError("truncated value"));
+                }
                 if nibbles > 0 && shifted.leading_zeros() < nibbles * 4 {
                     return Err(ChunkError("value overflows"));
                 }

@@ -16,6 +16,7 @@ pub mod chunk;
 mod committer;
 pub mod keys;
 mod read;
+mod run_index;
 mod run_io;
 mod writer;
 

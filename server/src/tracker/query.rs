@@ -195,11 +195,9 @@ pub(crate) fn search_runs(store: &Store, search: &RunSearch) -> Result<Page<std:
         .iter()
         .map(|e| ExperimentId::parse(e))
         .collect::<Result<_>>()?;
-    let runs = store.catalog().select(|run| {
-        experiments.contains(&run.info.experiment_id)
-            && search.view.includes(run.info.lifecycle)
-            && expr.as_ref().is_none_or(|e| eval::matches_run(e, run))
-    });
+    let runs = store
+        .catalog()
+        .search(&experiments, search.view, expr.as_ref());
     let rows: Vec<(SortKey, std::sync::Arc<Run>)> = runs
         .into_iter()
         .map(|r| (order::run_key(&r, &clauses), r))
