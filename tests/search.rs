@@ -637,6 +637,33 @@ async fn sampled_history_for_charts() {
         assert!(s.points.windows(2).all(|w| w[0].step < w[1].step));
         assert!(r.series[1].points.is_empty());
     }
+    // Steps logged out of order are sampled in step order all the same.
+    for step in (0..5_000i64).rev() {
+        let v = if step == 4_321 { -5.0 } else { step as f64 };
+        run.log_metric_at("backwards", v, step, 1_700_000_000_000)
+            .await
+            .unwrap();
+    }
+    run.flush().await.unwrap();
+    let r = c
+        .get_sampled_metric_history(pb::GetSampledMetricHistoryRequest {
+            run_ids: vec![run_id.clone()],
+            metric_keys: vec!["backwards".into()],
+            max_points: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let s = &r.series[0];
+    assert_eq!(s.total_points, 5_000);
+    assert!(s.points.len() <= 50);
+    assert!(s.points.windows(2).all(|w| w[0].step < w[1].step));
+    assert_eq!(
+        (s.points[0].step, s.points.last().unwrap().step),
+        (0, 4_999)
+    );
+    assert!(s.points.iter().any(|p| p.value == -5.0));
     let zoom = c
         .get_sampled_metric_history(pb::GetSampledMetricHistoryRequest {
             run_ids: vec![run_id.clone()],

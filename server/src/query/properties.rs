@@ -144,6 +144,50 @@ proptest! {
     }
 }
 
+/// The batch formulation of min/max sampling (bucket by position, then pick each bucket's
+/// first minimum and maximum): the streaming [`sample::MinMaxSampler`] must agree with it.
+fn reference_min_max(points: &[Point], max_points: usize) -> Vec<Point> {
+    let max_points = max_points.max(4);
+    if points.len() <= max_points {
+        return points.to_vec();
+    }
+    let interior = &points[1..points.len() - 1];
+    let buckets = (max_points - 2) / 2;
+    let mut keep = vec![0];
+    for b in 0..buckets {
+        let (start, end) = (
+            b * interior.len() / buckets,
+            (b + 1) * interior.len() / buckets,
+        );
+        if start >= end {
+            continue;
+        }
+        let bucket = &interior[start..end];
+        let (mut lo, mut hi) = (0, 0);
+        for (i, p) in bucket.iter().enumerate() {
+            if p.value.total_cmp(&bucket[lo].value).is_lt() {
+                lo = i;
+            }
+            if p.value.total_cmp(&bucket[hi].value).is_gt() {
+                hi = i;
+            }
+        }
+        keep.push(start + lo.min(hi) + 1);
+        if lo != hi {
+            keep.push(start + lo.max(hi) + 1);
+        }
+    }
+    keep.push(points.len() - 1);
+    keep.into_iter().map(|i| points[i]).collect()
+}
+
+proptest! {
+    #[test]
+    fn streaming_min_max_equals_the_batch_definition(points in series(), n in 4usize..600) {
+        prop_assert_eq!(sample::min_max(&points, n), reference_min_max(&points, n));
+    }
+}
+
 fn check_sampling(sampled: &[Point], points: &[Point], n: usize) -> Result<(), TestCaseError> {
     prop_assert!(sampled.len() <= n.max(points.len().min(n)));
     prop_assert!(sampled.len() <= points.len());

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 pub use catalog::Catalog;
 pub use committer::{CommitStats, Durability};
+pub use read::SeriesChunks;
 pub use writer::{Outcome, WriteOp};
 
 use crate::domain::{now_ms, Experiment, ExperimentId, Lifecycle};

@@ -416,6 +416,13 @@ pub(crate) fn sampled_history(store: &Store, req: &SampledHistory) -> Result<Vec
     for run in &runs {
         store.run_info(*run)?;
         for key in &req.keys {
+            if req.method == Sampling::MinMax && req.start_step.is_none() && req.end_step.is_none()
+            {
+                if let Some(series) = stream_min_max(store, *run, key, max_points)? {
+                    out.push(series);
+                    continue;
+                }
+            }
             let mut points = store.metric_history(*run, key)?;
             if !points
                 .windows(2)
@@ -443,6 +450,49 @@ pub(crate) fn sampled_history(store: &Store, req: &SampledHistory) -> Result<Vec
         }
     }
     Ok(out)
+}
+
+/// Min/max sampling of a whole series straight from its chunks, without materialising it
+/// (a million points would be 24 MB). `None` if the series is not stored in history order
+/// (steps logged out of order), which needs the sorting path.
+fn stream_min_max(
+    store: &Store,
+    run: RunId,
+    key: &str,
+    max_points: usize,
+) -> Result<Option<SampledSeries>> {
+    let chunks = store.series_chunks(run, key)?;
+    let total = chunks.point_count()?;
+    let mut sampler = sample::MinMaxSampler::new(total, max_points);
+    let mut previous: Option<Point> = None;
+    let mut in_order = true;
+    chunks.for_each(|points| {
+        let joined = match (previous, points.first()) {
+            (Some(q), Some(p)) => in_history_order(&q, p),
+            _ => true,
+        };
+        if !joined || !points.windows(2).all(|w| in_history_order(&w[0], &w[1])) {
+            in_order = false;
+            return false;
+        }
+        previous = points.last().copied().or(previous);
+        sampler.extend(points);
+        true
+    })?;
+    Ok(in_order.then(|| SampledSeries {
+        run_id: run,
+        key: key.to_owned(),
+        points: sampler.finish(),
+        total_points: total,
+    }))
+}
+
+/// `a` may come before `b` in history order (the fast form of `history_order(a, b) <= Equal`).
+fn in_history_order(a: &Point, b: &Point) -> bool {
+    a.step < b.step
+        || (a.step == b.step
+            && (a.timestamp < b.timestamp
+                || (a.timestamp == b.timestamp && a.value.total_cmp(&b.value).is_le())))
 }
 
 /// History order: step, then timestamp, then value.
