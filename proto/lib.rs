@@ -13,5 +13,38 @@ pub mod v1 {
 /// Encoded `FileDescriptorSet` of every trackd proto file, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("trackd_descriptor");
 
+impl v1::MetricColumns {
+    /// Rewrites plain columns into their compact wire form where that is exact: deltas for
+    /// steps and timestamps, and floats for values when every value is exactly a float (bit
+    /// for bit, so NaN payloads and -0.0 survive). Typical training curves shrink from about
+    /// 17 to about 6 bytes per point. Columns already compact are left as they are.
+    pub fn compact(&mut self) {
+        fn to_deltas(plain: &mut Vec<i64>, deltas: &mut Vec<i64>) {
+            if plain.is_empty() || !deltas.is_empty() {
+                return;
+            }
+            let mut previous = 0i64;
+            for v in plain.iter_mut() {
+                let d = v.wrapping_sub(previous);
+                previous = *v;
+                *v = d;
+            }
+            std::mem::swap(plain, deltas);
+        }
+        to_deltas(&mut self.steps, &mut self.step_deltas);
+        to_deltas(&mut self.timestamps, &mut self.timestamp_deltas);
+        if self.values_f32.is_empty()
+            && !self.values.is_empty()
+            && self
+                .values
+                .iter()
+                .all(|&v| f64::from(v as f32).to_bits() == v.to_bits())
+        {
+            self.values_f32 = self.values.iter().map(|&v| v as f32).collect();
+            self.values = Vec::new();
+        }
+    }
+}
+
 pub use prost;
 pub use tonic;

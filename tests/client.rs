@@ -268,6 +268,7 @@ async fn resent_stream_batches_are_stored_once() {
                 steps: (0..100).map(|i| seq as i64 * 100 + i).collect(),
                 timestamps: vec![1; 100],
                 values: vec![0.5; 100],
+                ..Default::default()
             }],
             ..Default::default()
         }],

@@ -141,11 +141,16 @@ impl Batch {
                 run_id,
                 metrics: keys
                     .into_iter()
-                    .map(|(key, c)| pb::MetricColumns {
-                        key,
-                        steps: c.steps,
-                        timestamps: c.timestamps,
-                        values: c.values,
+                    .map(|(key, c)| {
+                        let mut columns = pb::MetricColumns {
+                            key,
+                            steps: c.steps,
+                            timestamps: c.timestamps,
+                            values: c.values,
+                            ..Default::default()
+                        };
+                        columns.compact();
+                        columns
                     })
                     .collect(),
                 params: Vec::new(),

@@ -257,30 +257,19 @@ pub fn batch_writes(
     writes
 }
 
-/// Columnar stream writes → domain writes; the three columns must have equal lengths.
+/// Columnar stream writes → domain writes; each column in its plain or compact form, all
+/// of the same length.
 pub fn stream_writes(runs: Vec<pb::RunWrites>) -> Result<Vec<(String, RunWrites)>> {
     runs.into_iter()
         .map(|r| {
-            let mut metrics = Vec::with_capacity(r.metrics.len());
-            for col in r.metrics {
-                let n = col.values.len();
-                if col.steps.len() != n || col.timestamps.len() != n {
-                    return Err(TrackingError::invalid(format!(
-                        "metric '{}': steps ({}), timestamps ({}) and values ({n}) must have the same length",
-                        crate::domain::validate::abbreviate(&col.key),
-                        col.steps.len(),
-                        col.timestamps.len()
-                    )));
-                }
-                let points = col
-                    .steps
-                    .iter()
-                    .zip(&col.timestamps)
-                    .zip(&col.values)
-                    .map(|((&step, &timestamp), &value)| Point { step, timestamp, value })
-                    .collect();
-                metrics.push((col.key, points));
-            }
+            let metrics = r
+                .metrics
+                .into_iter()
+                .map(|col| {
+                    let points = column_points(&col)?;
+                    Ok((col.key, points))
+                })
+                .collect::<Result<Vec<_>>>()?;
             let writes = RunWrites {
                 metrics,
                 params: r.params.into_iter().map(|p| (p.key, p.value)).collect(),
@@ -289,6 +278,105 @@ pub fn stream_writes(runs: Vec<pb::RunWrites>) -> Result<Vec<(String, RunWrites)
             Ok((r.run_id, writes))
         })
         .collect()
+}
+
+/// One integer column, plain or delta-encoded (not both).
+enum IntColumn<'a> {
+    Plain(&'a [i64]),
+    Deltas(&'a [i64]),
+}
+
+impl IntColumn<'_> {
+    fn pick<'a>(
+        key: &str,
+        name: &str,
+        plain: &'a [i64],
+        deltas: &'a [i64],
+    ) -> Result<IntColumn<'a>> {
+        match (plain.is_empty(), deltas.is_empty()) {
+            (false, false) => Err(TrackingError::invalid(format!(
+                "metric '{}': give {name}s or {name}_deltas, not both",
+                crate::domain::validate::abbreviate(key)
+            ))),
+            (true, false) => Ok(IntColumn::Deltas(deltas)),
+            _ => Ok(IntColumn::Plain(plain)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            IntColumn::Plain(v) | IntColumn::Deltas(v) => v.len(),
+        }
+    }
+
+    /// Writes the column's values into the points through `field`.
+    fn fill(&self, points: &mut [Point], field: impl Fn(&mut Point) -> &mut i64) {
+        match self {
+            IntColumn::Plain(values) => {
+                for (p, &v) in points.iter_mut().zip(values.iter()) {
+                    *field(p) = v;
+                }
+            }
+            IntColumn::Deltas(deltas) => {
+                let mut current = 0i64;
+                for (p, &d) in points.iter_mut().zip(deltas.iter()) {
+                    current = current.wrapping_add(d);
+                    *field(p) = current;
+                }
+            }
+        }
+    }
+}
+
+/// The points of one column set, checking that the columns line up.
+fn column_points(col: &pb::MetricColumns) -> Result<Vec<Point>> {
+    let steps = IntColumn::pick(&col.key, "step", &col.steps, &col.step_deltas)?;
+    let timestamps = IntColumn::pick(
+        &col.key,
+        "timestamp",
+        &col.timestamps,
+        &col.timestamp_deltas,
+    )?;
+    let n = match (col.values.is_empty(), col.values_f32.is_empty()) {
+        (false, false) => {
+            return Err(TrackingError::invalid(format!(
+                "metric '{}': give values or values_f32, not both",
+                crate::domain::validate::abbreviate(&col.key)
+            )))
+        }
+        (true, false) => col.values_f32.len(),
+        _ => col.values.len(),
+    };
+    if steps.len() != n || timestamps.len() != n {
+        return Err(TrackingError::invalid(format!(
+            "metric '{}': steps ({}), timestamps ({}) and values ({n}) must have the same length",
+            crate::domain::validate::abbreviate(&col.key),
+            steps.len(),
+            timestamps.len()
+        )));
+    }
+    let mut points: Vec<Point> = if col.values_f32.is_empty() {
+        col.values
+            .iter()
+            .map(|&value| Point {
+                step: 0,
+                timestamp: 0,
+                value,
+            })
+            .collect()
+    } else {
+        col.values_f32
+            .iter()
+            .map(|&v| Point {
+                step: 0,
+                timestamp: 0,
+                value: f64::from(v),
+            })
+            .collect()
+    };
+    steps.fill(&mut points, |p| &mut p.step);
+    timestamps.fill(&mut points, |p| &mut p.timestamp);
+    Ok(points)
 }
 
 /// A stream acknowledgement → proto.
@@ -335,5 +423,116 @@ pub fn columns(key: String, points: &[Point]) -> pb::MetricColumns {
         steps: points.iter().map(|p| p.step).collect(),
         timestamps: points.iter().map(|p| p.timestamp).collect(),
         values: points.iter().map(|p| p.value).collect(),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(points: &[Point]) -> pb::MetricColumns {
+        columns("m".into(), points)
+    }
+
+    #[test]
+    fn compact_columns_decode_to_the_same_points() {
+        let odd = f64::from_bits(0x7ff8_0000_dead_beef); // a NaN with a payload
+        let cases: Vec<Vec<Point>> = vec![
+            (0..1000)
+                .map(|i| Point {
+                    step: i,
+                    timestamp: 1_700_000_000_000 + i * 37,
+                    value: f64::from(1.0f32 / (i as f32 + 1.0)),
+                })
+                .collect(),
+            vec![
+                Point {
+                    step: i64::MAX,
+                    timestamp: 0,
+                    value: -0.0,
+                },
+                Point {
+                    step: i64::MIN,
+                    timestamp: i64::MAX,
+                    value: odd,
+                },
+                Point {
+                    step: -5,
+                    timestamp: 3,
+                    value: 0.1,
+                },
+                Point {
+                    step: 7,
+                    timestamp: 2,
+                    value: f64::INFINITY,
+                },
+            ],
+            vec![],
+        ];
+        for points in cases {
+            let mut compact = plain(&points);
+            compact.compact();
+            let back = column_points(&compact).unwrap();
+            assert_eq!(back.len(), points.len());
+            for (a, b) in back.iter().zip(&points) {
+                assert_eq!((a.step, a.timestamp), (b.step, b.timestamp));
+                assert_eq!(a.value.to_bits(), b.value.to_bits());
+            }
+            assert_eq!(column_points(&plain(&points)).unwrap().len(), points.len());
+        }
+        let mut f32_curve = plain(&[Point {
+            step: 1,
+            timestamp: 2,
+            value: 0.5,
+        }]);
+        f32_curve.compact();
+        assert!(f32_curve.values.is_empty() && f32_curve.values_f32 == vec![0.5]);
+        let mut f64_curve = plain(&[Point {
+            step: 1,
+            timestamp: 2,
+            value: 0.1,
+        }]);
+        f64_curve.compact();
+        assert!(
+            f64_curve.values_f32.is_empty(),
+            "0.1 is not exactly a float"
+        );
+    }
+
+    #[test]
+    fn mixed_or_uneven_columns_are_refused() {
+        let both = pb::MetricColumns {
+            key: "m".into(),
+            steps: vec![1],
+            step_deltas: vec![1],
+            timestamps: vec![1],
+            values: vec![1.0],
+            ..Default::default()
+        };
+        assert!(column_points(&both)
+            .unwrap_err()
+            .to_string()
+            .contains("not both"));
+        let uneven = pb::MetricColumns {
+            key: "m".into(),
+            step_deltas: vec![1, 1],
+            timestamp_deltas: vec![1],
+            values_f32: vec![1.0, 2.0],
+            ..Default::default()
+        };
+        assert!(column_points(&uneven)
+            .unwrap_err()
+            .to_string()
+            .contains("same length"));
+        let values_twice = pb::MetricColumns {
+            key: "m".into(),
+            steps: vec![1],
+            timestamps: vec![1],
+            values: vec![1.0],
+            values_f32: vec![1.0],
+            ..Default::default()
+        };
+        assert!(column_points(&values_twice).is_err());
     }
 }
