@@ -137,39 +137,48 @@ pub(crate) struct RunIndex {
 }
 
 impl RunIndex {
-    /// Adds or replaces a run.
+    /// Adds or replaces a run. A replacement (the committer refreshes a run after every
+    /// write, so this is on the ingest path) touches only what changed: metric values are
+    /// overwritten in place, and params and tags are re-indexed only when they differ.
     pub fn upsert(&mut self, run: Arc<Run>) {
-        let slot = match self.slots.get(&run.info.run_id) {
-            Some(&slot) => {
-                self.unindex(slot);
-                slot
-            }
+        let (slot, old) = match self.slots.get(&run.info.run_id) {
+            Some(&slot) => (slot, self.rows[slot as usize].take().map(|(_, r)| r)),
             None => {
                 let slot = self.free.pop().unwrap_or_else(|| {
                     self.rows.push(None);
                     (self.rows.len() - 1) as u32
                 });
                 self.slots.insert(run.info.run_id, slot);
-                slot
+                (slot, None)
             }
         };
+        if let Some(old) = &old {
+            let stale = old.metrics.keys().filter(|k| !run.metrics.contains_key(*k));
+            unindex_metrics(&mut self.metrics, stale, slot);
+        }
         for (key, point) in &run.metrics {
-            self.metrics
-                .entry(key.clone())
-                .or_default()
-                .insert(slot, point.value);
+            match self.metrics.get_mut(key) {
+                Some(column) => {
+                    column.insert(slot, point.value);
+                }
+                None => {
+                    let mut column = FxHashMap::default();
+                    column.insert(slot, point.value);
+                    self.metrics.insert(key.clone(), column);
+                }
+            }
         }
-        for (key, value) in &run.params {
-            self.params
-                .entry(key.clone())
-                .or_default()
-                .insert(slot, value);
+        if old.as_ref().is_none_or(|o| o.params != run.params) {
+            if let Some(o) = &old {
+                unindex_strings(&mut self.params, &o.params, slot);
+            }
+            index_strings(&mut self.params, &run.params, slot);
         }
-        for (key, value) in &run.tags {
-            self.tags
-                .entry(key.clone())
-                .or_default()
-                .insert(slot, value);
+        if old.as_ref().is_none_or(|o| o.tags != run.tags) {
+            if let Some(o) = &old {
+                unindex_strings(&mut self.tags, &o.tags, slot);
+            }
+            index_strings(&mut self.tags, &run.tags, slot);
         }
         let meta = Meta {
             experiment: run.info.experiment_id,
@@ -180,36 +189,15 @@ impl RunIndex {
 
     /// Removes a run (a no-op for an unknown one).
     pub fn remove(&mut self, id: RunId) {
-        if let Some(slot) = self.slots.remove(&id) {
-            self.unindex(slot);
-            self.rows[slot as usize] = None;
-            self.free.push(slot);
-        }
-    }
-
-    /// Drops a slot's column entries (the row itself stays).
-    fn unindex(&mut self, slot: u32) {
-        let Some((_, old)) = self.rows[slot as usize].take() else {
+        let Some(slot) = self.slots.remove(&id) else {
             return;
         };
-        for key in old.metrics.keys() {
-            if let Some(column) = self.metrics.get_mut(key) {
-                column.remove(&slot);
-                if column.is_empty() {
-                    self.metrics.remove(key);
-                }
-            }
+        if let Some((_, old)) = self.rows[slot as usize].take() {
+            unindex_metrics(&mut self.metrics, old.metrics.keys(), slot);
+            unindex_strings(&mut self.params, &old.params, slot);
+            unindex_strings(&mut self.tags, &old.tags, slot);
         }
-        for (columns, keys) in [(&mut self.params, &old.params), (&mut self.tags, &old.tags)] {
-            for key in keys.keys() {
-                if let Some(column) = columns.get_mut(key) {
-                    column.remove(slot);
-                    if column.is_empty() {
-                        columns.remove(key);
-                    }
-                }
-            }
-        }
+        self.free.push(slot);
     }
 
     /// Runs of `experiments` visible in `view` that match `filter` (type-checked), in no
@@ -293,6 +281,56 @@ impl RunIndex {
             }
         }
         hits
+    }
+}
+
+/// Drops a slot's values of these metric keys, and columns left empty.
+fn unindex_metrics<'a>(
+    columns: &mut FxHashMap<String, FxHashMap<u32, f64>>,
+    keys: impl Iterator<Item = &'a String>,
+    slot: u32,
+) {
+    for key in keys {
+        if let Some(column) = columns.get_mut(key) {
+            column.remove(&slot);
+            if column.is_empty() {
+                columns.remove(key);
+            }
+        }
+    }
+}
+
+/// Adds a slot's param or tag values to their columns.
+fn index_strings(
+    columns: &mut FxHashMap<String, StringColumn>,
+    values: &std::collections::BTreeMap<String, String>,
+    slot: u32,
+) {
+    for (key, value) in values {
+        match columns.get_mut(key) {
+            Some(column) => column.insert(slot, value),
+            None => {
+                let mut column = StringColumn::default();
+                column.insert(slot, value);
+                columns.insert(key.clone(), column);
+            }
+        }
+    }
+}
+
+/// Drops a slot's param or tag values, and columns left empty.
+fn unindex_strings(
+    columns: &mut FxHashMap<String, StringColumn>,
+    values: &std::collections::BTreeMap<String, String>,
+    slot: u32,
+) {
+    for key in values.keys() {
+        if let Some(column) = columns.get_mut(key) {
+            column.remove(slot);
+            if column.is_empty() {
+                columns.remove(key);
+            }
+        }
     }
 }
 
