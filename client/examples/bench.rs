@@ -167,11 +167,10 @@ async fn stream_ingest(dir: &Path, steps: i64) -> (Figures, f64, f64) {
                 .unwrap();
             let ts0 = 1_700_000_000_000i64;
             for step in 0..steps {
-                for (k, key) in KEYS.iter().enumerate() {
-                    run.log_metric_at(key, value(k, step), step, ts0 + step * 10)
-                        .await
-                        .unwrap();
-                }
+                let metrics: [(&str, f64); 4] = std::array::from_fn(|k| (KEYS[k], value(k, step)));
+                run.log_metrics_at(&metrics, step, ts0 + step * 10)
+                    .await
+                    .unwrap();
             }
             run.finish().await.unwrap();
         }));

@@ -109,37 +109,70 @@ struct Columns {
     values: Vec<f64>,
 }
 
+/// One run's columns in a batch, by key. Training loops log the same keys in the same order
+/// every step, so a lookup first tries the slot after the previous hit: a short string
+/// compare instead of hashing, almost always.
+#[derive(Default)]
+struct RunColumns {
+    keys: Vec<(String, Columns)>,
+    // FxHash: the fallback lookup, on short keys.
+    index: FxHashMap<String, usize>,
+    next: usize,
+}
+
+impl RunColumns {
+    fn columns(&mut self, key: &str) -> &mut Columns {
+        let slot = match self.keys.get(self.next) {
+            Some((k, _)) if k == key => self.next,
+            _ => match self.index.get(key) {
+                Some(&slot) => slot,
+                None => {
+                    self.keys.push((key.to_owned(), Columns::default()));
+                    self.index.insert(key.to_owned(), self.keys.len() - 1);
+                    self.keys.len() - 1
+                }
+            },
+        };
+        self.next = if slot + 1 == self.keys.len() {
+            0
+        } else {
+            slot + 1
+        };
+        &mut self.keys[slot].1
+    }
+}
+
 /// Points being gathered into the next batch.
 #[derive(Default)]
 struct Batch {
-    // FxHash: these lookups run once per logged point, on short keys.
-    runs: FxHashMap<String, FxHashMap<String, Columns>>,
+    runs: FxHashMap<String, RunColumns>,
     points: usize,
 }
 
 impl Batch {
-    fn push(&mut self, run_id: &str, key: &str, value: f64, step: i64, timestamp: i64) {
+    /// Appends points of one step of one run.
+    fn push(&mut self, run_id: &str, metrics: &[(&str, f64)], step: i64, timestamp: i64) {
         let run = match self.runs.get_mut(run_id) {
             Some(run) => run,
             None => self.runs.entry(run_id.to_owned()).or_default(),
         };
-        let cols = match run.get_mut(key) {
-            Some(cols) => cols,
-            None => run.entry(key.to_owned()).or_default(),
-        };
-        cols.steps.push(step);
-        cols.timestamps.push(timestamp);
-        cols.values.push(value);
-        self.points += 1;
+        for (key, value) in metrics {
+            let cols = run.columns(key);
+            cols.steps.push(step);
+            cols.timestamps.push(timestamp);
+            cols.values.push(*value);
+        }
+        self.points += metrics.len();
     }
 
     fn seal(&mut self) -> Sealed {
         let points = std::mem::take(&mut self.points);
         let runs = std::mem::take(&mut self.runs)
             .into_iter()
-            .map(|(run_id, keys)| pb::RunWrites {
+            .map(|(run_id, columns)| pb::RunWrites {
                 run_id,
-                metrics: keys
+                metrics: columns
+                    .keys
                     .into_iter()
                     .map(|(key, c)| {
                         let mut columns = pb::MetricColumns {
@@ -288,9 +321,7 @@ impl Ingest {
         }
         let sealed = {
             let mut pending = self.shared.pending.lock().expect("ingest buffer lock");
-            for (key, value) in metrics {
-                pending.current.push(run_id, key, *value, step, timestamp);
-            }
+            pending.current.push(run_id, metrics, step, timestamp);
             if pending.current.points >= self.shared.batch_points {
                 let batch = pending.current.seal();
                 pending.ready.push_back(batch);
@@ -676,4 +707,31 @@ fn embedded_stream(
         }
     });
     ReceiverStream::new(rx).boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Batch;
+
+    /// Keys in the usual order, in another order, and new keys mid-way all land in their
+    /// own columns.
+    #[test]
+    fn batch_columns_follow_keys_in_any_order() {
+        let mut batch = Batch::default();
+        batch.push("r", &[("a", 1.0), ("b", 2.0)], 0, 10);
+        batch.push("r", &[("a", 3.0), ("b", 4.0)], 1, 11);
+        batch.push("r", &[("b", 6.0), ("c", 7.0), ("a", 5.0)], 2, 12);
+        batch.push("s", &[("a", 8.0)], 0, 10);
+        batch.push("r", &[("a", 9.0)], 3, 13);
+        assert_eq!(batch.points, 9);
+        let run = &batch.runs["r"];
+        let column = |key: &str| {
+            let (_, c) = run.keys.iter().find(|(k, _)| k == key).unwrap();
+            (c.steps.clone(), c.values.clone())
+        };
+        assert_eq!(column("a"), (vec![0, 1, 2, 3], vec![1.0, 3.0, 5.0, 9.0]));
+        assert_eq!(column("b"), (vec![0, 1, 2], vec![2.0, 4.0, 6.0]));
+        assert_eq!(column("c"), (vec![2], vec![7.0]));
+        assert_eq!(batch.runs["s"].keys.len(), 1);
+    }
 }

@@ -177,13 +177,29 @@ impl RunHandle {
     /// # Ok(()) }
     /// ```
     pub async fn log_metrics(&self, metrics: &[(&str, f64)], step: i64) -> Result<()> {
-        let ts = now_ms();
-        for (key, value) in metrics {
-            self.client
-                .log_metric(self.id(), key, *value, step, ts)
-                .await?;
-        }
-        Ok(())
+        self.log_metrics_at(metrics, step, now_ms()).await
+    }
+
+    /// Buffers several metrics at one step with an explicit timestamp (ms since the epoch):
+    /// one call per training step, cheaper than one [`RunHandle::log_metric_at`] per key.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(run: trackd_client::RunHandle) -> trackd_client::Result<()> {
+    /// run.log_metrics_at(&[("loss", 0.3), ("accuracy", 0.91)], 10, 1_700_000_000_000)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn log_metrics_at(
+        &self,
+        metrics: &[(&str, f64)],
+        step: i64,
+        timestamp_ms: i64,
+    ) -> Result<()> {
+        self.client
+            .log_metrics(self.id(), metrics, step, timestamp_ms)
+            .await
     }
 
     /// Logs a param (write-once; a different value for the same key is an error).
