@@ -271,10 +271,7 @@ pub(crate) fn metric_history(
         u64::from_be_bytes(raw.try_into().expect("8 bytes")) as usize
     };
     let mut points = store.metric_history(run, key)?;
-    let in_order = points
-        .windows(2)
-        .all(|w| history_order(&w[0], &w[1]).is_le());
-    if !in_order {
+    if !is_in_history_order(&points) {
         points.sort_by(history_order);
     }
     if max_results == 0 {
@@ -319,10 +316,7 @@ pub(crate) fn history_range(
     }
     store.run_info(run)?;
     let mut points = store.metric_history(run, key)?;
-    if !points
-        .windows(2)
-        .all(|w| history_order(&w[0], &w[1]).is_le())
-    {
+    if !is_in_history_order(&points) {
         points.sort_by(history_order);
     }
     let lo = start_step.map_or(0, |s| points.partition_point(|p| p.step < s));
@@ -424,10 +418,7 @@ pub(crate) fn sampled_history(store: &Store, req: &SampledHistory) -> Result<Vec
                 }
             }
             let mut points = store.metric_history(*run, key)?;
-            if !points
-                .windows(2)
-                .all(|w| history_order(&w[0], &w[1]).is_le())
-            {
+            if !is_in_history_order(&points) {
                 points.sort_by(history_order);
             }
             let lo = req
@@ -471,7 +462,7 @@ fn stream_min_max(
             (Some(q), Some(p)) => in_history_order(&q, p),
             _ => true,
         };
-        if !joined || !points.windows(2).all(|w| in_history_order(&w[0], &w[1])) {
+        if !joined || !is_in_history_order(points) {
             in_order = false;
             return false;
         }
@@ -495,6 +486,11 @@ fn in_history_order(a: &Point, b: &Point) -> bool {
                 || (a.timestamp == b.timestamp && a.value.total_cmp(&b.value).is_le())))
 }
 
+/// Whether the points are already in history order (the common case: no sort needed).
+fn is_in_history_order(points: &[Point]) -> bool {
+    points.windows(2).all(|w| in_history_order(&w[0], &w[1]))
+}
+
 /// History order: step, then timestamp, then value.
 fn history_order(a: &Point, b: &Point) -> std::cmp::Ordering {
     (a.step, a.timestamp)
@@ -505,6 +501,32 @@ fn history_order(a: &Point, b: &Point) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_order_check_agrees_with_history_order() {
+        let values = [f64::NAN, -f64::NAN, -0.0, 0.0, 1.0, f64::NEG_INFINITY];
+        let mut points = Vec::new();
+        for step in [-1, 0, 1] {
+            for timestamp in [0, 5] {
+                for value in values {
+                    points.push(Point {
+                        step,
+                        timestamp,
+                        value,
+                    });
+                }
+            }
+        }
+        for a in &points {
+            for b in &points {
+                assert_eq!(
+                    in_history_order(a, b),
+                    history_order(a, b).is_le(),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn tokens_roundtrip_and_reject_garbage() {
