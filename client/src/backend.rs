@@ -136,7 +136,7 @@ impl Backend {
                     start_time: r.start_time,
                     tags: r.tags,
                 };
-                Ok(convert::run(t.create_run(new).await?))
+                Ok(convert::run(&t.create_run(new).await?))
             }
         }
     }
@@ -154,7 +154,7 @@ impl Backend {
                 .run
                 .unwrap_or_default()),
             #[cfg(feature = "embedded")]
-            Backend::Embedded(t) => Ok(convert::run(t.get_run(run_id).await?)),
+            Backend::Embedded(t) => Ok(convert::run(&t.get_run(run_id).await?)),
         }
     }
 
@@ -270,7 +270,7 @@ impl Backend {
                 };
                 let page = t.search_runs(search).await?;
                 Ok((
-                    page.items.iter().map(|r| convert::run_ref(r)).collect(),
+                    page.items.iter().map(|r| convert::run(r)).collect(),
                     page.next_page_token,
                 ))
             }

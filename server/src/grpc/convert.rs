@@ -168,32 +168,8 @@ pub fn outputs_in(models: Vec<pb::ModelOutput>) -> Vec<ModelOutput> {
         .collect()
 }
 
-/// Domain run → proto.
-pub fn run(r: Run) -> pb::Run {
-    let inputs = run_inputs(&r.inputs);
-    let outputs = run_outputs(&r.outputs);
-    pb::Run {
-        inputs,
-        outputs,
-        info: Some(run_info(r.info)),
-        data: Some(pb::RunData {
-            metrics: r.metrics.into_iter().map(|(k, p)| metric(k, p)).collect(),
-            params: r
-                .params
-                .into_iter()
-                .map(|(key, value)| pb::Param { key, value })
-                .collect(),
-            tags: r
-                .tags
-                .into_iter()
-                .map(|(key, value)| pb::RunTag { key, value })
-                .collect(),
-        }),
-    }
-}
-
-/// Domain run (shared, e.g. from the search catalog) → proto, copying each field once.
-pub fn run_ref(r: &Run) -> pb::Run {
+/// Domain run → proto (by reference: searches convert the catalog's shared runs).
+pub fn run(r: &Run) -> pb::Run {
     pb::Run {
         inputs: run_inputs(&r.inputs),
         outputs: run_outputs(&r.outputs),

@@ -216,7 +216,7 @@ impl TrackingService for TrackingGrpc {
         };
         let run = self.tracker.create_run(new).await?;
         ok(pb::CreateRunResponse {
-            run: Some(convert::run(run)),
+            run: Some(convert::run(&run)),
         })
     }
 
@@ -228,7 +228,7 @@ impl TrackingService for TrackingGrpc {
             .get_run(convert::run_id(&r.run_id, &r.run_uuid))
             .await?;
         ok(pb::GetRunResponse {
-            run: Some(convert::run(run)),
+            run: Some(convert::run(&run)),
         })
     }
 
@@ -286,7 +286,7 @@ impl TrackingService for TrackingGrpc {
         };
         let page = self.tracker.search_runs(search).await?;
         ok(pb::SearchRunsResponse {
-            runs: page.items.iter().map(|r| convert::run_ref(r)).collect(),
+            runs: page.items.iter().map(|r| convert::run(r)).collect(),
             next_page_token: page.next_page_token,
         })
     }
