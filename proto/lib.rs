@@ -10,6 +10,9 @@ pub mod v1 {
     tonic::include_proto!("trackd.v1");
 }
 
+pub mod codec;
+mod fast_encode;
+
 /// Encoded `FileDescriptorSet` of every trackd proto file, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("trackd_descriptor");
 

@@ -90,13 +90,13 @@ impl Client {
                 let stub =
                     TrackingServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
                 let artifacts =
-                    ArtifactServiceClient::new(channel).max_decoding_message_size(64 << 20);
+                    ArtifactServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
                 (
                     Backend::Remote(Stubs {
                         tracking: stub.clone(),
                         artifacts,
                     }),
-                    Link::Remote(stub),
+                    Link::Remote(channel),
                 )
             }
             #[cfg(feature = "embedded")]

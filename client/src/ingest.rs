@@ -23,8 +23,11 @@ use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
+use trackd_proto::codec::PreEncodedCodec;
 use trackd_proto::v1 as pb;
-use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
+
+/// The LogStream method of TrackingService.
+const LOG_STREAM_PATH: &str = "/trackd.v1.TrackingService/LogStream";
 
 use crate::error::{ClientError, Result};
 
@@ -140,6 +143,37 @@ impl RunColumns {
         };
         &mut self.keys[slot].1
     }
+
+    /// Takes the points gathered (compact wire columns), leaving each key that had some with
+    /// room for as many; keys without points are dropped.
+    fn take_batch(&mut self) -> Vec<pb::MetricColumns> {
+        let before = self.keys.len();
+        self.keys.retain(|(_, c)| !c.values.is_empty());
+        if self.keys.len() != before {
+            self.index = self
+                .keys
+                .iter()
+                .enumerate()
+                .map(|(slot, (key, _))| (key.clone(), slot))
+                .collect();
+            self.next = 0;
+        }
+        self.keys
+            .iter_mut()
+            .map(|(key, c)| {
+                let n = c.values.len();
+                let mut columns = pb::MetricColumns {
+                    key: key.clone(),
+                    steps: std::mem::replace(&mut c.steps, Vec::with_capacity(n)),
+                    timestamps: std::mem::replace(&mut c.timestamps, Vec::with_capacity(n)),
+                    values: std::mem::replace(&mut c.values, Vec::with_capacity(n)),
+                    ..Default::default()
+                };
+                columns.compact();
+                columns
+            })
+            .collect()
+    }
 }
 
 /// Points being gathered into the next batch.
@@ -165,31 +199,25 @@ impl Batch {
         self.points += metrics.len();
     }
 
+    /// Closes the batch. The next one keeps each run's keys in the same slots, with room for
+    /// as many points as this one had, so filling it does not grow the columns again. Keys
+    /// and runs that logged nothing in this batch are forgotten.
     fn seal(&mut self) -> Sealed {
         let points = std::mem::take(&mut self.points);
-        let runs = std::mem::take(&mut self.runs)
-            .into_iter()
-            .map(|(run_id, columns)| pb::RunWrites {
-                run_id,
-                metrics: columns
-                    .keys
-                    .into_iter()
-                    .map(|(key, c)| {
-                        let mut columns = pb::MetricColumns {
-                            key,
-                            steps: c.steps,
-                            timestamps: c.timestamps,
-                            values: c.values,
-                            ..Default::default()
-                        };
-                        columns.compact();
-                        columns
-                    })
-                    .collect(),
+        let mut runs = Vec::with_capacity(self.runs.len());
+        self.runs.retain(|run_id, columns| {
+            let metrics = columns.take_batch();
+            if metrics.is_empty() {
+                return false;
+            }
+            runs.push(pb::RunWrites {
+                run_id: run_id.clone(),
+                metrics,
                 params: Vec::new(),
                 tags: Vec::new(),
-            })
-            .collect();
+            });
+            true
+        });
         Sealed { runs, points }
     }
 }
@@ -249,7 +277,8 @@ enum Command {
 /// Where batches go.
 #[derive(Clone)]
 pub(crate) enum Link {
-    Remote(TrackingServiceClient<Channel>),
+    /// LogStream is called on the channel directly: its batches go out pre-encoded.
+    Remote(Channel),
     #[cfg(feature = "embedded")]
     Embedded(trackd_server::Tracker),
 }
@@ -357,12 +386,21 @@ impl Ingest {
 
 struct Sent {
     seq: u64,
-    request: pb::LogStreamRequest,
+    request: Outgoing,
     points: usize,
 }
 
+/// A batch as the link takes it: encoded once for the network (a re-send clones a
+/// reference), or the message itself in-process.
+#[derive(Clone)]
+enum Outgoing {
+    Encoded(bytes::Bytes),
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    Message(pb::LogStreamRequest),
+}
+
 struct Conn {
-    requests: mpsc::Sender<pb::LogStreamRequest>,
+    requests: mpsc::Sender<Outgoing>,
     acks: BoxStream<'static, Result<pb::LogStreamResponse>>,
 }
 
@@ -501,6 +539,11 @@ impl Sender {
             seq,
             runs,
         };
+        let request = match &self.link {
+            Link::Remote(_) => Outgoing::Encoded(request.encode_fast()),
+            #[cfg(feature = "embedded")]
+            Link::Embedded(_) => Outgoing::Message(request),
+        };
         if let Some(conn) = &self.conn {
             self.shared
                 .stats
@@ -520,9 +563,25 @@ impl Sender {
     async fn connect(&mut self) {
         let (tx, rx) = mpsc::channel(self.config.max_in_flight.max(1) + 1);
         let acks: Result<BoxStream<'static, Result<pb::LogStreamResponse>>> = match &self.link {
-            Link::Remote(client) => {
-                let mut client = client.clone();
-                let open = client.log_stream(ReceiverStream::new(rx));
+            Link::Remote(channel) => {
+                let mut grpc = tonic::client::Grpc::new(channel.clone());
+                let outgoing = ReceiverStream::new(rx).filter_map(|o| {
+                    futures::future::ready(match o {
+                        Outgoing::Encoded(bytes) => Some(bytes),
+                        Outgoing::Message(_) => None, // only the embedded link sends these
+                    })
+                });
+                let open = async move {
+                    grpc.ready().await.map_err(|e| {
+                        tonic::Status::unavailable(format!("connection not ready: {e}"))
+                    })?;
+                    grpc.streaming(
+                        tonic::Request::new(outgoing),
+                        tonic::codegen::http::uri::PathAndQuery::from_static(LOG_STREAM_PATH),
+                        PreEncodedCodec::<pb::LogStreamResponse>::default(),
+                    )
+                    .await
+                };
                 match tokio::time::timeout(CONNECT_TIMEOUT, open).await {
                     Ok(Ok(response)) => Ok(response
                         .into_inner()
@@ -670,7 +729,7 @@ async fn sleep_until_opt(at: Option<Instant>) {
 #[cfg(feature = "embedded")]
 fn embedded_stream(
     tracker: trackd_server::Tracker,
-    mut requests: mpsc::Receiver<pb::LogStreamRequest>,
+    mut requests: mpsc::Receiver<Outgoing>,
 ) -> BoxStream<'static, Result<pb::LogStreamResponse>> {
     use trackd_server::grpc::convert;
     let (tx, rx) = mpsc::channel(16);
@@ -682,7 +741,17 @@ fn embedded_stream(
                     if tx.send(Ok(ack)).await.is_err() { return; }
                 }
                 request = requests.recv() => {
-                    let Some(request) = request else { break };
+                    let request = match request {
+                        Some(Outgoing::Message(request)) => request,
+                        Some(Outgoing::Encoded(bytes)) => {
+                            // Only the remote link encodes; decode rather than drop.
+                            match <pb::LogStreamRequest as trackd_proto::prost::Message>::decode(bytes) {
+                                Ok(request) => request,
+                                Err(_) => continue,
+                            }
+                        }
+                        None => break,
+                    };
                     let seq = request.seq;
                     let queued = match convert::stream_writes(request.runs) {
                         Ok(runs) => tracker.enqueue_stream_batch(&request.stream_id, seq, runs).await,
@@ -733,5 +802,62 @@ mod tests {
         assert_eq!(column("b"), (vec![0, 1, 2], vec![2.0, 4.0, 6.0]));
         assert_eq!(column("c"), (vec![2], vec![7.0]));
         assert_eq!(batch.runs["s"].keys.len(), 1);
+    }
+
+    /// Sealing hands over exactly the points gathered; the next batch keeps the slots (with
+    /// room) of keys and runs that logged, and forgets the ones that did not.
+    #[test]
+    fn seal_keeps_active_slots_and_drops_idle_ones() {
+        let mut batch = Batch::default();
+        batch.push("r", &[("a", 1.0), ("b", 2.0)], 0, 10);
+        batch.push("s", &[("a", 3.0)], 0, 10);
+        let first = batch.seal();
+        assert_eq!(first.points, 3);
+        let mut sent: Vec<(String, Vec<String>)> = first
+            .runs
+            .iter()
+            .map(|r| {
+                (
+                    r.run_id.clone(),
+                    r.metrics.iter().map(|m| m.key.clone()).collect(),
+                )
+            })
+            .collect();
+        sent.sort();
+        assert_eq!(
+            sent,
+            [
+                ("r".to_string(), vec!["a".to_string(), "b".to_string()]),
+                ("s".to_string(), vec!["a".to_string()])
+            ]
+        );
+        assert_eq!(batch.points, 0);
+        assert!(batch.runs["r"]
+            .keys
+            .iter()
+            .all(|(_, c)| c.values.is_empty() && c.values.capacity() >= 1));
+
+        // Next batch: only r.b logs. r.a and run s are dropped when it is sealed.
+        batch.push("r", &[("b", 4.0)], 1, 11);
+        let second = batch.seal();
+        assert_eq!(second.runs.len(), 1);
+        assert_eq!(second.runs[0].metrics.len(), 1);
+        assert_eq!(second.runs[0].metrics[0].key, "b");
+        assert_eq!(second.runs[0].metrics[0].values_f32, vec![4.0]);
+        assert_eq!(second.runs[0].metrics[0].step_deltas, vec![1]);
+        assert!(!batch.runs.contains_key("s"));
+        assert_eq!(batch.runs["r"].keys.len(), 1);
+        // The rebuilt index still finds the surviving key, and a returning key gets a slot.
+        batch.push("r", &[("b", 5.0), ("a", 6.0)], 2, 12);
+        let third = batch.seal();
+        let keys: Vec<&str> = third.runs[0]
+            .metrics
+            .iter()
+            .map(|m| m.key.as_str())
+            .collect();
+        assert_eq!(keys, ["b", "a"]);
+        // An empty batch seals to nothing and forgets everything.
+        assert!(batch.seal().runs.is_empty());
+        assert!(batch.runs.is_empty());
     }
 }

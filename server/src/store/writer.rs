@@ -552,25 +552,33 @@ fn append_points(t: &Trees, run: RunId, key: &str, points: &[Point], dedup: bool
         }
         if n < MERGE_BELOW {
             next_no = no;
-            carry = newest_points.clone();
+            carry = if dedup {
+                newest_points.clone()
+            } else {
+                std::mem::take(&mut newest_points)
+            };
         } else {
             next_no = no
                 .checked_add(1)
                 .ok_or_else(|| corrupt("chunk counter overflow"))?;
         }
     }
-    let fresh: Vec<Point> = if dedup {
+    // Only dedup and a small newest chunk need a copy; the common path (a stream appending
+    // past full chunks) encodes straight from the batch.
+    let deduped: Vec<Point>;
+    let fresh: &[Point] = if dedup {
         let mut seen: FxHashSet<(i64, i64, u64)> = newest_points
             .iter()
             .map(|p| (p.step, p.timestamp, p.value.to_bits()))
             .collect();
-        points
+        deduped = points
             .iter()
             .copied()
             .filter(|p| seen.insert((p.step, p.timestamp, p.value.to_bits())))
-            .collect()
+            .collect();
+        &deduped
     } else {
-        points.to_vec()
+        points
     };
     if fresh.is_empty() {
         return Ok(0);
@@ -580,9 +588,14 @@ fn append_points(t: &Trees, run: RunId, key: &str, points: &[Point], dedup: bool
         .copied()
         .max_by(|a, b| a.latest_cmp(b))
         .expect("non-empty");
-    carry.extend_from_slice(&fresh);
+    let merged: &[Point] = if carry.is_empty() {
+        fresh
+    } else {
+        carry.extend_from_slice(fresh);
+        &carry
+    };
     let mut buf = Vec::new();
-    for (i, piece) in carry.chunks(MAX_CHUNK_POINTS).enumerate() {
+    for (i, piece) in merged.chunks(MAX_CHUNK_POINTS).enumerate() {
         buf.clear();
         chunk::encode(piece, &mut buf);
         let no = next_no
