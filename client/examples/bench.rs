@@ -660,11 +660,8 @@ async fn rest_ingest(dir: &Path, requests_per_client: i64) {
     );
 }
 
-/// The same allocator as the `trackd` binary, so the server child (`--serve`) runs what
-/// `trackd server` runs; the client side of each measurement uses it too.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
+// No #[global_allocator]: the system allocator, as in the `trackd` binary, so the server
+// child (`--serve`) runs what `trackd server` runs.
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
