@@ -332,6 +332,61 @@ async fn resent_stream_batches_are_stored_once() {
 
 use futures::StreamExt;
 
+/// A batch larger than the server's whole ingest budget is stored (it waits for all of the
+/// budget rather than for more than exists); one over the batch limit is refused whole.
+#[tokio::test]
+async fn batches_beyond_the_ingest_budget_are_stored() {
+    use trackd_server::tracker::{INGEST_BUDGET_POINTS, MAX_STREAM_BATCH_POINTS};
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    let run_id = run(&mut c, "0").await;
+    // Steps first_step, first_step + 1, ... as deltas.
+    let batch = |seq: u64, first_step: usize, n: usize| pb::LogStreamRequest {
+        stream_id: "big".into(),
+        seq,
+        runs: vec![pb::RunWrites {
+            run_id: run_id.clone(),
+            metrics: vec![pb::MetricColumns {
+                key: "m".into(),
+                step_deltas: std::iter::once(first_step as i64)
+                    .chain(std::iter::repeat(1))
+                    .take(n)
+                    .collect(),
+                timestamp_deltas: vec![0; n],
+                values_f32: vec![0.25; n],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let big = INGEST_BUDGET_POINTS + 10_000;
+    assert!(big <= MAX_STREAM_BATCH_POINTS);
+    let requests = vec![
+        batch(1, 0, big),
+        batch(2, big, MAX_STREAM_BATCH_POINTS + 1),
+        batch(3, big, 5),
+    ];
+    let acks: Vec<pb::LogStreamResponse> = tokio::time::timeout(
+        Duration::from_secs(60),
+        c.log_stream(tokio_stream::iter(requests))
+            .await
+            .unwrap()
+            .into_inner()
+            .map(|r| r.unwrap())
+            .collect(),
+    )
+    .await
+    .expect("a batch larger than the budget must not wait forever");
+    assert_eq!(acks[0].points_stored, big as u64);
+    assert_eq!(
+        acks[1].error.as_ref().unwrap().error_code,
+        "INVALID_PARAMETER_VALUE"
+    );
+    assert_eq!(acks[2].points_stored, 5);
+    let client = Client::connect(&server.handle.url()).await.unwrap();
+    assert_full_history(&client, &run_id, "m", big as i64 + 5).await;
+}
+
 /// A silent stream is closed after the per-stream idle timeout, not kept forever.
 #[tokio::test]
 async fn idle_streams_are_closed() {

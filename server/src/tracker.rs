@@ -26,8 +26,10 @@ pub use query::{ExperimentSearch, Page, RunSearch, SampledHistory, SampledSeries
 /// Most points in one LogStream batch.
 pub const MAX_STREAM_BATCH_POINTS: usize = 250_000;
 /// Most points queued for the committer across all streams; a stream whose batch does not
-/// fit waits (HTTP/2 flow control then slows its sender).
-pub const INGEST_BUDGET_POINTS: usize = 1 << 18;
+/// fit waits (HTTP/2 flow control then slows its sender). A batch larger than the whole
+/// budget (up to [`MAX_STREAM_BATCH_POINTS`]) waits for all of it. 128 Ki points keeps the
+/// committer busy at full rate (twice that was no faster, and 3 MiB heavier).
+pub const INGEST_BUDGET_POINTS: usize = 1 << 17;
 /// Longest stream id.
 pub const MAX_STREAM_ID_LEN: usize = 128;
 
@@ -556,7 +558,7 @@ impl Tracker {
         let permit = self
             .ingest_budget
             .clone()
-            .acquire_many_owned(points as u32)
+            .acquire_many_owned(points.min(INGEST_BUDGET_POINTS) as u32)
             .await
             .map_err(|_| TrackingError::Unavailable("the server is shutting down".into()))?;
         let op = WriteOp::StreamBatch {
