@@ -29,6 +29,11 @@
 //! With `--artifacts` it measures only artifacts instead: a 1 GiB file uploaded with
 //! `log_artifact` to a server child and downloaded back over loopback, MiB/s, and the peak
 //! RSS of both processes (`cargo run --release -p trackd-client --example bench -- --artifacts`).
+//!
+//! With `--client-memory` it measures the client's memory bound: one client in a process of
+//! its own (this binary with `--client-probe`) logs 2 M or 8 M points as fast as it can, with
+//! a 64 Ki- or a 1 Mi-point buffer, and reports its peak RSS. The bound should follow the
+//! buffer, not the number of points.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -147,7 +152,9 @@ impl Figures {
     }
 }
 
-async fn stream_ingest(dir: &Path, steps: i64) -> (Figures, f64, f64) {
+/// Returns the figures, the server's peak RSS, disk bytes per point and this process's peak
+/// RSS (8 clients, each with the default buffer) at the end of the stream phase.
+async fn stream_ingest(dir: &Path, steps: i64) -> (Figures, f64, f64, f64) {
     let server = ServerChild::spawn(dir, "durable");
     let pid = server.child.id();
     let started = Instant::now();
@@ -180,10 +187,69 @@ async fn stream_ingest(dir: &Path, steps: i64) -> (Figures, f64, f64) {
     }
     let seconds = started.elapsed().as_secs_f64();
     let rss = peak_rss_mib(pid);
+    let client_rss = peak_rss_mib(std::process::id());
     server.stop();
     let points = (RUNS as i64 * steps * KEYS.len() as i64) as u64;
     let bytes_per_point = dir_size(dir) as f64 / points as f64;
-    (Figures { points, seconds }, rss, bytes_per_point)
+    (
+        Figures { points, seconds },
+        rss,
+        bytes_per_point,
+        client_rss,
+    )
+}
+
+/// `--client-probe URL BUFFER POINTS`: one client logs POINTS points (4 keys per step) with
+/// a BUFFER-point buffer, then prints its own peak RSS.
+async fn client_probe(url: &str, buffer: usize, points: i64) {
+    let config = IngestConfig::default().with_buffer_points(buffer);
+    let client = Client::connect_with(url, config).await.unwrap();
+    let run = client
+        .start_run()
+        .run_name("client-memory")
+        .system_tags(false)
+        .start()
+        .await
+        .unwrap();
+    let steps = points / KEYS.len() as i64;
+    for step in 0..steps {
+        let metrics: [(&str, f64); 4] = std::array::from_fn(|k| (KEYS[k], value(k, step)));
+        run.log_metrics_at(&metrics, step, 1_700_000_000_000 + step)
+            .await
+            .unwrap();
+    }
+    run.finish().await.unwrap();
+    println!("CLIENT_RSS={:.1}", peak_rss_mib(std::process::id()));
+}
+
+async fn client_memory(dir: &Path) {
+    let server = ServerChild::spawn(dir, "durable");
+    let mut cells = Vec::new();
+    for buffer in [1usize << 16, 1 << 20] {
+        for points in [2_000_000i64, 8_000_000] {
+            let out = Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--client-probe",
+                    &server.url,
+                    &buffer.to_string(),
+                    &points.to_string(),
+                ])
+                .output()
+                .expect("run the client probe");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let rss: f64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix("CLIENT_RSS="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN);
+            println!("client_memory: buffer {buffer} points, {points} points logged: client peak RSS {rss:.1} MiB");
+            cells.push(format!(
+                "\"buffer_{buffer}_points_{points}_rss_mib\":{rss:.1}"
+            ));
+        }
+    }
+    server.stop();
+    println!("{{\"workload\":\"client_memory\",{}}}", cells.join(","));
 }
 
 async fn store_ceiling(dir: &Path, steps: i64) -> Figures {
@@ -672,6 +738,17 @@ fn main() {
         rt.block_on(serve(&args[2], &args[3]));
         return;
     }
+    if args.get(1).map(String::as_str) == Some("--client-probe") {
+        let buffer: usize = args[3].parse().unwrap();
+        let points: i64 = args[4].parse().unwrap();
+        rt.block_on(client_probe(&args[2], buffer, points));
+        return;
+    }
+    if args.iter().any(|a| a == "--client-memory") {
+        let root = tempfile::tempdir().unwrap();
+        rt.block_on(client_memory(root.path()));
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     if args.iter().any(|a| a == "--rest") {
         let root = tempfile::tempdir().unwrap();
@@ -694,10 +771,10 @@ fn main() {
     let root = tempfile::tempdir().unwrap();
     let sub = |name: &str| -> PathBuf { root.path().join(name) };
     rt.block_on(async {
-        let (ingest, rss, bytes_per_point) = stream_ingest(&sub("ingest"), steps).await;
+        let (ingest, rss, bytes_per_point, client_rss) = stream_ingest(&sub("ingest"), steps).await;
         println!(
-            "stream_ingest: {} points in {:.2} s = {:.0} points/s (durable acks); server peak RSS {:.1} MiB; {:.2} bytes/point on disk",
-            ingest.points, ingest.seconds, ingest.rate(), rss, bytes_per_point
+            "stream_ingest: {} points in {:.2} s = {:.0} points/s (durable acks); server peak RSS {:.1} MiB; {:.2} bytes/point on disk; client process (8 clients) peak RSS {:.1} MiB",
+            ingest.points, ingest.seconds, ingest.rate(), rss, bytes_per_point, client_rss
         );
         let ceiling = store_ceiling(&sub("ceiling"), steps).await;
         println!(
@@ -711,10 +788,10 @@ fn main() {
         println!(
             "{{\"workload\":\"stream_ingest\",\"points\":{},\"seconds\":{:.3},\"points_per_s\":{:.0},\
              \"ceiling_points_per_s\":{:.0},\"ratio_to_ceiling\":{:.3},\"server_peak_rss_mib\":{:.1},\
-             \"disk_bytes_per_point\":{:.2},\"unary_durable_p50_us\":{:.0},\"unary_durable_p99_us\":{:.0},\
+             \"disk_bytes_per_point\":{:.2},\"client_peak_rss_mib\":{:.1},\"unary_durable_p50_us\":{:.0},\"unary_durable_p99_us\":{:.0},\
              \"unary_buffered_p50_us\":{:.0},\"unary_buffered_p99_us\":{:.0}}}",
             ingest.points, ingest.seconds, ingest.rate(), ceiling.rate(), ingest.rate() / ceiling.rate(), rss,
-            bytes_per_point, d50, d99, b50, b99
+            bytes_per_point, client_rss, d50, d99, b50, b99
         );
     });
 }
