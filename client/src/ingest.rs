@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
@@ -386,21 +387,14 @@ impl Ingest {
 
 struct Sent {
     seq: u64,
-    request: Outgoing,
+    /// The batch encoded once (`LogStreamRequest::encode_fast`); a re-send clones a
+    /// reference.
+    request: Bytes,
     points: usize,
 }
 
-/// A batch as the link takes it: encoded once for the network (a re-send clones a
-/// reference), or the message itself in-process.
-#[derive(Clone)]
-enum Outgoing {
-    Encoded(bytes::Bytes),
-    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
-    Message(pb::LogStreamRequest),
-}
-
 struct Conn {
-    requests: mpsc::Sender<Outgoing>,
+    requests: mpsc::Sender<Bytes>,
     acks: BoxStream<'static, Result<pb::LogStreamResponse>>,
 }
 
@@ -539,11 +533,7 @@ impl Sender {
             seq,
             runs,
         };
-        let request = match &self.link {
-            Link::Remote(_) => Outgoing::Encoded(request.encode_fast()),
-            #[cfg(feature = "embedded")]
-            Link::Embedded(_) => Outgoing::Message(request),
-        };
+        let request = request.encode_fast();
         if let Some(conn) = &self.conn {
             self.shared
                 .stats
@@ -565,12 +555,7 @@ impl Sender {
         let acks: Result<BoxStream<'static, Result<pb::LogStreamResponse>>> = match &self.link {
             Link::Remote(channel) => {
                 let mut grpc = tonic::client::Grpc::new(channel.clone());
-                let outgoing = ReceiverStream::new(rx).filter_map(|o| {
-                    futures::future::ready(match o {
-                        Outgoing::Encoded(bytes) => Some(bytes),
-                        Outgoing::Message(_) => None, // only the embedded link sends these
-                    })
-                });
+                let outgoing = ReceiverStream::new(rx);
                 let open = async move {
                     grpc.ready().await.map_err(|e| {
                         tonic::Status::unavailable(format!("connection not ready: {e}"))
@@ -729,7 +714,7 @@ async fn sleep_until_opt(at: Option<Instant>) {
 #[cfg(feature = "embedded")]
 fn embedded_stream(
     tracker: trackd_server::Tracker,
-    mut requests: mpsc::Receiver<Outgoing>,
+    mut requests: mpsc::Receiver<Bytes>,
 ) -> BoxStream<'static, Result<pb::LogStreamResponse>> {
     use trackd_server::grpc::convert;
     let (tx, rx) = mpsc::channel(16);
@@ -741,16 +726,16 @@ fn embedded_stream(
                     if tx.send(Ok(ack)).await.is_err() { return; }
                 }
                 request = requests.recv() => {
-                    let request = match request {
-                        Some(Outgoing::Message(request)) => request,
-                        Some(Outgoing::Encoded(bytes)) => {
-                            // Only the remote link encodes; decode rather than drop.
-                            match <pb::LogStreamRequest as trackd_proto::prost::Message>::decode(bytes) {
-                                Ok(request) => request,
-                                Err(_) => continue,
-                            }
+                    let Some(bytes) = request else { break };
+                    // The same bytes a server would decode (the client encoded them itself,
+                    // so this cannot fail short of a bug; if it did, the stream breaks and
+                    // delivery reports it rather than dropping the batch).
+                    let request = match <pb::LogStreamRequest as trackd_proto::prost::Message>::decode(bytes) {
+                        Ok(request) => request,
+                        Err(e) => {
+                            let _ = tx.send(Err(ClientError::Delivery(format!("undecodable batch: {e}")))).await;
+                            return;
                         }
-                        None => break,
                     };
                     let seq = request.seq;
                     let queued = match convert::stream_writes(request.runs) {
