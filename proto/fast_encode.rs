@@ -173,10 +173,10 @@ impl LogStreamRequest {
                 }
             }
             for param in &writes.params {
-                prost::encoding::message::encode(3, param, &mut out);
+                put_delimited(&mut out, 3, &param.encode_to_vec());
             }
             for tag in &writes.tags {
-                prost::encoding::message::encode(4, tag, &mut out);
+                put_delimited(&mut out, 4, &tag.encode_to_vec());
             }
         }
         debug_assert_eq!(out.len(), total);

@@ -27,10 +27,10 @@ use tonic::transport::Channel;
 use trackd_proto::codec::PreEncodedCodec;
 use trackd_proto::v1 as pb;
 
-/// The LogStream method of TrackingService.
-const LOG_STREAM_PATH: &str = "/trackd.v1.TrackingService/LogStream";
-
 use crate::error::{ClientError, Result};
+
+/// The LogStream method of TrackingService (called on the channel with pre-encoded batches).
+const LOG_STREAM_PATH: &str = "/trackd.v1.TrackingService/LogStream";
 
 /// Longest wait for the server to answer a new LogStream.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
