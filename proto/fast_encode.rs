@@ -104,6 +104,30 @@ impl Payloads {
 impl LogStreamRequest {
     /// This message encoded, byte for byte what `prost::Message::encode_to_vec` gives: every
     /// packed value is written once and copied once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trackd_proto::prost::Message;
+    /// use trackd_proto::v1::{LogStreamRequest, MetricColumns, RunWrites};
+    ///
+    /// let mut loss = MetricColumns {
+    ///     key: "loss".into(),
+    ///     steps: vec![0, 1, 2],
+    ///     timestamps: vec![1_700_000_000_000; 3],
+    ///     values: vec![0.5, 0.25, 0.125],
+    ///     ..Default::default()
+    /// };
+    /// loss.compact();
+    /// let request = LogStreamRequest {
+    ///     stream_id: "trainer-0".into(),
+    ///     seq: 1,
+    ///     runs: vec![RunWrites { run_id: "0123abcd".into(), metrics: vec![loss], ..Default::default() }],
+    /// };
+    /// let bytes = request.encode_fast();
+    /// assert_eq!(bytes.as_ref(), request.encode_to_vec().as_slice());
+    /// assert_eq!(LogStreamRequest::decode(bytes).unwrap(), request);
+    /// ```
     pub fn encode_fast(&self) -> Bytes {
         let values: usize = self
             .runs
