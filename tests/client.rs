@@ -470,6 +470,61 @@ async fn delivery_errors_surface_on_flush() {
     run.finish().await.unwrap();
 }
 
+/// A batch refused by the server also surfaces on a later logging call, without a flush:
+/// the training loop learns of it at its next `log_metric`.
+#[tokio::test]
+async fn delivery_errors_surface_on_the_next_call() {
+    let server = TestServer::start().await;
+    let config = IngestConfig::default().with_flush_interval(Duration::from_millis(5));
+    let client = Client::connect_with(&server.handle.url(), config)
+        .await
+        .unwrap();
+    let run = client.start_run().start().await.unwrap();
+    let mut raw = server.client().await;
+    raw.delete_run(pb::DeleteRunRequest {
+        run_id: run.id().into(),
+    })
+    .await
+    .unwrap();
+    // The refusal arrives asynchronously; keep logging as a training loop would.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut step = 0;
+    let err = loop {
+        if let Err(e) = run.log_metric("z", 1.0, step).await {
+            break e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the refused batch was never reported on a logging call"
+        );
+        step += 1;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.to_string().contains("must be in the 'active' state"),
+        "{err}"
+    );
+    raw.restore_run(pb::RestoreRunRequest {
+        run_id: run.id().into(),
+    })
+    .await
+    .unwrap();
+    // Batches logged while the run was deleted may still be refused: flush reports them.
+    let _ = run.flush().await;
+    run.log_metric("after", 2.0, 0).await.unwrap();
+    run.flush().await.expect("nothing is refused any more");
+    assert_eq!(
+        client
+            .metric_history(run.id(), "after")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    run.finish().await.unwrap();
+}
+
 /// Dropping a run without finishing it ends it as KILLED (with its metrics flushed).
 #[tokio::test]
 async fn dropped_run_is_killed() {

@@ -168,6 +168,26 @@ async fn fluent_api_follows_mlflow() {
         "the argument beats set_experiment"
     );
     fluent::end_run(RunStatus::Finished).await.unwrap();
+    // Resuming a run of another experiment than the active one is refused, and the run
+    // keeps its status.
+    let mismatch = fluent::start_run(StartRun::new().run_id(by_arg.id()))
+        .await
+        .unwrap_err();
+    assert!(
+        mismatch.to_string().contains("does not match"),
+        "{mismatch}"
+    );
+    assert_eq!(
+        client
+            .get_run(by_arg.id())
+            .await
+            .unwrap()
+            .info
+            .unwrap()
+            .status,
+        RunStatus::Finished as i32
+    );
+    assert!(fluent::active_run().await.is_none());
     std::env::remove_var("MLFLOW_EXPERIMENT_ID");
 
     // MLFLOW_TRACKING_URI with a directory runs embedded.

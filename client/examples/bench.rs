@@ -242,7 +242,9 @@ async fn client_memory(dir: &Path) {
                 .find_map(|l| l.strip_prefix("CLIENT_RSS="))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(f64::NAN);
-            println!("client_memory: buffer {buffer} points, {points} points logged: client peak RSS {rss:.1} MiB");
+            println!(
+                "client_memory: buffer {buffer} points, {points} points logged: client peak RSS {rss:.1} MiB"
+            );
             cells.push(format!(
                 "\"buffer_{buffer}_points_{points}_rss_mib\":{rss:.1}"
             ));
@@ -538,7 +540,9 @@ async fn queries(dir: &Path) {
         })
         .await;
         let matched = matched.into_inner();
-        println!("search over {runs} runs ({load:.1} s to load): '{filter}' -> {matched} runs, p50 {ms:.2} ms");
+        println!(
+            "search over {runs} runs ({load:.1} s to load): '{filter}' -> {matched} runs, p50 {ms:.2} ms"
+        );
         results.push(ms);
     }
     // One metric with 1,000,000 points, streamed in.
@@ -568,7 +572,9 @@ async fn queries(dir: &Path) {
         }
     })
     .await;
-    println!("full history of a 1,000,000-point metric, GetMetricHistory (MLflow's per-point shape): p50 {full:.1} ms");
+    println!(
+        "full history of a 1,000,000-point metric, GetMetricHistory (MLflow's per-point shape): p50 {full:.1} ms"
+    );
     let columns = p50_ms(|| {
         let mut stub = stub.clone();
         let run_id = run_id.clone();
@@ -716,7 +722,10 @@ async fn rest_ingest(dir: &Path, requests_per_client: i64) {
         }
         let seconds = started.elapsed().as_secs_f64();
         let points = clients as f64 * requests_per_client as f64 * 1000.0;
-        println!("rest log-batch, {clients} client(s): {points:.0} points in {seconds:.2} s = {:.0} points/s", points / seconds);
+        println!(
+            "rest log-batch, {clients} client(s): {points:.0} points in {seconds:.2} s = {:.0} points/s",
+            points / seconds
+        );
         results.push(points / seconds);
     }
     server.stop();

@@ -9,8 +9,8 @@
 use std::net::SocketAddr;
 
 use trackd_client::Client;
-use trackd_server::server::{ServeOptions, ServerHandle};
 use trackd_server::StoreConfig;
+use trackd_server::server::{ServeOptions, ServerHandle};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

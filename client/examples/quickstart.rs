@@ -11,8 +11,8 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
 use smartcore::metrics::accuracy;
 use smartcore::model_selection::train_test_split;
-use trackd_client::fluent::{self, StartRun};
 use trackd_client::RunStatus;
+use trackd_client::fluent::{self, StartRun};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

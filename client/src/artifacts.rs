@@ -14,7 +14,7 @@ use crate::backend::Backend;
 use crate::error::{ClientError, Result};
 
 /// Size of upload chunks.
-pub const UPLOAD_CHUNK_BYTES: usize = 1 << 20;
+pub(crate) const UPLOAD_CHUNK_BYTES: usize = 1 << 20;
 
 /// Joins artifact path segments with `/`, skipping empty ones.
 pub(crate) fn join(parts: &[&str]) -> String {

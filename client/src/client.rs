@@ -21,15 +21,23 @@ use crate::uri::{self, Target};
 ///
 /// # Examples
 ///
-/// ```no_run
-/// # async fn demo() -> trackd_client::Result<()> {
-/// let client = trackd_client::Client::connect("http://127.0.0.1:5000").await?;
+/// ```
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let store = tempfile::tempdir()?;
+/// # let server = trackd_server::ServerHandle::start(
+/// #     "127.0.0.1:0".parse()?, trackd_server::StoreConfig::new(store.path()), Default::default(),
+/// # ).await?;
+/// # let url = server.url();
+/// let client = trackd_client::Client::connect(&url).await?; // e.g. "http://127.0.0.1:5000"
 /// let run = client.start_run().run_name("baseline").start().await?;
 /// run.log_param("lr", 0.01).await?;
 /// for step in 0..100 {
 ///     run.log_metric("loss", 1.0 / (step + 1) as f64, step).await?;
 /// }
-/// run.finish().await?;
+/// let run_id = run.id().to_owned();
+/// run.finish().await?; // waits until the server has every point
+/// assert_eq!(client.metric_history(&run_id, "loss").await?.len(), 100);
+/// # server.shutdown().await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -49,10 +57,18 @@ impl Client {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn demo() -> trackd_client::Result<()> {
-    /// let remote = trackd_client::Client::connect("http://127.0.0.1:5000").await?;
-    /// let local = trackd_client::Client::connect("./mlruns").await?;
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let server = trackd_server::ServerHandle::start(
+    /// #     "127.0.0.1:0".parse()?, trackd_server::StoreConfig::new(store.path()), Default::default(),
+    /// # ).await?;
+    /// # let url = server.url();
+    /// use trackd_client::Client;
+    /// let remote = Client::connect(&url).await?; // a trackd server, e.g. "http://127.0.0.1:5000"
+    /// let local = Client::connect(store.path().join("mlruns").to_str().unwrap()).await?; // no server
+    /// assert_eq!(remote.tracking_uri(), url);
+    /// assert!(local.tracking_uri().ends_with("mlruns"));
     /// # Ok(()) }
     /// ```
     pub async fn connect(uri: &str) -> Result<Client> {
@@ -63,11 +79,12 @@ impl Client {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn demo() -> trackd_client::Result<()> {
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
     /// use trackd_client::{Client, IngestConfig};
     /// let config = IngestConfig::default().with_buffer_points(100_000);
-    /// let client = Client::connect_with("http://127.0.0.1:5000", config).await?;
+    /// let client = Client::connect_with(store.path().to_str().unwrap(), config).await?;
     /// # Ok(()) }
     /// ```
     pub async fn connect_with(uri: &str, config: IngestConfig) -> Result<Client> {
@@ -109,7 +126,7 @@ impl Client {
                 return Err(ClientError::Uri {
                     uri: uri.to_owned(),
                     reason: "embedded stores need the `embedded` feature of trackd-client".into(),
-                })
+                });
             }
         };
         let ingest = Ingest::start(link, config);
@@ -126,9 +143,14 @@ impl Client {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn demo() -> trackd_client::Result<()> {
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # // SAFETY: single-threaded at this point of the example.
+    /// # unsafe { std::env::set_var("MLFLOW_TRACKING_URI", store.path()) };
+    /// // MLFLOW_TRACKING_URI=/tmp/... (a server URL or a store directory)
     /// let client = trackd_client::Client::from_env().await?;
+    /// assert_eq!(client.tracking_uri(), store.path().to_str().unwrap());
     /// # Ok(()) }
     /// ```
     pub async fn from_env() -> Result<Client> {
@@ -136,11 +158,35 @@ impl Client {
     }
 
     /// The tracking URI this client was made for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// assert_eq!(client.tracking_uri(), store.path().to_str().unwrap());
+    /// # Ok(()) }
+    /// ```
     pub fn tracking_uri(&self) -> &str {
         &self.inner.uri
     }
 
     /// Counters of metric delivery.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// use std::sync::atomic::Ordering;
+    /// run.log_metrics(&[("loss", 0.5), ("accuracy", 0.8)], 1).await?;
+    /// run.flush().await?;
+    /// assert_eq!(client.ingest_stats().points_acked.load(Ordering::Relaxed), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn ingest_stats(&self) -> &IngestStats {
         self.inner.ingest.stats()
     }
@@ -151,9 +197,12 @@ impl Client {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn demo(client: trackd_client::Client) -> trackd_client::Result<()> {
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
     /// let id = client.create_experiment("mnist").await?;
+    /// assert_eq!(client.get_experiment(&id).await?.name, "mnist");
     /// # Ok(()) }
     /// ```
     pub async fn create_experiment(&self, name: &str) -> Result<String> {
@@ -161,6 +210,17 @@ impl Client {
     }
 
     /// An experiment by id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let default = client.get_experiment("0").await?;
+    /// assert_eq!(default.name, "Default");
+    /// # Ok(()) }
+    /// ```
     pub async fn get_experiment(&self, experiment_id: &str) -> Result<pb::Experiment> {
         self.inner.backend.get_experiment(experiment_id).await
     }
@@ -169,11 +229,15 @@ impl Client {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn demo(client: trackd_client::Client) -> trackd_client::Result<()> {
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// client.create_experiment("mnist").await?;
     /// if let Some(exp) = client.get_experiment_by_name("mnist").await? {
     ///     println!("{} is experiment {}", exp.name, exp.experiment_id);
     /// }
+    /// assert!(client.get_experiment_by_name("cifar").await?.is_none());
     /// # Ok(()) }
     /// ```
     pub async fn get_experiment_by_name(&self, name: &str) -> Result<Option<pb::Experiment>> {
@@ -186,6 +250,18 @@ impl Client {
 
     /// The id of the active experiment named `name`, creating it if needed (a concurrent
     /// creation by someone else is fine). A deleted experiment of that name is an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let first = client.get_or_create_experiment("mnist").await?;
+    /// let again = client.get_or_create_experiment("mnist").await?;
+    /// assert_eq!(first, again);
+    /// # Ok(()) }
+    /// ```
     pub async fn get_or_create_experiment(&self, name: &str) -> Result<String> {
         if let Some(exp) = self.get_experiment_by_name(name).await? {
             return active_experiment_id(exp);
@@ -201,6 +277,18 @@ impl Client {
     }
 
     /// Soft-deletes an experiment (and its runs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let id = client.create_experiment("scratch").await?;
+    /// client.delete_experiment(&id).await?;
+    /// assert_eq!(client.get_experiment(&id).await?.lifecycle_stage, "deleted");
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
         self.inner.backend.delete_experiment(experiment_id).await
     }
@@ -211,15 +299,20 @@ impl Client {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn demo(client: trackd_client::Client) -> trackd_client::Result<()> {
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let experiment = client.create_experiment("vision").await?;
     /// let run = client
     ///     .start_run()
-    ///     .experiment_id("1")
+    ///     .experiment_id(experiment)
     ///     .run_name("lr-sweep-3")
     ///     .tag("team", "vision")
     ///     .start()
     ///     .await?;
+    /// assert_eq!(run.info().run_name, "lr-sweep-3");
+    /// run.finish().await?;
     /// # Ok(()) }
     /// ```
     pub fn start_run(&self) -> RunBuilder {
@@ -230,9 +323,16 @@ impl Client {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn demo(client: trackd_client::Client, run_id: &str) -> trackd_client::Result<()> {
-    /// let run = client.resume_run(run_id).await?;
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// use trackd_client::RunStatus;
+    /// let run_id = run.id().to_owned();
+    /// run.finish().await?;
+    /// let run = client.resume_run(&run_id).await?;
+    /// assert_eq!(run.info().status, RunStatus::Running as i32);
     /// run.log_metric("loss", 0.1, 1000).await?;
     /// run.finish().await?;
     /// # Ok(()) }
@@ -259,11 +359,16 @@ impl Client {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn demo(client: trackd_client::Client, shared_run_id: &str) -> trackd_client::Result<()> {
-    /// let run = client.attach(shared_run_id).await?;
-    /// run.log_metric("loss/rank3", 0.42, 100).await?;
-    /// run.flush().await?;
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// let shared_run_id = run.id().to_owned(); // e.g. passed to every rank
+    /// let rank3 = client.attach(&shared_run_id).await?;
+    /// rank3.log_metric("loss/rank3", 0.42, 100).await?;
+    /// rank3.flush().await?;
+    /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
     pub async fn attach(&self, run_id: &str) -> Result<RunHandle> {
@@ -276,11 +381,42 @@ impl Client {
     }
 
     /// A run with its latest metrics, params and tags.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// run.log_param("lr", 0.01).await?;
+    /// let fetched = client.get_run(run.id()).await?;
+    /// let params = fetched.data.unwrap_or_default().params;
+    /// assert!(params.iter().any(|p| p.key == "lr" && p.value == "0.01"));
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn get_run(&self, run_id: &str) -> Result<pb::Run> {
         self.inner.backend.get_run(run_id).await
     }
 
     /// Every run of the given experiments, newest first (all pages).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let experiment = client.create_experiment("sweep").await?;
+    /// for lr in [0.1, 0.01] {
+    ///     let run = client.start_run().experiment_id(&experiment).start().await?;
+    ///     run.log_param("lr", lr).await?;
+    ///     run.finish().await?;
+    /// }
+    /// assert_eq!(client.search_runs(&[&experiment]).await?.len(), 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn search_runs(&self, experiment_ids: &[&str]) -> Result<Vec<pb::Run>> {
         let ids: Vec<String> = experiment_ids.iter().map(|s| (*s).to_owned()).collect();
         let mut out = Vec::new();
@@ -300,6 +436,23 @@ impl Client {
     }
 
     /// Every point of a metric, in step order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// for step in 0..3 {
+    ///     run.log_metric("loss", 1.0 / (step + 1) as f64, step).await?;
+    /// }
+    /// run.flush().await?;
+    /// let history = client.metric_history(run.id(), "loss").await?;
+    /// assert_eq!(history.iter().map(|m| m.step).collect::<Vec<_>>(), [0, 1, 2]);
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<pb::Metric>> {
         let c = self.metric_history_columns(run_id, key).await?;
         Ok(c.steps
@@ -320,10 +473,18 @@ impl Client {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn demo(client: trackd_client::Client, run_id: &str) -> trackd_client::Result<()> {
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// # for step in 0..10 { run.log_metric("loss", 1.0 / (step + 1) as f64, step).await?; }
+    /// # run.flush().await?;
+    /// # let run_id = run.id();
     /// let loss = client.metric_history_columns(run_id, "loss").await?;
     /// println!("{} points, last value {:?}", loss.values.len(), loss.values.last());
+    /// assert_eq!(loss.values.len(), 10);
+    /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
     pub async fn metric_history_columns(
@@ -335,6 +496,22 @@ impl Client {
     }
 
     /// Sets a run's final status and end time (now).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// use trackd_client::RunStatus;
+    /// let run_id = run.id().to_owned();
+    /// run.finish().await?;
+    /// // Later, e.g. from a scheduler that learned the job's outcome:
+    /// let info = client.set_terminated(&run_id, RunStatus::Failed).await?;
+    /// assert_eq!(info.status, RunStatus::Failed as i32);
+    /// # Ok(()) }
+    /// ```
     pub async fn set_terminated(&self, run_id: &str, status: pb::RunStatus) -> Result<pb::RunInfo> {
         self.inner
             .backend
@@ -345,6 +522,21 @@ impl Client {
     // --- logging to any run by id ---------------------------------------------------------
 
     /// Buffers a metric point for `run_id` (non-blocking; see [`Client::flush`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// let run_id = run.id();
+    /// client.log_metric(run_id, "loss", 0.25, 7, 1_700_000_000_000).await?;
+    /// client.flush().await?;
+    /// assert_eq!(client.metric_history(run_id, "loss").await?[0].timestamp, 1_700_000_000_000);
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn log_metric(
         &self,
         run_id: &str,
@@ -360,6 +552,21 @@ impl Client {
     }
 
     /// Buffers several metric points of one step for `run_id` (non-blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// let run_id = run.id();
+    /// client.log_metrics(run_id, &[("loss", 0.3), ("accuracy", 0.9)], 1, 1_700_000_000_000).await?;
+    /// client.flush().await?;
+    /// assert_eq!(client.get_run(run_id).await?.data.unwrap_or_default().metrics.len(), 2);
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn log_metrics(
         &self,
         run_id: &str,
@@ -374,6 +581,24 @@ impl Client {
     }
 
     /// Logs params and tags synchronously (errors such as a changed param come back here).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// let params = vec![("lr".to_owned(), "0.01".to_owned())];
+    /// let tags = vec![("team".to_owned(), "vision".to_owned())];
+    /// client.log_params_and_tags(run.id(), params, tags).await?;
+    /// // A param is write-once: another value is refused.
+    /// let changed = vec![("lr".to_owned(), "0.1".to_owned())];
+    /// let err = client.log_params_and_tags(run.id(), changed, vec![]).await.unwrap_err();
+    /// assert_eq!(err.error_code(), Some("INVALID_PARAMETER_VALUE"));
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn log_params_and_tags(
         &self,
         run_id: &str,
@@ -391,9 +616,13 @@ impl Client {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn demo(client: trackd_client::Client, run_id: &str) -> trackd_client::Result<()> {
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
     /// use trackd_client::{Dataset, DatasetInput};
+    /// # let run_id = run.id();
     /// let iris = Dataset {
     ///     name: "iris".into(),
     ///     digest: "5f3a9c".into(),
@@ -404,6 +633,9 @@ impl Client {
     /// client
     ///     .log_inputs(run_id, vec![DatasetInput { dataset: Some(iris), tags: vec![] }])
     ///     .await?;
+    /// let inputs = client.get_run(run_id).await?.inputs.unwrap_or_default();
+    /// assert_eq!(inputs.dataset_inputs.len(), 1);
+    /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
     pub async fn log_inputs(&self, run_id: &str, datasets: Vec<pb::DatasetInput>) -> Result<()> {
@@ -413,7 +645,23 @@ impl Client {
     // --- artifacts ------------------------------------------------------------------------
 
     /// Uploads a local file to the run, at `<artifact_path>/<file name>` (MLflow's
-    /// `log_artifact`).
+    /// `log_artifact`). A directory is uploaded recursively, as [`Client::log_artifacts`] would.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// let model = store.path().join("model.json");
+    /// std::fs::write(&model, r#"{"weights": [0.1, 0.2]}"#)?;
+    /// client.log_artifact(run.id(), &model, Some("model")).await?;
+    /// let files = client.list_artifacts(run.id(), "model", false).await?;
+    /// assert_eq!(files[0].path, "model/model.json");
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn log_artifact(
         &self,
         run_id: &str,
@@ -443,6 +691,24 @@ impl Client {
 
     /// Uploads the contents of a local directory, recursively, under `artifact_path`
     /// (MLflow's `log_artifacts`). A symbolic link pointing outside the directory is refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// let outputs = store.path().join("outputs");
+    /// std::fs::create_dir_all(outputs.join("plots"))?;
+    /// std::fs::write(outputs.join("report.txt"), "ok")?;
+    /// std::fs::write(outputs.join("plots/loss.svg"), "<svg/>")?;
+    /// client.log_artifacts(run.id(), &outputs, Some("outputs")).await?;
+    /// let files = client.list_artifacts(run.id(), "outputs", true).await?;
+    /// assert!(files.iter().any(|f| f.path == "outputs/plots/loss.svg"));
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn log_artifacts(
         &self,
         run_id: &str,
@@ -464,6 +730,24 @@ impl Client {
     }
 
     /// Artifacts of a run under `path` ("" for the root), one level or recursively.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// # let notes = store.path().join("notes.txt");
+    /// # std::fs::write(&notes, "hello")?;
+    /// # client.log_artifact(run.id(), &notes, Some("docs")).await?;
+    /// let top = client.list_artifacts(run.id(), "", false).await?;
+    /// assert!(top[0].is_dir && top[0].path == "docs");
+    /// let all = client.list_artifacts(run.id(), "", true).await?;
+    /// assert!(all.iter().any(|f| f.path == "docs/notes.txt" && f.file_size == Some(5)));
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn list_artifacts(
         &self,
         run_id: &str,
@@ -480,6 +764,24 @@ impl Client {
 
     /// Downloads the artifact file or directory `path` of a run into the local directory
     /// `dst`, keeping its name (and, for a directory, its tree). Returns the local path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// # let notes = store.path().join("notes.txt");
+    /// # std::fs::write(&notes, "hello")?;
+    /// # client.log_artifact(run.id(), &notes, Some("docs")).await?;
+    /// let dst = store.path().join("downloads");
+    /// let local = client.download_artifacts(run.id(), "docs/notes.txt", &dst).await?;
+    /// assert_eq!(local, dst.join("notes.txt"));
+    /// assert_eq!(std::fs::read_to_string(local)?, "hello");
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn download_artifacts(
         &self,
         run_id: &str,
@@ -536,11 +838,42 @@ impl Client {
     }
 
     /// Deletes an artifact file or directory of a run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// # let notes = store.path().join("notes.txt");
+    /// # std::fs::write(&notes, "hello")?;
+    /// client.log_artifact(run.id(), &notes, Some("docs")).await?;
+    /// client.delete_artifact(run.id(), "docs").await?;
+    /// assert!(client.list_artifacts(run.id(), "", true).await?.is_empty());
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_artifact(&self, run_id: &str, path: &str) -> Result<()> {
         self.inner.backend.delete_artifact(run_id, path).await
     }
 
-    /// Waits until every metric point logged through this client is acknowledged.
+    /// Waits until every metric point logged through this client is acknowledged (durably,
+    /// with a default server), and returns the first delivery error not yet reported.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// run.log_metric("loss", 0.5, 0).await?; // buffered: returns before the server has it
+    /// client.flush().await?; // now it is stored
+    /// assert_eq!(client.metric_history(run.id(), "loss").await?.len(), 1);
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn flush(&self) -> Result<()> {
         self.inner.ingest.flush().await
     }

@@ -2,20 +2,85 @@
 
 use std::path::{Path, PathBuf};
 
-/// `mlflow.user`.
+/// `mlflow.user`: the user who started the run.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() {
+/// use trackd_client::context;
+/// assert_eq!(context::USER, "mlflow.user");
+/// # }
+/// ```
 pub const USER: &str = "mlflow.user";
-/// `mlflow.source.name`.
+/// `mlflow.source.name`: the program that started the run.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() {
+/// use trackd_client::context;
+/// assert_eq!(context::SOURCE_NAME, "mlflow.source.name");
+/// # }
+/// ```
 pub const SOURCE_NAME: &str = "mlflow.source.name";
-/// `mlflow.source.type`.
+/// `mlflow.source.type`: the kind of source (`LOCAL` for a program run on this machine).
+///
+/// # Examples
+///
+/// ```
+/// # fn main() {
+/// use trackd_client::context;
+/// assert_eq!(context::SOURCE_TYPE, "mlflow.source.type");
+/// # }
+/// ```
 pub const SOURCE_TYPE: &str = "mlflow.source.type";
-/// `mlflow.source.git.commit`.
+/// `mlflow.source.git.commit`: the git commit checked out where the run started.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() {
+/// use trackd_client::context;
+/// assert_eq!(context::GIT_COMMIT, "mlflow.source.git.commit");
+/// # }
+/// ```
 pub const GIT_COMMIT: &str = "mlflow.source.git.commit";
-/// `mlflow.parentRunId`.
+/// `mlflow.parentRunId`: the parent of a nested run.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() {
+/// use trackd_client::context;
+/// assert_eq!(context::PARENT_RUN_ID, "mlflow.parentRunId");
+/// # }
+/// ```
 pub const PARENT_RUN_ID: &str = "mlflow.parentRunId";
-/// `mlflow.runName`.
+/// `mlflow.runName`: the run's name, as MLflow also keeps it in a tag.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() {
+/// use trackd_client::context;
+/// assert_eq!(context::RUN_NAME, "mlflow.runName");
+/// # }
+/// ```
 pub const RUN_NAME: &str = "mlflow.runName";
 
 /// The OS user (`USER`, `LOGNAME`, `USERNAME`), else `unknown`.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() {
+/// use trackd_client::context;
+/// # // SAFETY: single-threaded example.
+/// # unsafe { std::env::set_var("USER", "ada") };
+/// assert_eq!(context::user(), "ada");
+/// # }
+/// ```
 pub fn user() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
@@ -24,6 +89,16 @@ pub fn user() -> String {
 }
 
 /// The program being run (its first argument), as MLflow's `sys.argv[0]`.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() {
+/// use trackd_client::context;
+/// let program = std::env::args().next().unwrap();
+/// assert_eq!(context::source_name(), program);
+/// # }
+/// ```
 pub fn source_name() -> String {
     std::env::args()
         .next()
@@ -31,6 +106,23 @@ pub fn source_name() -> String {
 }
 
 /// The commit checked out in the git repository containing `start` (or an ancestor).
+///
+/// # Examples
+///
+/// ```
+/// # fn main() {
+/// use trackd_client::context;
+/// # let repo = tempfile::tempdir().unwrap();
+/// # std::fs::create_dir_all(repo.path().join(".git/refs/heads")).unwrap();
+/// # std::fs::write(repo.path().join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+/// # std::fs::write(repo.path().join(".git/refs/heads/main"), "0123456789abcdef0123456789abcdef01234567\n").unwrap();
+/// # std::fs::create_dir_all(repo.path().join("src")).unwrap();
+/// // In a checkout of main at 0123456…:
+/// let commit = context::git_commit(&repo.path().join("src"));
+/// assert_eq!(commit.as_deref(), Some("0123456789abcdef0123456789abcdef01234567"));
+/// assert_eq!(context::git_commit(std::path::Path::new("/")), None);
+/// # }
+/// ```
 pub fn git_commit(start: &Path) -> Option<String> {
     let git_dir = find_git_dir(start)?;
     let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
@@ -82,7 +174,20 @@ fn packed_ref(git_dir: &Path, reference: &str) -> Option<String> {
     })
 }
 
-/// The system tags MLflow sets on a new run started from this process.
+/// The system tags MLflow sets on a new run started from this process (user, source
+/// name and type, and the git commit when the working directory or the program is in a git
+/// checkout).
+///
+/// # Examples
+///
+/// ```
+/// # fn main() {
+/// use trackd_client::context;
+/// let tags = context::system_tags();
+/// assert!(tags.iter().any(|(k, v)| k == context::SOURCE_TYPE && v == "LOCAL"));
+/// assert!(tags.iter().any(|(k, _)| k == context::USER));
+/// # }
+/// ```
 pub fn system_tags() -> Vec<(String, String)> {
     let mut tags = vec![
         (USER.to_owned(), user()),

@@ -1,9 +1,41 @@
 //! The client's error type.
 
 /// Result of a client call.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+/// # let run = client.start_run().start().await?;
+/// async fn train(run: &trackd_client::RunHandle) -> trackd_client::Result<()> {
+///     run.log_param("lr", 0.01).await?;
+///     run.log_metric("loss", 0.5, 0).await
+/// }
+/// train(&run).await?;
+/// # run.finish().await?;
+/// # Ok(()) }
+/// ```
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
 /// Why a client call failed.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+/// use trackd_client::ClientError;
+/// match client.get_run("0123456789abcdef0123456789abcdef").await {
+///     Err(ClientError::Api { error_code, .. }) => assert_eq!(error_code, "RESOURCE_DOES_NOT_EXIST"),
+///     other => panic!("expected an API error, got {other:?}"),
+/// }
+/// let err = trackd_client::Client::connect("s3://bucket").await.unwrap_err();
+/// assert!(matches!(err, ClientError::Uri { .. }));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClientError {
     /// The server (or the embedded tracker) refused the request.
@@ -45,7 +77,20 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// The gRPC code of an API error (`Unknown` for local errors).
+    /// The gRPC code of an API error (`InvalidArgument` for a bad URI or API misuse,
+    /// `Unavailable` when the server cannot be reached or delivery failed, `Unknown` for local
+    /// I/O errors).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let err = client.get_experiment("999").await.unwrap_err();
+    /// assert_eq!(err.code(), tonic::Code::NotFound);
+    /// # Ok(()) }
+    /// ```
     pub fn code(&self) -> tonic::Code {
         match self {
             ClientError::Api { code, .. } => *code,
@@ -56,6 +101,17 @@ impl ClientError {
     }
 
     /// MLflow's error code name of an API error, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let err = client.get_experiment("999").await.unwrap_err();
+    /// assert_eq!(err.error_code(), Some("RESOURCE_DOES_NOT_EXIST"));
+    /// # Ok(()) }
+    /// ```
     pub fn error_code(&self) -> Option<&str> {
         match self {
             ClientError::Api { error_code, .. } => Some(error_code),

@@ -13,10 +13,12 @@
 //!
 //! # Examples
 //!
-//! ```no_run
-//! # async fn demo() -> trackd_client::Result<()> {
+//! ```
+//! # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+//! # let store = tempfile::tempdir()?;
 //! use trackd_client::fluent::{self, StartRun};
 //!
+//! fluent::set_tracking_uri(store.path().to_str().unwrap()).await; // or MLFLOW_TRACKING_URI
 //! fluent::set_experiment("mnist").await?;
 //! fluent::start_run(StartRun::new().run_name("baseline")).await?;
 //! fluent::log_param("lr", 0.01).await?;
@@ -26,22 +28,74 @@
 //! ```
 
 use std::fmt::Display;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Mutex;
 use trackd_proto::v1 as pb;
 
+use crate::Client;
 use crate::error::{ClientError, Result};
 use crate::run::{ActiveRun, RunHandle};
 use crate::uri;
-use crate::Client;
 
 /// Run to resume when set (consumed by the first `start_run`).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// # let run_id = fluent::start_run(StartRun::new()).await?.id().to_owned();
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// // MLFLOW_RUN_ID=<run id> makes the first start_run resume that run:
+/// # // SAFETY: single-threaded at this point of the example.
+/// # unsafe { std::env::set_var(fluent::RUN_ID_ENV, &run_id) };
+/// let resumed = fluent::start_run(StartRun::new()).await?;
+/// assert_eq!(resumed.id(), run_id);
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
 pub const RUN_ID_ENV: &str = "MLFLOW_RUN_ID";
-/// Experiment (by name) for new runs.
+/// Experiment (by name) for new runs; created if it does not exist.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// // MLFLOW_EXPERIMENT_NAME=nightly sends new runs to the experiment "nightly":
+/// # // SAFETY: single-threaded at this point of the example.
+/// # unsafe { std::env::set_var(fluent::EXPERIMENT_NAME_ENV, "nightly") };
+/// let run = fluent::start_run(StartRun::new()).await?;
+/// let experiment = fluent::client().await?.get_experiment(run.experiment_id()).await?;
+/// assert_eq!(experiment.name, "nightly");
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
 pub const EXPERIMENT_NAME_ENV: &str = "MLFLOW_EXPERIMENT_NAME";
-/// Experiment (by id) for new runs.
+/// Experiment (by id) for new runs; it must exist.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// let id = fluent::create_experiment("nightly").await?;
+/// // MLFLOW_EXPERIMENT_ID=<id> sends new runs to that experiment:
+/// # // SAFETY: single-threaded at this point of the example.
+/// # unsafe { std::env::set_var(fluent::EXPERIMENT_ID_ENV, &id) };
+/// let run = fluent::start_run(StartRun::new()).await?;
+/// assert_eq!(run.experiment_id(), id);
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
 pub const EXPERIMENT_ID_ENV: &str = "MLFLOW_EXPERIMENT_ID";
 
 #[derive(Default)]
@@ -57,6 +111,20 @@ static STATE: LazyLock<Mutex<State>> = LazyLock::new(Default::default);
 static ENV_RUN_ID_USED: AtomicBool = AtomicBool::new(false);
 
 /// Options of [`start_run`], as MLflow's keyword arguments.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// let options = StartRun::new().run_name("baseline").tag("team", "vision");
+/// let run = fluent::start_run(options).await?;
+/// assert_eq!(run.info().run_name, "baseline");
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct StartRun {
@@ -69,35 +137,120 @@ pub struct StartRun {
 
 impl StartRun {
     /// No options: a new top-level run in the resolved experiment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// use trackd_client::fluent::{self, StartRun};
+    /// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+    /// let run = fluent::start_run(StartRun::new()).await?;
+    /// assert_eq!(run.experiment_id(), "0");
+    /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Resume this run instead of creating one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// use trackd_client::fluent::{self, StartRun};
+    /// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+    /// let first = fluent::start_run(StartRun::new()).await?.id().to_owned();
+    /// fluent::end_run(trackd_client::RunStatus::Finished).await?;
+    /// let again = fluent::start_run(StartRun::new().run_id(&first)).await?;
+    /// assert_eq!(again.id(), first);
+    /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn run_id(mut self, id: impl Into<String>) -> Self {
         self.run_id = Some(id.into());
         self
     }
 
     /// Experiment of a new run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// use trackd_client::fluent::{self, StartRun};
+    /// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+    /// let id = fluent::create_experiment("ablation").await?;
+    /// let run = fluent::start_run(StartRun::new().experiment_id(&id)).await?;
+    /// assert_eq!(run.experiment_id(), id);
+    /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn experiment_id(mut self, id: impl Into<String>) -> Self {
         self.experiment_id = Some(id.into());
         self
     }
 
     /// Name of a new run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// use trackd_client::fluent::{self, StartRun};
+    /// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+    /// let run = fluent::start_run(StartRun::new().run_name("baseline")).await?;
+    /// assert_eq!(run.info().run_name, "baseline");
+    /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn run_name(mut self, name: impl Into<String>) -> Self {
         self.run_name = Some(name.into());
         self
     }
 
     /// Start the run as a child of the active run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// use trackd_client::fluent::{self, StartRun};
+    /// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+    /// let parent = fluent::start_run(StartRun::new()).await?;
+    /// let child = fluent::start_run(StartRun::new().nested(true)).await?;
+    /// let tags = fluent::get_run(child.id()).await?.data.unwrap_or_default().tags;
+    /// assert!(tags.iter().any(|t| t.key == "mlflow.parentRunId" && t.value == parent.id()));
+    /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+    /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn nested(mut self, nested: bool) -> Self {
         self.nested = nested;
         self
     }
 
     /// A tag for the run (new or resumed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// use trackd_client::fluent::{self, StartRun};
+    /// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+    /// let run = fluent::start_run(StartRun::new().tag("team", "vision")).await?;
+    /// let tags = fluent::get_run(run.id()).await?.data.unwrap_or_default().tags;
+    /// assert!(tags.iter().any(|t| t.key == "team" && t.value == "vision"));
+    /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn tag(mut self, key: impl Into<String>, value: impl Display) -> Self {
         self.tags.push((key.into(), value.to_string()));
         self
@@ -105,13 +258,39 @@ impl StartRun {
 }
 
 /// Sets the tracking URI for the fluent API (a server URL or a store directory).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// // e.g. fluent::set_tracking_uri("http://127.0.0.1:5000").await;
+/// assert_eq!(fluent::get_tracking_uri().await, store.path().to_str().unwrap());
+/// # Ok(()) }
+/// ```
 pub async fn set_tracking_uri(uri: impl Into<String>) {
     let mut state = STATE.lock().await;
     state.tracking_uri = Some(uri.into());
     state.client = None;
 }
 
-/// The tracking URI the fluent API uses.
+/// The tracking URI the fluent API uses: the one set with [`set_tracking_uri`], else
+/// `MLFLOW_TRACKING_URI`, else `./mlruns`.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # // SAFETY: single-threaded at this point of the example.
+/// # unsafe { std::env::remove_var("MLFLOW_TRACKING_URI") };
+/// use trackd_client::fluent;
+/// assert_eq!(fluent::get_tracking_uri().await, "./mlruns"); // nothing set
+/// fluent::set_tracking_uri("http://127.0.0.1:5000").await;
+/// assert_eq!(fluent::get_tracking_uri().await, "http://127.0.0.1:5000");
+/// # Ok(()) }
+/// ```
 pub async fn get_tracking_uri() -> String {
     uri::resolve(STATE.lock().await.tracking_uri.as_deref())
 }
@@ -126,12 +305,38 @@ async fn client_locked(state: &mut State) -> Result<Client> {
 }
 
 /// The client behind the fluent API.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// let client = fluent::client().await?;
+/// assert_eq!(client.tracking_uri(), fluent::get_tracking_uri().await);
+/// # Ok(()) }
+/// ```
 pub async fn client() -> Result<Client> {
     client_locked(&mut *STATE.lock().await).await
 }
 
 /// Makes the experiment named `name` active for new runs, creating it if needed; returns
 /// its id.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// let id = fluent::set_experiment("mnist").await?;
+/// let run = fluent::start_run(StartRun::new()).await?;
+/// assert_eq!(run.experiment_id(), id);
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
 pub async fn set_experiment(name: &str) -> Result<String> {
     let mut state = STATE.lock().await;
     let client = client_locked(&mut state).await?;
@@ -141,6 +346,21 @@ pub async fn set_experiment(name: &str) -> Result<String> {
 }
 
 /// Makes the experiment with id `id` active for new runs; it must exist and be active.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// let id = fluent::create_experiment("mnist").await?;
+/// fluent::set_experiment_by_id(&id).await?;
+/// assert_eq!(fluent::start_run(StartRun::new()).await?.experiment_id(), id);
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// assert!(fluent::set_experiment_by_id("12345").await.is_err()); // no such experiment
+/// # Ok(()) }
+/// ```
 pub async fn set_experiment_by_id(id: &str) -> Result<()> {
     let mut state = STATE.lock().await;
     let client = client_locked(&mut state).await?;
@@ -156,6 +376,20 @@ pub async fn set_experiment_by_id(id: &str) -> Result<()> {
 }
 
 /// Creates an experiment and returns its id.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// let id = fluent::create_experiment("mnist").await?;
+/// assert_eq!(fluent::client().await?.get_experiment(&id).await?.name, "mnist");
+/// // Names are unique:
+/// assert!(fluent::create_experiment("mnist").await.is_err());
+/// # Ok(()) }
+/// ```
 pub async fn create_experiment(name: &str) -> Result<String> {
     client().await?.create_experiment(name).await
 }
@@ -207,25 +441,29 @@ async fn resolve_experiment(
 ///
 /// # Examples
 ///
-/// ```no_run
-/// # async fn demo() -> trackd_client::Result<()> {
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
 /// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
 /// let parent = fluent::start_run(StartRun::new().run_name("sweep")).await?;
 /// let child = fluent::start_run(StartRun::new().nested(true)).await?;
+/// // Another run that is not nested is refused while one is active, as in MLflow:
+/// assert!(fluent::start_run(StartRun::new()).await.is_err());
 /// fluent::end_run(trackd_client::RunStatus::Finished).await?; // child
 /// fluent::end_run(trackd_client::RunStatus::Finished).await?; // parent
 /// # Ok(()) }
 /// ```
 pub async fn start_run(options: StartRun) -> Result<RunHandle> {
     let mut state = STATE.lock().await;
-    if let Some(top) = state.stack.last() {
-        if !options.nested {
-            return Err(ClientError::Usage(format!(
-                "Run with UUID {} is already active. To start a new run, first end the current run \
-                 with end_run(). To start a nested run, use StartRun::new().nested(true).",
-                top.id()
-            )));
-        }
+    if let Some(top) = state.stack.last()
+        && !options.nested
+    {
+        return Err(ClientError::Usage(format!(
+            "Run with UUID {} is already active. To start a new run, first end the current run \
+             with end_run(). To start a nested run, use StartRun::new().nested(true).",
+            top.id()
+        )));
     }
     let client = client_locked(&mut state).await?;
     let resume = options.run_id.clone().or_else(|| {
@@ -234,16 +472,22 @@ pub async fn start_run(options: StartRun) -> Result<RunHandle> {
     });
     let run = match resume {
         Some(run_id) => {
-            let run = client.resume_run(&run_id).await?;
             if let Some(expected) = &state.experiment_id {
-                if run.experiment_id() != expected {
+                // Checked before resuming: a refused run keeps its status.
+                let actual = client
+                    .get_run(&run_id)
+                    .await?
+                    .info
+                    .unwrap_or_default()
+                    .experiment_id;
+                if actual != *expected {
                     return Err(invalid(format!(
                         "Cannot start run with ID {run_id} because active experiment ID {expected} does \
-                         not match the run's experiment ID {}.",
-                        run.experiment_id()
+                         not match the run's experiment ID {actual}."
                     )));
                 }
             }
+            let run = client.resume_run(&run_id).await?;
             if !options.tags.is_empty() {
                 client
                     .log_params_and_tags(run.id(), Vec::new(), options.tags.clone())
@@ -274,17 +518,61 @@ pub async fn start_run(options: StartRun) -> Result<RunHandle> {
 }
 
 /// The innermost active run, if any.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// assert!(fluent::active_run().await.is_none());
+/// let run = fluent::start_run(StartRun::new()).await?;
+/// assert_eq!(fluent::active_run().await.map(|r| r.id().to_owned()), Some(run.id().to_owned()));
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
 pub async fn active_run() -> Option<RunHandle> {
     STATE.lock().await.stack.last().map(ActiveRun::handle)
 }
 
 /// The id of the active run, or of the last run this process ended.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// let run_id = fluent::start_run(StartRun::new()).await?.id().to_owned();
+/// fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// assert_eq!(fluent::last_active_run_id().await, Some(run_id));
+/// # Ok(()) }
+/// ```
 pub async fn last_active_run_id() -> Option<String> {
     STATE.lock().await.last_run_id.clone()
 }
 
 /// Ends the innermost active run with `status` (flushing its metrics first). No-op without
 /// an active run.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// use trackd_client::RunStatus;
+/// let run = fluent::start_run(StartRun::new()).await?;
+/// fluent::log_metric("loss", 0.5, Some(0)).await?;
+/// fluent::end_run(RunStatus::Finished).await?;
+/// let info = fluent::get_run(run.id()).await?.info.unwrap_or_default();
+/// assert_eq!(info.status, RunStatus::Finished as i32);
+/// fluent::end_run(RunStatus::Finished).await?; // nothing active: no-op
+/// # Ok(()) }
+/// ```
 pub async fn end_run(status: pb::RunStatus) -> Result<()> {
     let run = STATE.lock().await.stack.pop();
     match run {
@@ -301,11 +589,40 @@ async fn active_or_start() -> Result<RunHandle> {
 }
 
 /// Logs a param to the active run (starting one if needed).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// fluent::log_param("lr", 0.01).await?; // starts a run: none was active
+/// let run = fluent::active_run().await.expect("started by log_param");
+/// let params = fluent::get_run(run.id()).await?.data.unwrap_or_default().params;
+/// assert_eq!(params[0].value, "0.01");
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
 pub async fn log_param(key: &str, value: impl Display) -> Result<()> {
     active_or_start().await?.log_param(key, value).await
 }
 
 /// Logs params to the active run (starting one if needed).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// fluent::log_params([("epochs", 10), ("batch_size", 64)]).await?;
+/// # let run = fluent::active_run().await.unwrap();
+/// # assert_eq!(fluent::get_run(run.id()).await?.data.unwrap_or_default().params.len(), 2);
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
 pub async fn log_params<K: Display, V: Display>(
     params: impl IntoIterator<Item = (K, V)>,
 ) -> Result<()> {
@@ -313,6 +630,23 @@ pub async fn log_params<K: Display, V: Display>(
 }
 
 /// Logs a metric to the active run (starting one if needed); `step` defaults to 0.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// for epoch in 0..3 {
+///     fluent::log_metric("loss", 1.0 / f64::from(epoch + 1), Some(i64::from(epoch))).await?;
+/// }
+/// fluent::flush().await?;
+/// # let run = fluent::active_run().await.unwrap();
+/// # assert_eq!(fluent::client().await?.metric_history(run.id(), "loss").await?.len(), 3);
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
 pub async fn log_metric(key: &str, value: f64, step: Option<i64>) -> Result<()> {
     active_or_start()
         .await?
@@ -321,6 +655,21 @@ pub async fn log_metric(key: &str, value: f64, step: Option<i64>) -> Result<()> 
 }
 
 /// Logs several metrics at one step to the active run (starting one if needed).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// fluent::log_metrics(&[("loss", 0.3), ("accuracy", 0.9)], Some(1)).await?;
+/// fluent::flush().await?;
+/// # let run = fluent::active_run().await.unwrap();
+/// # assert_eq!(fluent::get_run(run.id()).await?.data.unwrap_or_default().metrics.len(), 2);
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
 pub async fn log_metrics(metrics: &[(&str, f64)], step: Option<i64>) -> Result<()> {
     active_or_start()
         .await?
@@ -329,22 +678,82 @@ pub async fn log_metrics(metrics: &[(&str, f64)], step: Option<i64>) -> Result<(
 }
 
 /// Sets a tag on the active run (starting one if needed).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// fluent::set_tag("release", "v1.2").await?;
+/// # let run = fluent::active_run().await.unwrap();
+/// # let tags = fluent::get_run(run.id()).await?.data.unwrap_or_default().tags;
+/// # assert!(tags.iter().any(|t| t.key == "release" && t.value == "v1.2"));
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
 pub async fn set_tag(key: &str, value: impl Display) -> Result<()> {
     active_or_start().await?.set_tag(key, value).await
 }
 
 /// A run by id.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// let run = fluent::start_run(StartRun::new().run_name("baseline")).await?;
+/// let fetched = fluent::get_run(run.id()).await?;
+/// assert_eq!(fetched.info.unwrap_or_default().run_name, "baseline");
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
 pub async fn get_run(run_id: &str) -> Result<pb::Run> {
     client().await?.get_run(run_id).await
 }
 
 /// Waits until every metric logged through the fluent API is acknowledged.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// fluent::log_metric("loss", 0.5, None).await?; // buffered
+/// fluent::flush().await?; // stored
+/// # let run = fluent::active_run().await.unwrap();
+/// # assert_eq!(fluent::client().await?.metric_history(run.id(), "loss").await?.len(), 1);
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
 pub async fn flush() -> Result<()> {
     client().await?.flush().await
 }
 
-/// Ends every active run, forgets the experiment and the client (for tests and for programs
-/// that switch stores).
+/// Ends every active run (KILLED), forgets the experiment and the client (for tests and for
+/// programs that switch stores).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// let run = fluent::start_run(StartRun::new()).await?;
+/// fluent::reset().await?;
+/// assert!(fluent::active_run().await.is_none());
+/// # fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// let info = fluent::get_run(run.id()).await?.info.unwrap_or_default();
+/// assert_eq!(info.status, trackd_client::RunStatus::Killed as i32);
+/// # Ok(()) }
+/// ```
 pub async fn reset() -> Result<()> {
     let runs: Vec<ActiveRun> = std::mem::take(&mut STATE.lock().await.stack);
     for run in runs.into_iter().rev() {

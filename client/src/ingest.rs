@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
-use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
@@ -36,6 +36,23 @@ const LOG_STREAM_PATH: &str = "/trackd.v1.TrackingService/LogStream";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Tuning of metric delivery.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use std::time::Duration;
+/// use trackd_client::{Client, IngestConfig};
+/// let config = IngestConfig::default()
+///     .with_batch_points(8_192)
+///     .with_flush_interval(Duration::from_millis(50))
+///     .with_buffer_points(256 * 1024) // at most this many points in memory
+///     .with_reconnect_timeout(Duration::from_secs(300));
+/// assert_eq!(config.buffer_points, 256 * 1024);
+/// let client = Client::connect_with(store.path().to_str().unwrap(), config).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct IngestConfig {
@@ -64,21 +81,59 @@ impl Default for IngestConfig {
 }
 
 impl IngestConfig {
-    /// Sets [`IngestConfig::batch_points`].
+    /// Sets [`IngestConfig::batch_points`] (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// use std::time::Duration;
+    /// use trackd_client::{Client, IngestConfig};
+    /// let config = IngestConfig::default().with_batch_points(1_000);
+    /// assert_eq!(config.batch_points, 1_000);
+    /// assert_eq!(IngestConfig::default().with_batch_points(0).batch_points, 1);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn with_batch_points(mut self, n: usize) -> Self {
         self.batch_points = n.max(1);
         self
     }
 
-    /// Sets [`IngestConfig::flush_interval`].
+    /// Sets [`IngestConfig::flush_interval`] (at least 1 ms).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// use std::time::Duration;
+    /// use trackd_client::{Client, IngestConfig};
+    /// let config = IngestConfig::default().with_flush_interval(Duration::from_millis(10));
+    /// assert_eq!(config.flush_interval, Duration::from_millis(10));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn with_flush_interval(mut self, d: Duration) -> Self {
         self.flush_interval = d.max(Duration::from_millis(1));
         self
     }
 
-    /// Sets [`IngestConfig::buffer_points`].
+    /// Sets [`IngestConfig::buffer_points`] (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// use std::time::Duration;
+    /// use trackd_client::{Client, IngestConfig};
+    /// // A logger that may use little memory: logging waits once 10,000 points are unacknowledged.
+    /// let config = IngestConfig::default().with_buffer_points(10_000);
+    /// let client = Client::connect_with(store.path().to_str().unwrap(), config).await?;
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn with_buffer_points(mut self, n: usize) -> Self {
         self.buffer_points = n.max(1);
@@ -86,6 +141,19 @@ impl IngestConfig {
     }
 
     /// Sets [`IngestConfig::reconnect_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// use std::time::Duration;
+    /// use trackd_client::{Client, IngestConfig};
+    /// // Ride out a server restart of up to ten minutes without dropping points.
+    /// let config = IngestConfig::default().with_reconnect_timeout(Duration::from_secs(600));
+    /// assert_eq!(config.reconnect_timeout, Duration::from_secs(600));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn with_reconnect_timeout(mut self, d: Duration) -> Self {
         self.reconnect_timeout = d;
@@ -94,6 +162,25 @@ impl IngestConfig {
 }
 
 /// Counters of one client's delivery (for tests and monitoring).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+/// # let run = client.start_run().start().await?;
+/// use std::sync::atomic::Ordering;
+/// for step in 0..10 {
+///     run.log_metric("loss", 0.1, step).await?;
+/// }
+/// run.flush().await?;
+/// let stats = client.ingest_stats();
+/// assert_eq!(stats.points_acked.load(Ordering::Relaxed), 10);
+/// assert!(stats.batches_sent.load(Ordering::Relaxed) >= 1);
+/// # run.finish().await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Default)]
 pub struct IngestStats {
     /// Batches sent (re-sends included).
@@ -817,10 +904,12 @@ mod tests {
             ]
         );
         assert_eq!(batch.points, 0);
-        assert!(batch.runs["r"]
-            .keys
-            .iter()
-            .all(|(_, c)| c.values.is_empty() && c.values.capacity() >= 1));
+        assert!(
+            batch.runs["r"]
+                .keys
+                .iter()
+                .all(|(_, c)| c.values.is_empty() && c.values.capacity() >= 1)
+        );
 
         // Next batch: only r.b logs. r.a and run s are dropped when it is sealed.
         batch.push("r", &[("b", 4.0)], 1, 11);

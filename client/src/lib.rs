@@ -22,8 +22,11 @@
 //!
 //! # Examples
 //!
-//! ```no_run
-//! # async fn demo() -> trackd_client::Result<()> {
+//! ```
+//! # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+//! # let store = tempfile::tempdir()?;
+//! # // SAFETY: single-threaded at this point of the example.
+//! # unsafe { std::env::set_var("MLFLOW_TRACKING_URI", store.path()) };
 //! use trackd_client::Client;
 //!
 //! let client = Client::from_env().await?; // MLFLOW_TRACKING_URI, else ./mlruns

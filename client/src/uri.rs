@@ -5,11 +5,45 @@ use std::path::PathBuf;
 use crate::error::{ClientError, Result};
 
 /// Environment variable naming the tracking server or store.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> trackd_client::Result<()> {
+/// use trackd_client::uri;
+/// # // SAFETY: single-threaded example.
+/// # unsafe { std::env::set_var(uri::TRACKING_URI_ENV, "http://127.0.0.1:5000") };
+/// assert_eq!(uri::TRACKING_URI_ENV, "MLFLOW_TRACKING_URI");
+/// assert_eq!(uri::resolve(None), "http://127.0.0.1:5000");
+/// # Ok(()) }
+/// ```
 pub const TRACKING_URI_ENV: &str = "MLFLOW_TRACKING_URI";
 /// The default tracking URI: an embedded store in `./mlruns`.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> trackd_client::Result<()> {
+/// use trackd_client::uri;
+/// # // SAFETY: single-threaded example.
+/// # unsafe { std::env::remove_var(uri::TRACKING_URI_ENV) };
+/// assert_eq!(uri::resolve(None), uri::DEFAULT_TRACKING_URI);
+/// # Ok(()) }
+/// ```
 pub const DEFAULT_TRACKING_URI: &str = "./mlruns";
 
 /// Where tracking data goes.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> trackd_client::Result<()> {
+/// use trackd_client::uri;
+/// use trackd_client::uri::Target;
+/// assert_eq!(uri::parse("http://127.0.0.1:5000")?, Target::Remote("http://127.0.0.1:5000".into()));
+/// assert_eq!(uri::parse("file:///data/mlruns")?, Target::Embedded("/data/mlruns".into()));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// A trackd server, reached over gRPC (`http://host:port`).
@@ -19,6 +53,20 @@ pub enum Target {
 }
 
 /// The URI to use: `explicit`, else `MLFLOW_TRACKING_URI`, else `./mlruns`.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> trackd_client::Result<()> {
+/// use trackd_client::uri;
+/// # // SAFETY: single-threaded example.
+/// # unsafe { std::env::set_var(uri::TRACKING_URI_ENV, "http://10.0.0.7:5000") };
+/// assert_eq!(uri::resolve(Some("./runs")), "./runs"); // explicit wins
+/// assert_eq!(uri::resolve(None), "http://10.0.0.7:5000"); // then the environment
+/// # unsafe { std::env::remove_var(uri::TRACKING_URI_ENV) };
+/// assert_eq!(uri::resolve(None), "./mlruns"); // then the default
+/// # Ok(()) }
+/// ```
 pub fn resolve(explicit: Option<&str>) -> String {
     explicit
         .map(str::to_owned)
@@ -30,7 +78,20 @@ pub fn resolve(explicit: Option<&str>) -> String {
         .unwrap_or_else(|| DEFAULT_TRACKING_URI.to_owned())
 }
 
-/// Classifies a tracking URI.
+/// Classifies a tracking URI: `http://HOST:PORT` is a server; a path or `file:` URI an
+/// embedded store. `https://` (no TLS yet) and other schemes are refused.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> trackd_client::Result<()> {
+/// use trackd_client::uri;
+/// use trackd_client::uri::Target;
+/// assert_eq!(uri::parse("./mlruns")?, Target::Embedded("./mlruns".into()));
+/// assert!(matches!(uri::parse("http://tracking:5000/")?, Target::Remote(u) if u == "http://tracking:5000"));
+/// assert!(uri::parse("s3://bucket/mlruns").is_err());
+/// # Ok(()) }
+/// ```
 pub fn parse(uri: &str) -> Result<Target> {
     let bad = |reason: &str| ClientError::Uri {
         uri: uri.to_owned(),
