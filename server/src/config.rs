@@ -56,6 +56,10 @@ pub struct ServerArgs {
     /// Close a LogStream that sends nothing for this many seconds.
     #[arg(long, env = "TRACKD_STREAM_IDLE_TIMEOUT_SECS", default_value_t = 300)]
     pub stream_idle_timeout_secs: u64,
+    /// Keep a LogStream's sequence record this many hours after its last batch (a batch
+    /// re-sent within this window is stored once; clients re-send within a minute).
+    #[arg(long, env = "TRACKD_STREAM_RETENTION_HOURS", default_value_t = 168)]
+    pub stream_retention_hours: u64,
     /// Longest wait for open requests at shutdown, in seconds.
     #[arg(long, env = "TRACKD_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -75,6 +79,7 @@ impl ServerArgs {
             DurabilityArg::Buffered => Durability::Buffered,
         };
         c.cache_bytes = self.cache_mb << 20;
+        c.stream_retention = Duration::from_secs(self.stream_retention_hours.saturating_mul(3600));
         c
     }
 

@@ -57,6 +57,12 @@ async fn metrics(State(tracker): State<Tracker>) -> impl IntoResponse {
         s.flush_micros.load(Ordering::Relaxed),
     );
     counter(
+        "trackd_stream_records_pruned_total",
+        "LogStream sequence records removed after their retention.",
+        "counter",
+        s.stream_records_pruned.load(Ordering::Relaxed),
+    );
+    counter(
         "trackd_write_queue_depth",
         "Writes waiting for the committer.",
         "gauge",

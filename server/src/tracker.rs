@@ -565,6 +565,7 @@ impl Tracker {
             stream_id: stream_id.to_owned(),
             seq,
             runs: parsed,
+            now: now_ms(),
         };
         let pending = self.store.enqueue(op).await?;
         let durability = self.store.durability();

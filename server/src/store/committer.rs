@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::streams::Pruner;
 use super::writer::{self, Outcome, WriteOp};
 use super::{StoreConfig, StoreError, Trees};
 use crate::error::{Result, TrackingError};
@@ -51,6 +52,8 @@ pub struct CommitStats {
     pub flush_micros: AtomicU64,
     /// Ops currently queued.
     pub queue_depth: AtomicU64,
+    /// LogStream sequence records removed after their retention.
+    pub stream_records_pruned: AtomicU64,
 }
 
 struct Request {
@@ -75,9 +78,10 @@ pub(crate) fn spawn(
     let stats = std::sync::Arc::new(CommitStats::default());
     let durability = config.durability;
     let thread_stats = stats.clone();
+    let pruner = Pruner::new(config.stream_retention);
     let thread = std::thread::Builder::new()
         .name("trackd-committer".into())
-        .spawn(move || run(db, trees, &catalog, rx, durability, &thread_stats))
+        .spawn(move || run(db, trees, &catalog, rx, durability, pruner, &thread_stats))
         .map_err(|e| StoreError::Sled(format!("cannot start the committer thread: {e}")))?;
     Ok(Handle {
         tx: Mutex::new(Some(tx)),
@@ -135,12 +139,31 @@ fn apply(trees: &Trees, catalog: &super::Catalog, op: &WriteOp) -> Result<Outcom
     outcome
 }
 
+fn prune_stream_records(pruner: &mut Pruner, trees: &Trees, stats: &CommitStats) {
+    match pruner.step(&trees.streams, crate::domain::now_ms(), Instant::now()) {
+        Ok(step) => {
+            stats
+                .stream_records_pruned
+                .fetch_add(step.removed, Ordering::Relaxed);
+            if step.removed + step.stamped > 0 {
+                tracing::debug!(
+                    removed = step.removed,
+                    stamped = step.stamped,
+                    "stream records pruned"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "pruning stream records failed; will retry"),
+    }
+}
+
 fn run(
     db: sled::Db,
     trees: Trees,
     catalog: &super::Catalog,
     mut rx: mpsc::Receiver<Request>,
     durability: Durability,
+    mut pruner: Pruner,
     stats: &CommitStats,
 ) {
     let mut group: Vec<(Request, Result<Outcome>)> = Vec::with_capacity(64);
@@ -153,6 +176,11 @@ fn run(
             points += next.op.point_count();
             let outcome = apply(&trees, catalog, &next.op);
             group.push((next, outcome));
+        }
+        // Housekeeping rides on the group's flush; a slice at most, so ingest never waits
+        // long for it.
+        if pruner.due(Instant::now()) {
+            prune_stream_records(&mut pruner, &trees, stats);
         }
         let flushed = match durability {
             Durability::Durable => {

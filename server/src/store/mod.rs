@@ -18,10 +18,12 @@ pub mod keys;
 mod read;
 mod run_index;
 mod run_io;
+mod streams;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use catalog::Catalog;
 pub use committer::{CommitStats, Durability};
@@ -91,6 +93,10 @@ pub struct StoreConfig {
     pub cache_bytes: u64,
     /// Most queued writes before writers wait (backpressure).
     pub queue_capacity: usize,
+    /// How long a LogStream's sequence record is kept after its last batch. Within this
+    /// window a re-sent batch is recognised and stored once; it must exceed every client's
+    /// reconnect window (the Rust client's default is 60 s).
+    pub stream_retention: Duration,
 }
 
 impl StoreConfig {
@@ -101,9 +107,13 @@ impl StoreConfig {
             durability: Durability::Durable,
             cache_bytes: 16 << 20,
             queue_capacity: 4096,
+            stream_retention: DEFAULT_STREAM_RETENTION,
         }
     }
 }
+
+/// Default of [`StoreConfig::stream_retention`]: 7 days.
+pub const DEFAULT_STREAM_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The named trees of one store.
 #[derive(Clone)]

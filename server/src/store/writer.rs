@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashSet;
 
+use super::streams::StreamRecord;
 use super::{
     chunk, decode_record, default_artifact_location, encode_record, keys, StoreError, Trees,
 };
@@ -132,6 +133,8 @@ pub enum WriteOp {
         seq: u64,
         /// Writes per run.
         runs: Vec<(RunId, RunWrites)>,
+        /// When the batch arrived (kept with the stream's record, for its retention).
+        now: i64,
     },
 }
 
@@ -216,7 +219,8 @@ pub(crate) fn apply(t: &Trees, op: &WriteOp) -> Result<Outcome> {
             stream_id,
             seq,
             runs,
-        } => stream_batch(t, stream_id, *seq, runs),
+            now,
+        } => stream_batch(t, stream_id, *seq, runs, *now),
     }
 }
 
@@ -628,14 +632,14 @@ fn stream_batch(
     stream_id: &str,
     seq: u64,
     runs: &[(RunId, RunWrites)],
+    now: i64,
 ) -> Result<Outcome> {
     let last = t
         .streams
         .get(stream_id.as_bytes())
         .map_err(store_err)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
+        .and_then(|v| StreamRecord::decode(&v))
+        .map_or(0, |r| r.last_seq);
     if seq <= last {
         return Ok(Outcome::Stream {
             points_stored: 0,
@@ -655,7 +659,7 @@ fn stream_batch(
         stored += write_run(t, &infos[id], writes, false)?;
     }
     t.streams
-        .insert(stream_id.as_bytes(), &seq.to_be_bytes())
+        .insert(stream_id.as_bytes(), &StreamRecord::encode(seq, now))
         .map_err(store_err)?;
     Ok(Outcome::Stream {
         points_stored: stored,
