@@ -330,6 +330,174 @@ async fn resent_stream_batches_are_stored_once() {
     assert_eq!(acks[1].points_stored, 100);
 }
 
+/// Each run of a batch is judged on its own: a deleted run, a changed param, a bad run id
+/// or a value over a limit refuses that run (reported in `run_errors`), and the other runs'
+/// points are stored. A re-send of the batch is then a duplicate; a batch whose every run
+/// was refused is not recorded, so its re-send is refused again.
+#[tokio::test]
+async fn refused_runs_do_not_cost_other_runs_of_the_batch() {
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    let good = run(&mut c, "0").await;
+    let deleted = run(&mut c, "0").await;
+    let param_changed = run(&mut c, "0").await;
+    let over_limit = run(&mut c, "0").await;
+    c.delete_run(pb::DeleteRunRequest {
+        run_id: deleted.clone(),
+    })
+    .await
+    .unwrap();
+    c.log_param(pb::LogParamRequest {
+        run_id: param_changed.clone(),
+        key: "lr".into(),
+        value: "0.1".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let writes = |run_id: &str| pb::RunWrites {
+        run_id: run_id.to_owned(),
+        metrics: vec![pb::MetricColumns {
+            key: "m".into(),
+            steps: (0..50).collect(),
+            timestamps: vec![1; 50],
+            values: vec![0.5; 50],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut changed = writes(&param_changed);
+    changed.params.push(pb::Param {
+        key: "lr".into(),
+        value: "0.2".into(),
+    });
+    let mut long_tag = writes(&over_limit);
+    long_tag.tags.push(pb::RunTag {
+        key: "notes".into(),
+        value: "x".repeat(10_000), // MLflow's limit is 8,000
+    });
+    let unknown = "0123456789abcdef0123456789abcdef";
+    let batch = |seq: u64, runs: Vec<pb::RunWrites>| pb::LogStreamRequest {
+        stream_id: "mixed".into(),
+        seq,
+        runs,
+    };
+    let all = vec![
+        writes(&good),
+        writes(&deleted),
+        changed.clone(),
+        writes("not-a-run-id"),
+        long_tag,
+        writes(unknown),
+    ];
+    let requests = vec![
+        batch(1, all.clone()),
+        batch(1, all),
+        batch(2, vec![writes(&deleted)]),
+        batch(2, vec![writes(&deleted)]),
+    ];
+    let acks: Vec<pb::LogStreamResponse> = c
+        .log_stream(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    let first = &acks[0];
+    assert!(first.error.is_none(), "{first:?}");
+    assert_eq!(first.points_stored, 50, "the good run's points");
+    assert_eq!(first.durability, pb::Durability::Durable as i32);
+    let refused: Vec<(&str, &str)> = first
+        .run_errors
+        .iter()
+        .map(|r| {
+            (
+                r.run_id.as_str(),
+                r.error.as_ref().unwrap().error_code.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        vec![
+            // Limits are checked as the batch arrives, MLflow's rules by the writer.
+            ("not-a-run-id", "RESOURCE_DOES_NOT_EXIST"),
+            (over_limit.as_str(), "INVALID_PARAMETER_VALUE"),
+            (deleted.as_str(), "INVALID_PARAMETER_VALUE"),
+            (param_changed.as_str(), "INVALID_PARAMETER_VALUE"),
+            (unknown, "RESOURCE_DOES_NOT_EXIST"),
+        ]
+    );
+    let message = &first.run_errors[2].error.as_ref().unwrap().message;
+    assert!(
+        message.contains("must be in the 'active' state"),
+        "{message}"
+    );
+    assert_eq!(
+        (acks[1].points_stored, acks[1].run_errors.len()),
+        (0, 0),
+        "a re-send of a stored batch is a duplicate"
+    );
+    for ack in &acks[2..] {
+        assert_eq!(ack.points_stored, 0);
+        assert_eq!(ack.run_errors.len(), 1, "refused again: {ack:?}");
+    }
+    let history = |run_id: String| {
+        let mut c = c.clone();
+        async move {
+            c.get_metric_history(pb::GetMetricHistoryRequest {
+                run_id,
+                metric_key: "m".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .metrics
+            .len()
+        }
+    };
+    assert_eq!(history(good.clone()).await, 50);
+    assert_eq!(history(deleted.clone()).await, 0);
+    assert_eq!(
+        history(param_changed.clone()).await,
+        0,
+        "a refused run writes nothing"
+    );
+    assert_eq!(history(over_limit.clone()).await, 0);
+}
+
+/// Through the client: a run deleted while another run of the same client logs loses only
+/// its own points; the error names it and comes back on flush.
+#[tokio::test]
+async fn a_deleted_run_does_not_cost_another_runs_points() {
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.handle.url()).await.unwrap();
+    let kept = client.start_run().start().await.unwrap();
+    let deleted = client.start_run().start().await.unwrap();
+    let mut raw = server.client().await;
+    raw.delete_run(pb::DeleteRunRequest {
+        run_id: deleted.id().into(),
+    })
+    .await
+    .unwrap();
+    for step in 0..2000 {
+        deleted.log_metric("x", 1.0, step).await.unwrap_or(());
+        kept.log_metric("x", 1.0, step).await.unwrap_or(());
+    }
+    let err = kept.flush().await.unwrap_err();
+    assert!(err.to_string().contains(deleted.id()), "{err}");
+    assert_full_history(&client, kept.id(), "x", 2000).await;
+    kept.finish().await.unwrap();
+    raw.restore_run(pb::RestoreRunRequest {
+        run_id: deleted.id().into(),
+    })
+    .await
+    .unwrap();
+    deleted.finish().await.unwrap();
+}
+
 use futures::StreamExt;
 
 /// A batch larger than the server's whole ingest budget is stored (it waits for all of the

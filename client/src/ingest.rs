@@ -704,7 +704,10 @@ impl Sender {
             let sent = self.unacked.pop_front().expect("front exists");
             self.shared.budget.add_permits(sent.points);
             if sent.seq == ack.seq {
-                match &ack.error {
+                // A refused run does not stop the others: its error is reported, their points
+                // are stored.
+                let refused = ack.run_errors.iter().filter_map(|r| r.error.as_ref());
+                match ack.error.iter().chain(refused).next() {
                     Some(e) => self.shared.record_error(ClientError::Api {
                         code: tonic::Code::from_i32(e.code),
                         error_code: e.error_code.clone(),

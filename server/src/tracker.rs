@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use tokio::sync::Semaphore;
 use tracing::instrument;
 
@@ -60,7 +62,7 @@ pub struct RunUpdate {
 }
 
 /// The answer to one LogStream batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StreamAck {
     /// Sequence number acknowledged.
     pub seq: u64,
@@ -68,6 +70,9 @@ pub struct StreamAck {
     pub points_stored: u64,
     /// What the acknowledgement promises.
     pub durability: Durability,
+    /// Runs of the batch that were refused, with why (run id as sent); nothing of them was
+    /// written, the other runs' writes were stored.
+    pub refused: Vec<(String, TrackingError)>,
 }
 
 /// The tracking service. Cheap to clone.
@@ -532,7 +537,7 @@ impl Tracker {
         stream_id: &str,
         seq: u64,
         runs: Vec<(String, RunWrites)>,
-    ) -> Result<impl std::future::Future<Output = Result<StreamAck>> + Send + 'static> {
+    ) -> Result<BoxFuture<'static, Result<StreamAck>>> {
         if stream_id.is_empty() || stream_id.len() > MAX_STREAM_ID_LEN {
             return Err(TrackingError::invalid(format!(
                 "stream_id must be 1 to {MAX_STREAM_ID_LEN} bytes long"
@@ -541,14 +546,38 @@ impl Tracker {
         if seq == 0 {
             return Err(TrackingError::invalid("seq must start at 1"));
         }
+        // A run whose writes break a limit is refused on its own; the others go on.
         let mut parsed = Vec::with_capacity(runs.len());
-        let mut points = 0usize;
+        let mut refused: Vec<(String, TrackingError)> = Vec::new();
         for (id, writes) in runs {
-            let id = RunId::parse(&id)?;
-            validate::run_writes(&writes)?;
-            validate::unique_param_keys(&writes.params)?;
-            points += writes.point_count();
-            parsed.push((id, writes));
+            let checked = RunId::parse(&id).and_then(|run| {
+                validate::run_writes(&writes)?;
+                validate::unique_param_keys(&writes.params)?;
+                Ok(run)
+            });
+            match checked {
+                Ok(run) => parsed.push((run, writes)),
+                Err(e) => refused.push((id, e)),
+            }
+        }
+        if !refused.is_empty() {
+            let refused_ids: Vec<RunId> = refused
+                .iter()
+                .filter_map(|(id, _)| RunId::parse(id).ok())
+                .collect();
+            parsed.retain(|(run, _)| !refused_ids.contains(run));
+        }
+        let points: usize = parsed.iter().map(|(_, w)| w.point_count()).sum();
+        let durability = self.store.durability();
+        if parsed.is_empty() && !refused.is_empty() {
+            // Nothing left to store, and nothing recorded: a re-send is refused again.
+            let ack = StreamAck {
+                seq,
+                points_stored: 0,
+                durability,
+                refused,
+            };
+            return Ok(futures::future::ready(Ok(ack)).boxed());
         }
         if points > MAX_STREAM_BATCH_POINTS {
             return Err(TrackingError::invalid(format!(
@@ -568,7 +597,6 @@ impl Tracker {
             now: now_ms(),
         };
         let pending = self.store.enqueue(op).await?;
-        let durability = self.store.durability();
         // The budget is returned as soon as the committer answers, whether or not the caller
         // is polling the acknowledgement yet (a stream handler busy queueing the next batch
         // must not hold budget it is waiting for).
@@ -583,14 +611,31 @@ impl Tracker {
                 .await
                 .map_err(|_| TrackingError::Unavailable("the server is shutting down".into()))?;
             match outcome? {
-                Outcome::Stream { points_stored, .. } => Ok(StreamAck {
-                    seq,
+                Outcome::Stream {
                     points_stored,
-                    durability,
-                }),
+                    duplicate,
+                    refused: refused_by_rules,
+                } => {
+                    if duplicate {
+                        // Answered like the first time, minus what was reported then.
+                        refused.clear();
+                    }
+                    refused.extend(
+                        refused_by_rules
+                            .into_iter()
+                            .map(|(run, e)| (run.to_string(), e)),
+                    );
+                    Ok(StreamAck {
+                        seq,
+                        points_stored,
+                        durability,
+                        refused,
+                    })
+                }
                 other => Err(unexpected(other)),
             }
-        })
+        }
+        .boxed())
     }
 
     // --- artifacts --------------------------------------------------------------------

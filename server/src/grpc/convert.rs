@@ -366,6 +366,14 @@ pub fn stream_ack(ack: StreamAck) -> pb::LogStreamResponse {
         durability: durability as i32,
         points_stored: ack.points_stored,
         error: None,
+        run_errors: ack
+            .refused
+            .iter()
+            .map(|(run_id, err)| pb::RunError {
+                run_id: run_id.clone(),
+                error: Some(stream_error_body(err)),
+            })
+            .collect(),
     }
 }
 
@@ -375,11 +383,16 @@ pub fn stream_error(seq: u64, err: &TrackingError) -> pb::LogStreamResponse {
         seq,
         durability: pb::Durability::Unspecified as i32,
         points_stored: 0,
-        error: Some(pb::StreamError {
-            code: err.grpc_code() as i32,
-            error_code: err.mlflow_error_code().to_owned(),
-            message: err.to_string(),
-        }),
+        error: Some(stream_error_body(err)),
+        run_errors: Vec::new(),
+    }
+}
+
+fn stream_error_body(err: &TrackingError) -> pb::StreamError {
+    pb::StreamError {
+        code: err.grpc_code() as i32,
+        error_code: err.mlflow_error_code().to_owned(),
+        message: err.to_string(),
     }
 }
 

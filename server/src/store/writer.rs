@@ -125,7 +125,9 @@ pub enum WriteOp {
         /// The model, a JSON object.
         model_json: String,
     },
-    /// One LogStream batch: applied at most once per (stream, seq).
+    /// One LogStream batch: applied at most once per (stream, seq). Each run's part is
+    /// checked on its own: a run that breaks a rule (deleted, a changed param) is refused
+    /// and skipped, the others are stored.
     StreamBatch {
         /// Client-chosen stream id.
         stream_id: String,
@@ -169,6 +171,9 @@ pub enum Outcome {
         points_stored: u64,
         /// Whether this (stream, seq) had been stored before.
         duplicate: bool,
+        /// Runs whose writes were refused (and skipped) by MLflow's rules; the other runs'
+        /// writes were stored.
+        refused: Vec<(RunId, TrackingError)>,
     },
 }
 
@@ -644,19 +649,48 @@ fn stream_batch(
         return Ok(Outcome::Stream {
             points_stored: 0,
             duplicate: true,
+            refused: Vec::new(),
         });
     }
-    // Check every run before writing anything: a refused batch writes nothing.
+    // Check every run before writing anything: a refused run writes nothing. Storage
+    // failures refuse the whole batch.
     let mut infos: BTreeMap<RunId, RunInfo> = BTreeMap::new();
+    let mut refused: Vec<(RunId, TrackingError)> = Vec::new();
     for (id, writes) in runs {
-        if !infos.contains_key(id) {
-            infos.insert(*id, active_run(t, *id)?);
+        if refused.iter().any(|(r, _)| r == id) {
+            continue;
         }
-        check_params(t, *id, &writes.params)?;
+        let checked = match infos.get(id) {
+            Some(_) => check_params(t, *id, &writes.params),
+            None => active_run(t, *id).and_then(|info| {
+                check_params(t, *id, &writes.params)?;
+                infos.insert(*id, info);
+                Ok(())
+            }),
+        };
+        match checked {
+            Ok(()) => {}
+            Err(e @ (TrackingError::Storage(_) | TrackingError::Corrupted(_))) => return Err(e),
+            Err(e) => {
+                infos.remove(id);
+                refused.push((*id, e));
+            }
+        }
+    }
+    if infos.is_empty() && !refused.is_empty() {
+        // Nothing to store: the sequence number is not recorded, so a re-send is refused
+        // (and reported) again rather than acknowledged as stored.
+        return Ok(Outcome::Stream {
+            points_stored: 0,
+            duplicate: false,
+            refused,
+        });
     }
     let mut stored = 0;
     for (id, writes) in runs {
-        stored += write_run(t, &infos[id], writes, false)?;
+        if let Some(info) = infos.get(id) {
+            stored += write_run(t, info, writes, false)?;
+        }
     }
     t.streams
         .insert(stream_id.as_bytes(), &StreamRecord::encode(seq, now))
@@ -664,5 +698,6 @@ fn stream_batch(
     Ok(Outcome::Stream {
         points_stored: stored,
         duplicate: false,
+        refused,
     })
 }
