@@ -274,14 +274,7 @@ async fn resent_stream_batches_are_stored_once() {
         }],
     };
     let first: Vec<_> = (1..=5).map(batch).collect();
-    let acks: Vec<pb::LogStreamResponse> = c
-        .log_stream(tokio_stream::iter(first))
-        .await
-        .unwrap()
-        .into_inner()
-        .map(|r| r.unwrap())
-        .collect()
-        .await;
+    let acks = stream_acks(&mut c, first).await;
     assert_eq!(
         acks.iter().map(|a| a.seq).collect::<Vec<_>>(),
         vec![1, 2, 3, 4, 5]
@@ -290,14 +283,7 @@ async fn resent_stream_batches_are_stored_once() {
         .iter()
         .all(|a| a.points_stored == 100 && a.durability == pb::Durability::Durable as i32));
     let second: Vec<_> = (3..=7).map(batch).collect();
-    let acks: Vec<pb::LogStreamResponse> = c
-        .log_stream(tokio_stream::iter(second))
-        .await
-        .unwrap()
-        .into_inner()
-        .map(|r| r.unwrap())
-        .collect()
-        .await;
+    let acks = stream_acks(&mut c, second).await;
     let stored: Vec<(u64, u64)> = acks.iter().map(|a| (a.seq, a.points_stored)).collect();
     assert_eq!(stored, vec![(3, 0), (4, 0), (5, 0), (6, 100), (7, 100)]);
     let history = c
@@ -315,14 +301,7 @@ async fn resent_stream_batches_are_stored_once() {
     // A refused batch answers with an error and the stream goes on.
     let mut bad = batch(8);
     bad.runs[0].metrics[0].timestamps.pop();
-    let acks: Vec<pb::LogStreamResponse> = c
-        .log_stream(tokio_stream::iter(vec![bad, batch(9)]))
-        .await
-        .unwrap()
-        .into_inner()
-        .map(|r| r.unwrap())
-        .collect()
-        .await;
+    let acks = stream_acks(&mut c, vec![bad, batch(9)]).await;
     assert_eq!(
         acks[0].error.as_ref().unwrap().error_code,
         "INVALID_PARAMETER_VALUE"
@@ -396,14 +375,7 @@ async fn refused_runs_do_not_cost_other_runs_of_the_batch() {
         batch(2, vec![writes(&deleted)]),
         batch(2, vec![writes(&deleted)]),
     ];
-    let acks: Vec<pb::LogStreamResponse> = c
-        .log_stream(tokio_stream::iter(requests))
-        .await
-        .unwrap()
-        .into_inner()
-        .map(|r| r.unwrap())
-        .collect()
-        .await;
+    let acks = stream_acks(&mut c, requests).await;
     let first = &acks[0];
     assert!(first.error.is_none(), "{first:?}");
     assert_eq!(first.points_stored, 50, "the good run's points");
@@ -500,6 +472,22 @@ async fn a_deleted_run_does_not_cost_another_runs_points() {
 
 use futures::StreamExt;
 
+/// Sends `requests` on one LogStream and collects every acknowledgement.
+async fn stream_acks(
+    c: &mut trackd_proto::v1::tracking_service_client::TrackingServiceClient<
+        tonic::transport::Channel,
+    >,
+    requests: Vec<pb::LogStreamRequest>,
+) -> Vec<pb::LogStreamResponse> {
+    c.log_stream(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|r| r.unwrap())
+        .collect()
+        .await
+}
+
 /// A batch larger than the server's whole ingest budget is stored (it waits for all of the
 /// budget rather than for more than exists); one over the batch limit is refused whole.
 #[tokio::test]
@@ -534,17 +522,9 @@ async fn batches_beyond_the_ingest_budget_are_stored() {
         batch(2, big, MAX_STREAM_BATCH_POINTS + 1),
         batch(3, big, 5),
     ];
-    let acks: Vec<pb::LogStreamResponse> = tokio::time::timeout(
-        Duration::from_secs(60),
-        c.log_stream(tokio_stream::iter(requests))
-            .await
-            .unwrap()
-            .into_inner()
-            .map(|r| r.unwrap())
-            .collect(),
-    )
-    .await
-    .expect("a batch larger than the budget must not wait forever");
+    let acks = tokio::time::timeout(Duration::from_secs(60), stream_acks(&mut c, requests))
+        .await
+        .expect("a batch larger than the budget must not wait forever");
     assert_eq!(acks[0].points_stored, big as u64);
     assert_eq!(
         acks[1].error.as_ref().unwrap().error_code,

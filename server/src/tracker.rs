@@ -530,7 +530,9 @@ impl Tracker {
     /// Validates a LogStream batch and queues it for the committer, waiting while the ingest
     /// budget or the queue is full. Returns a future of the acknowledgement. Batches of one
     /// stream must be enqueued in sequence order (one after another); their answers may be
-    /// awaited concurrently.
+    /// awaited concurrently. A run that breaks a limit or one of MLflow's rules is refused on
+    /// its own ([`StreamAck::refused`]); the batch as a whole fails only when it is malformed,
+    /// too large, or cannot be stored.
     #[instrument(skip(self, runs), err(level = "debug"))]
     pub async fn enqueue_stream_batch(
         &self,
