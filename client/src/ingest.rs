@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
@@ -806,7 +806,7 @@ fn embedded_stream(
     tracker: trackd_server::Tracker,
     mut requests: mpsc::Receiver<Bytes>,
 ) -> BoxStream<'static, Result<pb::LogStreamResponse>> {
-    use trackd_server::grpc::convert;
+    use trackd_server::grpc::enqueue_batch;
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         let mut pending = futures::stream::FuturesOrdered::new();
@@ -827,20 +827,7 @@ fn embedded_stream(
                             return;
                         }
                     };
-                    let seq = request.seq;
-                    let queued = match convert::stream_writes(request.runs) {
-                        Ok(runs) => tracker.enqueue_stream_batch(&request.stream_id, seq, runs).await,
-                        Err(e) => Err(e),
-                    };
-                    pending.push_back(async move {
-                        match queued {
-                            Ok(answer) => match answer.await {
-                                Ok(ack) => convert::stream_ack(ack),
-                                Err(err) => convert::stream_error(seq, &err),
-                            },
-                            Err(err) => convert::stream_error(seq, &err),
-                        }
-                    }.boxed());
+                    pending.push_back(enqueue_batch(tracker.clone(), request).await);
                 }
             }
         }

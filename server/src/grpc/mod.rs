@@ -7,6 +7,8 @@ pub mod artifacts;
 pub mod convert;
 mod stream;
 
+pub use stream::{enqueue_batch, PendingAck};
+
 use std::time::Duration;
 
 use tonic::{Request, Response, Status, Streaming};

@@ -40,7 +40,8 @@ pub(super) fn serve(
 }
 
 type Ack = Result<pb::LogStreamResponse, Status>;
-type PendingAck = BoxFuture<'static, pb::LogStreamResponse>;
+/// The acknowledgement of a queued batch, once the committer has answered.
+pub type PendingAck = BoxFuture<'static, pb::LogStreamResponse>;
 
 async fn pump(
     tracker: Tracker,
@@ -80,7 +81,7 @@ async fn pump(
                 match message {
                     Ok(Some(batch)) => {
                         idle.as_mut().reset(tokio::time::Instant::now() + options.stream_idle_timeout);
-                        enqueuing = Some(enqueue(tracker.clone(), batch).boxed());
+                        enqueuing = Some(enqueue_batch(tracker.clone(), batch).boxed());
                     }
                     Ok(None) => reading = false,
                     Err(status) => {
@@ -113,8 +114,11 @@ async fn finish_enqueue(slot: &mut Option<BoxFuture<'static, PendingAck>>) -> Pe
     }
 }
 
-/// Validates and queues one batch; resolves (once queued) to the future of its answer.
-async fn enqueue(tracker: Tracker, batch: pb::LogStreamRequest) -> PendingAck {
+/// Validates and queues one batch; resolves (once queued) to the future of its answer (an
+/// acknowledgement, or the batch's error). Batches of one stream must be queued one after
+/// another. Shared with in-process streams (the client's embedded mode), so both answer
+/// alike.
+pub async fn enqueue_batch(tracker: Tracker, batch: pb::LogStreamRequest) -> PendingAck {
     let seq = batch.seq;
     let queued = match convert::stream_writes(batch.runs) {
         Ok(runs) => {
