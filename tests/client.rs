@@ -9,6 +9,21 @@ use common::*;
 use trackd_client::{Client, ClientError, IngestConfig, RunStatus};
 use trackd_proto::v1 as pb;
 
+/// Deletes or restores a run behind the client's back, as another user (or the UI) would.
+async fn set_run_deleted(server: &TestServer, run_id: &str, deleted: bool) {
+    let mut raw = server.client().await;
+    let run_id = run_id.to_owned();
+    if deleted {
+        raw.delete_run(pb::DeleteRunRequest { run_id })
+            .await
+            .unwrap();
+    } else {
+        raw.restore_run(pb::RestoreRunRequest { run_id })
+            .await
+            .unwrap();
+    }
+}
+
 async fn assert_full_history(client: &Client, run_id: &str, key: &str, n: i64) {
     let history = client.metric_history(run_id, key).await.unwrap();
     let steps: Vec<i64> = history.iter().map(|m| m.step).collect();
@@ -448,25 +463,22 @@ async fn a_deleted_run_does_not_cost_another_runs_points() {
     let client = Client::connect(&server.handle.url()).await.unwrap();
     let kept = client.start_run().start().await.unwrap();
     let deleted = client.start_run().start().await.unwrap();
-    let mut raw = server.client().await;
-    raw.delete_run(pb::DeleteRunRequest {
-        run_id: deleted.id().into(),
-    })
-    .await
-    .unwrap();
+    set_run_deleted(&server, deleted.id(), true).await;
+    // The refusal may come back on any later call or on flush; it must come back once.
+    let mut errors = Vec::new();
     for step in 0..2000 {
-        deleted.log_metric("x", 1.0, step).await.unwrap_or(());
-        kept.log_metric("x", 1.0, step).await.unwrap_or(());
+        errors.extend(deleted.log_metric("x", 1.0, step).await.err());
+        errors.extend(kept.log_metric("x", 1.0, step).await.err());
     }
-    let err = kept.flush().await.unwrap_err();
-    assert!(err.to_string().contains(deleted.id()), "{err}");
+    errors.extend(kept.flush().await.err());
+    assert!(!errors.is_empty(), "the refused run was never reported");
+    assert!(
+        errors.iter().all(|e| e.to_string().contains(deleted.id())),
+        "{errors:?}"
+    );
     assert_full_history(&client, kept.id(), "x", 2000).await;
     kept.finish().await.unwrap();
-    raw.restore_run(pb::RestoreRunRequest {
-        run_id: deleted.id().into(),
-    })
-    .await
-    .unwrap();
+    set_run_deleted(&server, deleted.id(), false).await;
     deleted.finish().await.unwrap();
 }
 
@@ -596,12 +608,7 @@ async fn delivery_errors_surface_on_flush() {
     let server = TestServer::start().await;
     let client = Client::connect(&server.handle.url()).await.unwrap();
     let run = client.start_run().start().await.unwrap();
-    let mut raw = server.client().await;
-    raw.delete_run(pb::DeleteRunRequest {
-        run_id: run.id().into(),
-    })
-    .await
-    .unwrap();
+    set_run_deleted(&server, run.id(), true).await;
     run.log_metric("z", 1.0, 0).await.unwrap();
     let err = run.flush().await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
@@ -610,11 +617,7 @@ async fn delivery_errors_surface_on_flush() {
         "{err}"
     );
     run.flush().await.expect("the error is reported once");
-    raw.restore_run(pb::RestoreRunRequest {
-        run_id: run.id().into(),
-    })
-    .await
-    .unwrap();
+    set_run_deleted(&server, run.id(), false).await;
     run.finish().await.unwrap();
 }
 
@@ -628,12 +631,7 @@ async fn delivery_errors_surface_on_the_next_call() {
         .await
         .unwrap();
     let run = client.start_run().start().await.unwrap();
-    let mut raw = server.client().await;
-    raw.delete_run(pb::DeleteRunRequest {
-        run_id: run.id().into(),
-    })
-    .await
-    .unwrap();
+    set_run_deleted(&server, run.id(), true).await;
     // The refusal arrives asynchronously; keep logging as a training loop would.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut step = 0;
@@ -653,11 +651,7 @@ async fn delivery_errors_surface_on_the_next_call() {
         err.to_string().contains("must be in the 'active' state"),
         "{err}"
     );
-    raw.restore_run(pb::RestoreRunRequest {
-        run_id: run.id().into(),
-    })
-    .await
-    .unwrap();
+    set_run_deleted(&server, run.id(), false).await;
     // Batches logged while the run was deleted may still be refused: flush reports them.
     let _ = run.flush().await;
     run.log_metric("after", 2.0, 0).await.unwrap();
