@@ -126,6 +126,9 @@ assert inputs[0].dataset.source_type == "http" and inputs[0].dataset.profile == 
 assert [(t.key, t.value) for t in inputs[0].tags] == [("mlflow.data.context", "train")]
 assert [m.model_id for m in run.inputs.model_inputs] == ["m-input"]
 assert [(m.model_id, m.step) for m in run.outputs.model_outputs] == [("m-output", 3)]
+used_iris = client.search_runs([run.info.experiment_id], filter_string="datasets.name = 'iris' AND datasets.context = 'train'")
+assert [r.info.run_id for r in used_iris] == [run_id], used_iris
+assert client.search_runs([run.info.experiment_id], filter_string="datasets.digest = 'other'") == []
 history = json.loads(run.data.tags["mlflow.log-model.history"])
 assert [(h["artifact_path"], h["run_id"]) for h in history] == [("model", run_id)], history
 try:

@@ -712,3 +712,81 @@ async fn sampled_history_for_charts() {
         );
     }
 }
+
+/// `datasets.name`, `datasets.digest` and `datasets.context` (the input tag
+/// `mlflow.data.context`), as MLflow: a run matches when some dataset it used satisfies the
+/// comparison; a run without datasets matches nothing, not even `!=`.
+#[tokio::test]
+async fn dataset_filters() {
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    let f = fixture(&mut c).await;
+    let input = |name: &str, digest: &str, context: &str| pb::DatasetInput {
+        tags: vec![pb::InputTag {
+            key: "mlflow.data.context".into(),
+            value: context.into(),
+        }],
+        dataset: Some(pb::Dataset {
+            name: name.into(),
+            digest: digest.into(),
+            source_type: "local".into(),
+            source: "{}".into(),
+            ..Default::default()
+        }),
+    };
+    for (run, datasets) in [
+        (
+            "a",
+            vec![input("iris", "d1", "training"), input("wine", "d9", "eval")],
+        ),
+        ("b", vec![input("iris", "d2", "eval")]),
+    ] {
+        c.log_inputs(pb::LogInputsRequest {
+            run_id: f.ids[run].clone(),
+            datasets,
+            models: vec![],
+        })
+        .await
+        .unwrap();
+    }
+    let mut check = async |filter: &str, want: &[&str]| {
+        let mut got = names(&mut c, &f, filter, pb::ViewType::All, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{filter}: {e}"));
+        got.sort();
+        assert_eq!(got, want, "{filter}");
+    };
+    check("datasets.name = 'iris'", &["a", "b"]).await;
+    check("dataset.name = 'wine'", &["a"]).await;
+    check("datasets.context = 'training'", &["a"]).await;
+    check("datasets.digest != 'd1'", &["a", "b"]).await; // a also used wine (d9)
+    check("datasets.digest != 'd2' AND datasets.name = 'iris'", &["a"]).await;
+    check("datasets.name IN ('wine', 'mnist')", &["a"]).await;
+    check("datasets.name NOT IN ('iris')", &["a"]).await;
+    check("datasets.name LIKE 'IR%'", &[]).await;
+    check("datasets.name ILIKE 'IR%'", &["a", "b"]).await;
+    check(
+        "`datasets`.context = 'eval' AND params.model = 'rnn'",
+        &["b"],
+    )
+    .await;
+    check(
+        "datasets.context = 'eval' OR metrics.acc < 0",
+        &["a", "b", "e"],
+    )
+    .await;
+    for bad in [
+        "datasets.source = 'x'",
+        "datasets.name > 1",
+        "datasets.name = iris",
+    ] {
+        let err = names(&mut c, &f, bad, pb::ViewType::All, &[])
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
+    }
+    let err = names(&mut c, &f, "", pb::ViewType::All, &["datasets.name"])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+}

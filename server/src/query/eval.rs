@@ -61,6 +61,32 @@ impl RunField {
     }
 }
 
+/// A field of a dataset a run used, as filters name it (`datasets.<field>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatasetField {
+    /// `name`
+    Name,
+    /// `digest`
+    Digest,
+    /// `context`: the input tag `mlflow.data.context` (e.g. `training`, `eval`).
+    Context,
+}
+
+/// The input tag MLflow keeps a dataset's role in.
+pub const DATASET_CONTEXT_TAG: &str = "mlflow.data.context";
+
+impl DatasetField {
+    /// Resolves a dataset key.
+    pub fn from_name(name: &str) -> Option<DatasetField> {
+        Some(match name {
+            "name" => DatasetField::Name,
+            "digest" => DatasetField::Digest,
+            "context" => DatasetField::Context,
+            _ => return None,
+        })
+    }
+}
+
 /// An experiment field a filter or ordering can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExperimentField {
@@ -152,6 +178,13 @@ pub fn check_runs(expr: &Expr) -> Result<(), FilterError> {
             Some(f) if f.is_numeric() => check_numeric_op(c),
             Some(_) => check_string_op(c),
         },
+        Kind::Dataset => match DatasetField::from_name(&c.ident.key) {
+            None => Err(FilterError(format!(
+                "Invalid dataset key '{}': datasets can be searched by name, digest and context",
+                c.ident.key
+            ))),
+            Some(_) => check_string_op(c),
+        },
     }
     })
 }
@@ -161,7 +194,7 @@ pub fn check_experiments(expr: &Expr) -> Result<(), FilterError> {
     visit(expr, &mut |c| {
         match c.ident.kind {
         Kind::Tag => check_string_op(c),
-        Kind::Metric | Kind::Param => Err(FilterError(format!(
+        Kind::Metric | Kind::Param | Kind::Dataset => Err(FilterError(format!(
             "Invalid filter '{}': experiments can be searched by attributes and tags only",
             Expr::Cmp(c.clone())
         ))),
@@ -296,6 +329,24 @@ pub fn matches_run(expr: &Expr, run: &Run) -> bool {
                     }
                     None => false,
                 },
+                // MLflow: some dataset of the run satisfies the comparison; a run without
+                // datasets matches nothing (not even `!=`).
+                Kind::Dataset => {
+                    let field = DatasetField::from_name(key);
+                    run.inputs.datasets.iter().any(|input| {
+                        let value = match field {
+                            Some(DatasetField::Name) => Some(input.dataset.name.as_str()),
+                            Some(DatasetField::Digest) => Some(input.dataset.digest.as_str()),
+                            Some(DatasetField::Context) => input
+                                .tags
+                                .iter()
+                                .find(|(k, _)| k == DATASET_CONTEXT_TAG)
+                                .map(|(_, v)| v.as_str()),
+                            None => None,
+                        };
+                        value.is_some_and(|v| string_matches(v, c.op, &c.value))
+                    })
+                }
             }
         }
     }
@@ -327,7 +378,7 @@ pub fn matches_experiment(expr: &Expr, exp: &Experiment) -> bool {
                 }
                 None => false,
             },
-            Kind::Metric | Kind::Param => false,
+            Kind::Metric | Kind::Param | Kind::Dataset => false,
         },
     }
 }
@@ -362,8 +413,18 @@ mod tests {
         assert!(check("attributes.start_time = 'x'").is_err());
         assert!(check("attributes.nope = 'x'").is_err());
         assert!(check("params.a = 'x' OR 1 = 1").is_err());
+        assert!(
+            check("datasets.name = 'iris' AND datasets.context IN ('training', 'eval')").is_ok()
+        );
+        assert!(check("datasets.digest LIKE 'ab%'").is_ok());
+        assert!(
+            check("datasets.source = 'x'").is_err(),
+            "not a searchable dataset key"
+        );
+        assert!(check("datasets.name > 1").is_err());
         let exp = |f: &str| check_experiments(&crate::query::filter::parse(f).unwrap().unwrap());
         assert!(exp("name LIKE 'a%' AND tags.team = 'x' AND creation_time > 5").is_ok());
         assert!(exp("metrics.a > 1").is_err());
+        assert!(exp("datasets.name = 'iris'").is_err());
     }
 }

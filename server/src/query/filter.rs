@@ -6,7 +6,7 @@
 //! primary    := "(" expr ")" | comparison
 //! comparison := identifier op value
 //! identifier := [type "."] key        type: metric(s) | param(s) | parameter(s) | tag(s)
-//!                                           | attribute(s) | attr | run
+//!                                           | attribute(s) | attr | run | dataset(s)
 //!               key: a bare word (dots allowed: tags.mlflow.runName), or "quoted" / `quoted`
 //! op         := = | != | <> | < | <= | > | >= | LIKE | ILIKE | IN | NOT IN   (any case)
 //! value      := number | 'string' | "string" | "(" string ("," string)* ")"
@@ -58,6 +58,8 @@ pub enum Kind {
     Tag,
     /// `attributes.<name>` or a bare name: a field of the run or experiment.
     Attribute,
+    /// `datasets.<name | digest | context>`: a dataset the run used (runs only).
+    Dataset,
 }
 
 impl Kind {
@@ -67,6 +69,7 @@ impl Kind {
             Kind::Param => "params",
             Kind::Tag => "tags",
             Kind::Attribute => "attributes",
+            Kind::Dataset => "datasets",
         }
     }
 
@@ -76,6 +79,7 @@ impl Kind {
             "param" | "params" | "parameter" | "parameters" => Some(Kind::Param),
             "tag" | "tags" => Some(Kind::Tag),
             "attribute" | "attributes" | "attr" | "run" => Some(Kind::Attribute),
+            "dataset" | "datasets" => Some(Kind::Dataset),
             _ => None,
         }
     }
@@ -439,7 +443,7 @@ impl Parser {
                             return Err(ParseError {
                                 position: token.pos,
                                 message: format!(
-                                    "invalid entity type '{prefix}': expected metrics, params, tags or attributes"
+                                    "invalid entity type '{prefix}': expected metrics, params, tags, attributes or datasets"
                                 ),
                             });
                         };
@@ -463,10 +467,30 @@ impl Parser {
             }
             Tok::Backtick(k) | Tok::Double(k) if !k.is_empty() => {
                 self.at += 1;
-                Ok(Identifier {
-                    kind: Kind::Attribute,
-                    key: k,
-                })
+                // A quoted type: `datasets`.context, `metrics`."f1-score"
+                let quoted_type = Kind::from_word(&k).zip(match self.peek() {
+                    Some(Token {
+                        tok: Tok::Word(w), ..
+                    }) if w.starts_with('.') => Some(w[1..].to_owned()),
+                    _ => None,
+                });
+                let Some((kind, rest)) = quoted_type else {
+                    return Ok(Identifier {
+                        kind: Kind::Attribute,
+                        key: k,
+                    });
+                };
+                self.at += 1;
+                if !rest.is_empty() {
+                    return Ok(Identifier { kind, key: rest });
+                }
+                match self.peek().map(|t| t.tok.clone()) {
+                    Some(Tok::Double(key)) | Some(Tok::Backtick(key)) if !key.is_empty() => {
+                        self.at += 1;
+                        Ok(Identifier { kind, key })
+                    }
+                    _ => self.error(&format!("a key after '{k}.'")),
+                }
             }
             _ => self.error("an identifier such as metrics.loss"),
         }
@@ -735,6 +759,20 @@ mod tests {
                 Value::List(vec!["a".into(), "b".into()])
             )
         );
+        // The type may be quoted too (MLflow allows backticks there).
+        assert_eq!(
+            parse("`datasets`.context = 'eval'").unwrap().unwrap(),
+            cmp(Kind::Dataset, "context", Op::Eq, Value::Str("eval".into()))
+        );
+        assert_eq!(
+            parse("`metrics`.\"f1-score\" > 0").unwrap().unwrap(),
+            cmp(Kind::Metric, "f1-score", Op::Gt, Value::Number(0.0))
+        );
+        assert_eq!(
+            parse("`run name` = 'x'").unwrap().unwrap(),
+            cmp(Kind::Attribute, "run name", Op::Eq, Value::Str("x".into()))
+        );
+        assert!(parse("`metrics`. > 0").is_err());
         assert_eq!(parse("   ").unwrap(), None);
         assert!(parse("metrics.x > -1.5e-3").is_ok());
         assert!(parse("params.q = 'it''s'").is_ok());

@@ -90,6 +90,12 @@ pub fn check_run_clauses(clauses: &[OrderClause]) -> Result<(), String> {
                 c.ident.key
             ));
         }
+        if c.ident.kind == Kind::Dataset {
+            return Err(format!(
+                "Invalid order_by key '{}': runs sort by metrics, params, tags and attributes",
+                c.ident
+            ));
+        }
     }
     Ok(())
 }
@@ -127,6 +133,7 @@ fn run_value(run: &Run, ident: &Identifier) -> Option<SortValue> {
             RunField::StartTime => Some(SortValue::Num(run.info.start_time as f64)),
             RunField::EndTime => run.info.end_time.map(|t| SortValue::Num(t as f64)),
         },
+        Kind::Dataset => None,
     }
 }
 

@@ -11,7 +11,8 @@ fn kind() -> impl Strategy<Value = Kind> {
         Just(Kind::Metric),
         Just(Kind::Param),
         Just(Kind::Tag),
-        Just(Kind::Attribute)
+        Just(Kind::Attribute),
+        Just(Kind::Dataset)
     ]
 }
 

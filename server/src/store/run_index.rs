@@ -270,7 +270,8 @@ impl RunIndex {
                     }
                 }
             }
-            Kind::Attribute => {
+            // Not indexed: checked run by run with the reference semantics.
+            Kind::Attribute | Kind::Dataset => {
                 for (slot, row) in self.rows.iter().enumerate() {
                     if let Some((_, run)) = row {
                         if eval::matches_run(expr, run) {
