@@ -859,7 +859,8 @@ impl Client {
     }
 
     /// Waits until every metric point logged through this client is acknowledged (durably,
-    /// with a default server), and returns the first delivery error not yet reported.
+    /// with a default server), and returns a delivery error not yet reported (of the stream,
+    /// or of any run's refused points).
     ///
     /// # Examples
     ///
@@ -875,7 +876,12 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn flush(&self) -> Result<()> {
-        self.inner.ingest.flush().await
+        self.inner.ingest.flush(None).await
+    }
+
+    /// Like [`Client::flush`], reporting only errors of the client or of `run_id`.
+    pub(crate) async fn flush_run(&self, run_id: &str) -> Result<()> {
+        self.inner.ingest.flush(Some(run_id)).await
     }
 }
 

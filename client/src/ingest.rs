@@ -329,32 +329,57 @@ impl Pending {
     }
 }
 
+/// Delivery errors not yet reported: one for the whole client (the stream failed, a batch
+/// was malformed) and one per run whose part of a batch was refused, so a run's calls report
+/// its own refusals and not another run's.
+#[derive(Default)]
+struct Errors {
+    client: Option<ClientError>,
+    runs: FxHashMap<String, ClientError>,
+}
+
 struct Shared {
     pending: Mutex<Pending>,
     budget: Semaphore,
     failed: AtomicBool,
-    error: Mutex<Option<ClientError>>,
+    errors: Mutex<Errors>,
     wake: Notify,
     batch_points: usize,
     stats: IngestStats,
 }
 
 impl Shared {
-    fn record_error(&self, err: ClientError) {
-        let mut slot = self.error.lock().expect("ingest error lock");
-        if slot.is_none() {
-            *slot = Some(err);
+    /// Keeps the first unreported error of the client (`run: None`) or of one run.
+    fn record_error(&self, run: Option<&str>, err: ClientError) {
+        let mut errors = self.errors.lock().expect("ingest error lock");
+        match run {
+            None => {
+                errors.client.get_or_insert(err);
+            }
+            Some(run) => {
+                errors.runs.entry(run.to_owned()).or_insert(err);
+            }
         }
         self.failed.store(true, Ordering::Release);
     }
 
-    fn take_error(&self) -> Option<ClientError> {
+    /// Takes an error to report to a caller: the client's, else the run's (`Some`), else
+    /// any run's (`None`: a client-wide flush).
+    fn take_error(&self, run: Option<&str>) -> Option<ClientError> {
         if !self.failed.load(Ordering::Acquire) {
             return None;
         }
-        let mut slot = self.error.lock().expect("ingest error lock");
-        self.failed.store(false, Ordering::Release);
-        slot.take()
+        let mut errors = self.errors.lock().expect("ingest error lock");
+        let taken = errors.client.take().or_else(|| match run {
+            Some(run) => errors.runs.remove(run),
+            None => {
+                let any = errors.runs.keys().next().cloned()?;
+                errors.runs.remove(&any)
+            }
+        });
+        let left = errors.client.is_some() || !errors.runs.is_empty();
+        self.failed.store(left, Ordering::Release);
+        taken
     }
 }
 
@@ -384,7 +409,7 @@ impl Ingest {
             pending: Mutex::new(Pending::default()),
             budget: Semaphore::new(config.buffer_points.min(Semaphore::MAX_PERMITS)),
             failed: AtomicBool::new(false),
-            error: Mutex::new(None),
+            errors: Mutex::new(Errors::default()),
             wake: Notify::new(),
             batch_points: config.batch_points,
             stats: IngestStats::default(),
@@ -421,7 +446,7 @@ impl Ingest {
         step: i64,
         timestamp: i64,
     ) -> Result<()> {
-        if let Some(err) = self.shared.take_error() {
+        if let Some(err) = self.shared.take_error(Some(run_id)) {
             return Err(err);
         }
         let n = u32::try_from(metrics.len())
@@ -456,16 +481,17 @@ impl Ingest {
         Ok(())
     }
 
-    /// Waits until every point logged before this call is acknowledged; returns the first
-    /// delivery error not yet reported.
-    pub async fn flush(&self) -> Result<()> {
+    /// Waits until every point logged before this call is acknowledged; returns a delivery
+    /// error not yet reported: the client's, else one of `run` (or, with `None`, of any
+    /// run).
+    pub async fn flush(&self, run: Option<&str>) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(Command::Flush(tx))
             .map_err(|_| ClientError::Delivery("the delivery task stopped".into()))?;
         rx.await
             .map_err(|_| ClientError::Delivery("the delivery task stopped".into()))??;
-        match self.shared.take_error() {
+        match self.shared.take_error(run) {
             Some(err) => Err(err),
             None => Ok(()),
         }
@@ -704,20 +730,24 @@ impl Sender {
             let sent = self.unacked.pop_front().expect("front exists");
             self.shared.budget.add_permits(sent.points);
             if sent.seq == ack.seq {
-                // A refused run does not stop the others: its error is reported, their points
-                // are stored.
-                let refused = ack.run_errors.iter().filter_map(|r| r.error.as_ref());
-                match ack.error.iter().chain(refused).next() {
-                    Some(e) => self.shared.record_error(ClientError::Api {
-                        code: tonic::Code::from_i32(e.code),
-                        error_code: e.error_code.clone(),
-                        message: e.message.clone(),
-                    }),
-                    None => {
-                        self.shared
-                            .stats
-                            .points_acked
-                            .fetch_add(sent.points as u64, Ordering::Relaxed);
+                // A refused run does not stop the others: its error is kept for that run's
+                // calls, their points are stored.
+                let api = |e: &pb::StreamError| ClientError::Api {
+                    code: tonic::Code::from_i32(e.code),
+                    error_code: e.error_code.clone(),
+                    message: e.message.clone(),
+                };
+                if let Some(e) = &ack.error {
+                    self.shared.record_error(None, api(e));
+                } else if ack.run_errors.is_empty() {
+                    self.shared
+                        .stats
+                        .points_acked
+                        .fetch_add(sent.points as u64, Ordering::Relaxed);
+                }
+                for refused in &ack.run_errors {
+                    if let Some(e) = &refused.error {
+                        self.shared.record_error(Some(&refused.run_id), api(e));
                     }
                 }
             }
@@ -767,7 +797,7 @@ impl Sender {
         for (_, reply) in self.waiters.drain(..) {
             let _ = reply.send(Err(err.clone()));
         }
-        self.shared.record_error(err);
+        self.shared.record_error(None, err);
     }
 }
 

@@ -660,6 +660,8 @@ impl RunHandle {
     }
 
     /// Waits until every metric point logged so far (through this client) is acknowledged.
+    /// Reports a refusal of this run's points, or a failure of the whole stream; another
+    /// run's refusals are reported to that run.
     ///
     /// # Examples
     ///
@@ -675,7 +677,7 @@ impl RunHandle {
     /// # Ok(()) }
     /// ```
     pub async fn flush(&self) -> Result<()> {
-        self.client.flush().await
+        self.client.flush_run(self.id()).await
     }
 
     /// Starts building a nested run whose parent is this run.
