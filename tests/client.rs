@@ -483,6 +483,14 @@ async fn a_deleted_run_does_not_cost_another_runs_points() {
         "{errors:?}"
     );
     assert_full_history(&client, kept.id(), "x", 2000).await;
+    assert_eq!(
+        client
+            .ingest_stats()
+            .points_acked
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2000,
+        "only the stored points count as acknowledged"
+    );
     kept.finish().await.unwrap();
     set_run_deleted(&server, deleted.id(), false).await;
     deleted.finish().await.unwrap();

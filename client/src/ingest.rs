@@ -187,7 +187,8 @@ pub struct IngestStats {
     pub batches_sent: AtomicU64,
     /// Batches re-sent after a reconnect.
     pub batches_resent: AtomicU64,
-    /// Points acknowledged.
+    /// Points acknowledged as stored (re-sent points count once; points of refused runs
+    /// do not count).
     pub points_acked: AtomicU64,
     /// Streams opened.
     pub connections: AtomicU64,
@@ -739,11 +740,17 @@ impl Sender {
                 };
                 if let Some(e) = &ack.error {
                     self.shared.record_error(None, api(e));
-                } else if ack.run_errors.is_empty() {
+                } else {
+                    // With refused runs only the server's count is known to be stored.
+                    let stored = if ack.run_errors.is_empty() {
+                        sent.points as u64
+                    } else {
+                        ack.points_stored
+                    };
                     self.shared
                         .stats
                         .points_acked
-                        .fetch_add(sent.points as u64, Ordering::Relaxed);
+                        .fetch_add(stored, Ordering::Relaxed);
                 }
                 for refused in &ack.run_errors {
                     if let Some(e) = &refused.error {
