@@ -319,7 +319,11 @@ impl RunHandle {
         &self.info.artifact_uri
     }
 
-    /// Buffers a metric point at `step`, timestamped now.
+    /// Buffers a metric point at `step`, timestamped now. Returns once the point is in the
+    /// buffer (waiting only while the buffer is full), not when the server has it: use
+    /// [`RunHandle::flush`] for that. If the server refused earlier points of this run (or
+    /// the stream failed), the call returns that error instead, once, and this point is
+    /// not buffered.
     ///
     /// # Examples
     ///
