@@ -22,6 +22,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         // prost encoding, decoding from one slice: see proto/codec.rs.
         .codec_path("crate::codec::SliceCodec")
+        // Hand-written so a server can send runs it encoded itself: see proto/search_runs.rs.
+        .extern_path(
+            ".trackd.v1.SearchRunsResponse",
+            "crate::search_runs::SearchRunsResponse",
+        )
         .compile_fds(fds)?;
     Ok(())
 }

@@ -8,10 +8,12 @@
 #[allow(clippy::all, missing_docs)]
 pub mod v1 {
     tonic::include_proto!("trackd.v1");
+    pub use crate::search_runs::SearchRunsResponse;
 }
 
 pub mod codec;
 mod fast_encode;
+mod search_runs;
 
 /// Encoded `FileDescriptorSet` of every trackd proto file, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("trackd_descriptor");

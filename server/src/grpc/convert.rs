@@ -79,7 +79,7 @@ pub fn metric(key: String, p: Point) -> pb::Metric {
 }
 
 /// A run's inputs → proto (unset when empty, as MLflow omits it).
-fn run_inputs(inputs: &RunInputs) -> Option<pb::RunInputs> {
+pub(crate) fn run_inputs(inputs: &RunInputs) -> Option<pb::RunInputs> {
     if inputs.is_empty() {
         return None;
     }
@@ -120,7 +120,7 @@ fn run_inputs(inputs: &RunInputs) -> Option<pb::RunInputs> {
 }
 
 /// A run's outputs → proto (unset when empty).
-fn run_outputs(outputs: &[ModelOutput]) -> Option<pb::RunOutputs> {
+pub(crate) fn run_outputs(outputs: &[ModelOutput]) -> Option<pb::RunOutputs> {
     (!outputs.is_empty()).then(|| pb::RunOutputs {
         model_outputs: outputs.iter().map(model_output).collect(),
     })

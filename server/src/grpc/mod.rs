@@ -5,6 +5,7 @@
 
 pub mod artifacts;
 pub mod convert;
+mod run_wire;
 mod stream;
 
 pub use stream::{enqueue_batch, PendingAck};
@@ -288,8 +289,9 @@ impl TrackingService for TrackingGrpc {
         };
         let page = self.tracker.search_runs(search).await?;
         ok(pb::SearchRunsResponse {
-            runs: page.items.iter().map(|r| convert::run(r)).collect(),
+            encoded_runs: run_wire::encode_runs(page.items.iter().map(|r| &**r)),
             next_page_token: page.next_page_token,
+            ..Default::default()
         })
     }
 
