@@ -2,7 +2,7 @@
 //! [`Tracker`] as gRPC, plus the artifact proxy `/api/2.0/mlflow-artifacts/artifacts/…`, so
 //! the stock `mlflow` client works against trackd.
 //!
-//! Each endpoint reads a JSON object (body or query string, see [`json`]), calls the Tracker,
+//! Each endpoint reads a JSON object (body or query string, see `rest/json.rs`), calls the Tracker,
 //! and answers with MLflow's JSON; errors answer `{"error_code", "message"}` with MLflow's
 //! HTTP status, through the one mapping in [`crate::error`].
 

@@ -33,7 +33,7 @@ pub enum Durability {
     #[default]
     Durable,
     /// Right after the write is applied; sled flushes in the background every
-    /// [`BUFFERED_FLUSH_MS`], so a crash can lose that window.
+    /// `BUFFERED_FLUSH_MS` (200 ms), so a crash can lose that window.
     Buffered,
 }
 

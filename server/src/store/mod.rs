@@ -1,9 +1,9 @@
 //! The embedded store: sled trees behind a narrow, domain-typed interface.
 //!
-//! - Reads go straight to sled from any task ([`read`]).
-//! - Every write goes through one committer thread ([`committer`]): it gathers the writes of
+//! - Reads go straight to sled from any task (`read.rs`).
+//! - Every write goes through one committer thread (`committer.rs`): it gathers the writes of
 //!   all callers, applies them one after another with MLflow's rules checked against the
-//!   current state ([`writer`]), calls sled's blocking `flush()` once for the whole group, and
+//!   current state (`writer.rs`), calls sled's blocking `flush()` once for the whole group, and
 //!   only then answers every waiter. An answer in the default durable mode therefore means
 //!   "fsynced".
 //! - Metric points are stored in chunks ([`chunk`]), keys are laid out in [`keys`].
