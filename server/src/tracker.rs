@@ -551,22 +551,27 @@ impl Tracker {
         // A run whose writes break a limit is refused on its own; the others go on.
         let mut parsed = Vec::with_capacity(runs.len());
         let mut refused: Vec<(String, TrackingError)> = Vec::new();
+        let mut refused_ids: Vec<RunId> = Vec::new();
         for (id, writes) in runs {
-            let checked = RunId::parse(&id).and_then(|run| {
-                validate::run_writes(&writes)?;
-                validate::unique_param_keys(&writes.params)?;
-                Ok(run)
-            });
+            let run = match RunId::parse(&id) {
+                Ok(run) => run,
+                Err(e) => {
+                    refused.push((id, e));
+                    continue;
+                }
+            };
+            let checked = validate::run_writes(&writes)
+                .and_then(|()| validate::unique_param_keys(&writes.params));
             match checked {
-                Ok(run) => parsed.push((run, writes)),
-                Err(e) => refused.push((id, e)),
+                Ok(()) => parsed.push((run, writes)),
+                Err(e) => {
+                    refused_ids.push(run);
+                    refused.push((id, e));
+                }
             }
         }
-        if !refused.is_empty() {
-            let refused_ids: Vec<RunId> = refused
-                .iter()
-                .filter_map(|(id, _)| RunId::parse(id).ok())
-                .collect();
+        // A run refused in one entry of the batch is refused in all of them.
+        if !refused_ids.is_empty() {
             parsed.retain(|(run, _)| !refused_ids.contains(run));
         }
         let points: usize = parsed.iter().map(|(_, w)| w.point_count()).sum();

@@ -447,21 +447,7 @@ impl Parser {
                                 ),
                             });
                         };
-                        if rest.is_empty() {
-                            // `metrics."f1-score"` / ``tags.`my tag` ``
-                            match self.peek().map(|t| t.tok.clone()) {
-                                Some(Tok::Double(k)) | Some(Tok::Backtick(k)) if !k.is_empty() => {
-                                    self.at += 1;
-                                    Ok(Identifier { kind, key: k })
-                                }
-                                _ => self.error(&format!("a key after '{prefix}.'")),
-                            }
-                        } else {
-                            Ok(Identifier {
-                                kind,
-                                key: rest.to_owned(),
-                            })
-                        }
+                        self.key_after_type(kind, prefix, rest)
                     }
                 }
             }
@@ -481,18 +467,32 @@ impl Parser {
                     });
                 };
                 self.at += 1;
-                if !rest.is_empty() {
-                    return Ok(Identifier { kind, key: rest });
-                }
-                match self.peek().map(|t| t.tok.clone()) {
-                    Some(Tok::Double(key)) | Some(Tok::Backtick(key)) if !key.is_empty() => {
-                        self.at += 1;
-                        Ok(Identifier { kind, key })
-                    }
-                    _ => self.error(&format!("a key after '{k}.'")),
-                }
+                self.key_after_type(kind, &k, &rest)
             }
             _ => self.error("an identifier such as metrics.loss"),
+        }
+    }
+
+    /// The key after `type.`: the rest of the word (`tags.mlflow.runName`), or, when the
+    /// word ends at the dot, a quoted key next (`metrics."f1-score"`, ``tags.`my tag` ``).
+    fn key_after_type(
+        &mut self,
+        kind: Kind,
+        type_word: &str,
+        rest: &str,
+    ) -> Result<Identifier, ParseError> {
+        if !rest.is_empty() {
+            return Ok(Identifier {
+                kind,
+                key: rest.to_owned(),
+            });
+        }
+        match self.peek().map(|t| t.tok.clone()) {
+            Some(Tok::Double(key)) | Some(Tok::Backtick(key)) if !key.is_empty() => {
+                self.at += 1;
+                Ok(Identifier { kind, key })
+            }
+            _ => self.error(&format!("a key after '{type_word}.'")),
         }
     }
 
