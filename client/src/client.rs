@@ -338,12 +338,35 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn resume_run(&self, run_id: &str) -> Result<ActiveRun> {
+        self.resume_run_in(run_id, None).await
+    }
+
+    /// [`Client::resume_run`], refusing (before anything changes) a run that is not in
+    /// `experiment_id` when one is given.
+    pub(crate) async fn resume_run_in(
+        &self,
+        run_id: &str,
+        experiment_id: Option<&str>,
+    ) -> Result<ActiveRun> {
         let run = self.get_run(run_id).await?;
         let info = run.info.unwrap_or_default();
         if info.lifecycle_stage == "deleted" {
             return Err(ClientError::Usage(format!(
                 "Cannot resume run {run_id}: it is deleted."
             )));
+        }
+        if let Some(expected) = experiment_id
+            && info.experiment_id != expected
+        {
+            return Err(ClientError::Api {
+                code: tonic::Code::InvalidArgument,
+                error_code: "INVALID_PARAMETER_VALUE".into(),
+                message: format!(
+                    "Cannot start run with ID {run_id} because active experiment ID {expected} \
+                     does not match the run's experiment ID {}.",
+                    info.experiment_id
+                ),
+            });
         }
         let info = self
             .inner

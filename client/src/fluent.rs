@@ -472,22 +472,10 @@ pub async fn start_run(options: StartRun) -> Result<RunHandle> {
     });
     let run = match resume {
         Some(run_id) => {
-            if let Some(expected) = &state.experiment_id {
-                // Checked before resuming: a refused run keeps its status.
-                let actual = client
-                    .get_run(&run_id)
-                    .await?
-                    .info
-                    .unwrap_or_default()
-                    .experiment_id;
-                if actual != *expected {
-                    return Err(invalid(format!(
-                        "Cannot start run with ID {run_id} because active experiment ID {expected} does \
-                         not match the run's experiment ID {actual}."
-                    )));
-                }
-            }
-            let run = client.resume_run(&run_id).await?;
+            // A run of another experiment than the active one is refused before resuming.
+            let run = client
+                .resume_run_in(&run_id, state.experiment_id.as_deref())
+                .await?;
             if !options.tags.is_empty() {
                 client
                     .log_params_and_tags(run.id(), Vec::new(), options.tags.clone())
