@@ -25,21 +25,17 @@ pub fn encode_runs<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Bytes {
         let outputs = convert::run_outputs(&run.outputs);
         let data_len = run_data_len(run);
         let body_len = encoding::message::encoded_len(1, &info)
-            + 1
-            + encoded_len_varint(data_len as u64)
-            + data_len
+            + entry_len(data_len)
             + inputs
                 .as_ref()
                 .map_or(0, |m| encoding::message::encoded_len(3, m))
             + outputs
                 .as_ref()
                 .map_or(0, |m| encoding::message::encoded_len(4, m));
-        out.reserve(1 + encoded_len_varint(body_len as u64) + body_len);
-        encode_key(1, WireType::LengthDelimited, &mut out);
-        encode_varint(body_len as u64, &mut out);
+        out.reserve(entry_len(body_len));
+        encode_entry(1, body_len, &mut out);
         encoding::message::encode(1, &info, &mut out);
-        encode_key(2, WireType::LengthDelimited, &mut out);
-        encode_varint(data_len as u64, &mut out);
+        encode_entry(2, data_len, &mut out);
         for (key, point) in &run.metrics {
             encode_entry(1, metric_len(key, point), &mut out);
             encode_metric(key, point, &mut out);
@@ -58,21 +54,22 @@ pub fn encode_runs<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Bytes {
 
 /// Length of `RunData { metrics: 1, params: 2, tags: 3 }`.
 fn run_data_len(run: &Run) -> usize {
-    let entry = |len: usize| 1 + encoded_len_varint(len as u64) + len;
+    let pairs = |map: &BTreeMap<String, String>| {
+        map.iter()
+            .map(|(k, v)| entry_len(pair_len(k, v)))
+            .sum::<usize>()
+    };
     run.metrics
         .iter()
-        .map(|(k, p)| entry(metric_len(k, p)))
+        .map(|(k, p)| entry_len(metric_len(k, p)))
         .sum::<usize>()
-        + run
-            .params
-            .iter()
-            .map(|(k, v)| entry(pair_len(k, v)))
-            .sum::<usize>()
-        + run
-            .tags
-            .iter()
-            .map(|(k, v)| entry(pair_len(k, v)))
-            .sum::<usize>()
+        + pairs(&run.params)
+        + pairs(&run.tags)
+}
+
+/// Length of a length-delimited field (numbers below 16) whose body is `len` bytes.
+fn entry_len(len: usize) -> usize {
+    1 + encoded_len_varint(len as u64) + len
 }
 
 fn encode_entry(field: u32, len: usize, out: &mut Vec<u8>) {
