@@ -635,41 +635,33 @@ async fn delivery_errors_surface_on_flush() {
     run.finish().await.unwrap();
 }
 
-/// A batch refused by the server also surfaces on a later logging call, without a flush:
-/// the training loop learns of it at its next `log_metric`.
+/// A batch refused by the server also surfaces on a later logging call, without a flush of
+/// that run: the training loop learns of it at its next `log_metric`.
 #[tokio::test]
 async fn delivery_errors_surface_on_the_next_call() {
     let server = TestServer::start().await;
-    let config = IngestConfig::default().with_flush_interval(Duration::from_millis(5));
-    let client = Client::connect_with(&server.handle.url(), config)
-        .await
-        .unwrap();
+    let client = Client::connect(&server.handle.url()).await.unwrap();
     let run = client.start_run().start().await.unwrap();
+    let other = client.start_run().start().await.unwrap();
     set_run_deleted(&server, run.id(), true).await;
-    // The refusal arrives asynchronously; keep logging as a training loop would.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let mut step = 0;
-    let err = loop {
-        if let Err(e) = run.log_metric("z", 1.0, step).await {
-            break e;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the refused batch was never reported on a logging call"
-        );
-        step += 1;
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    };
+    run.log_metric("z", 1.0, 0).await.unwrap(); // buffered; the server will refuse it
+                                                // Flushing another run waits for every acknowledgement of the client, the refusal
+                                                // included, and leaves this run's error to this run.
+    other
+        .flush()
+        .await
+        .expect("another run's refusal is not this run's");
+    let err = run.log_metric("z", 1.0, 1).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(
         err.to_string().contains("must be in the 'active' state"),
         "{err}"
     );
     set_run_deleted(&server, run.id(), false).await;
-    // Batches logged while the run was deleted may still be refused: flush reports them.
-    let _ = run.flush().await;
     run.log_metric("after", 2.0, 0).await.unwrap();
-    run.flush().await.expect("nothing is refused any more");
+    run.flush()
+        .await
+        .expect("reported once, nothing refused since");
     assert_eq!(
         client
             .metric_history(run.id(), "after")
@@ -678,6 +670,7 @@ async fn delivery_errors_surface_on_the_next_call() {
             .len(),
         1
     );
+    other.finish().await.unwrap();
     run.finish().await.unwrap();
 }
 
