@@ -326,8 +326,8 @@ async fn resent_stream_batches_are_stored_once() {
 
 /// Each run of a batch is judged on its own: a deleted run, a changed param, a bad run id
 /// or a value over a limit refuses that run (reported in `run_errors`), and the other runs'
-/// points are stored. A re-send of the batch is then a duplicate; a batch whose every run
-/// was refused is not recorded, so its re-send is refused again.
+/// points are stored. A re-send of the batch is then a duplicate; so is the re-send of a
+/// batch whose every run was refused (it took its sequence number all the same).
 #[tokio::test]
 async fn refused_runs_do_not_cost_other_runs_of_the_batch() {
     let server = TestServer::start().await;
@@ -426,10 +426,18 @@ async fn refused_runs_do_not_cost_other_runs_of_the_batch() {
         (0, 0),
         "a re-send of a stored batch is a duplicate"
     );
-    for ack in &acks[2..] {
-        assert_eq!(ack.points_stored, 0);
-        assert_eq!(ack.run_errors.len(), 1, "refused again: {ack:?}");
-    }
+    assert_eq!(
+        (acks[2].points_stored, acks[2].run_errors.len()),
+        (0, 1),
+        "a batch whose every run is refused: {:?}",
+        acks[2]
+    );
+    assert_eq!(
+        (acks[3].points_stored, acks[3].run_errors.len()),
+        (0, 0),
+        "it still takes its sequence number; a re-send is a duplicate: {:?}",
+        acks[3]
+    );
     let history = |run_id: String| {
         let mut c = c.clone();
         async move {

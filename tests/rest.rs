@@ -277,18 +277,14 @@ async fn errors_as_mlflow_json() {
         serde_json::from_slice::<Value>(&malformed.1).unwrap()["error_code"],
         "INVALID_PARAMETER_VALUE"
     );
-    let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(17 << 20));
+    // A body over the 16 MiB limit is refused from its announced length, before it is read
+    // (the server then closes the connection, as the rest is never read).
+    let (status, body) =
+        announce_body(addr, "POST", "/api/2.0/mlflow/experiments/create", 17 << 20).await;
+    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
     assert_eq!(
-        http(
-            addr,
-            "POST",
-            "/api/2.0/mlflow/experiments/create",
-            Some("application/json"),
-            huge.as_bytes()
-        )
-        .await
-        .0,
-        400
+        serde_json::from_slice::<Value>(&body).unwrap()["error_code"],
+        "INVALID_PARAMETER_VALUE"
     );
     let unknown = api.get("runs/teleport").await;
     assert_eq!(unknown.0, 404);

@@ -34,6 +34,10 @@ const LOG_STREAM_PATH: &str = "/trackd.v1.TrackingService/LogStream";
 
 /// Longest wait for the server to answer a new LogStream.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A stream with nothing unacknowledged that sent nothing for this long starts over with a
+/// new stream id at seq 1: the server keeps a stream's sequence record for at least an hour
+/// after its last batch (its retention), and a stream it has no record of must start at 1.
+const STREAM_ROTATE_IDLE: Duration = Duration::from_secs(30 * 60);
 
 /// Tuning of metric delivery.
 ///
@@ -524,6 +528,8 @@ struct Sender {
     conn: Option<Conn>,
     broken_since: Option<Instant>,
     retry_at: Option<Instant>,
+    /// When the last batch was sent.
+    last_sent: Instant,
 }
 
 impl Sender {
@@ -540,6 +546,7 @@ impl Sender {
             conn: None,
             broken_since: None,
             retry_at: None,
+            last_sent: Instant::now(),
         }
     }
 
@@ -640,6 +647,12 @@ impl Sender {
 
     async fn send_new(&mut self, batch: Sealed) {
         let Sealed { runs, points } = batch;
+        if self.unacked.is_empty() && self.last_sent.elapsed() >= STREAM_ROTATE_IDLE {
+            self.stream_id = uuid::Uuid::new_v4().simple().to_string();
+            self.next_seq = 1;
+            self.acked_seq = 0;
+        }
+        self.last_sent = Instant::now();
         let seq = self.next_seq;
         self.next_seq += 1;
         let request = pb::LogStreamRequest {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::connections::ConnectionLimits;
 use crate::grpc::GrpcOptions;
 use crate::server::ServeOptions;
 use crate::store::{Durability, StoreConfig};
@@ -63,6 +64,23 @@ pub struct ServerArgs {
     /// Longest wait for open requests at shutdown, in seconds.
     #[arg(long, env = "TRACKD_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+    /// Connections served at once; past this the server stops accepting until one closes.
+    #[arg(long, env = "TRACKD_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds a connection may take to send its first bytes and an HTTP/1.1 request its
+    /// header; also how long an idle HTTP/1.1 keep-alive connection stays open.
+    #[arg(long, env = "TRACKD_HEADER_TIMEOUT_SECS", default_value_t = 30)]
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may send nothing before the request fails (a JSON body must
+    /// arrive whole within twice this).
+    #[arg(long, env = "TRACKD_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+    /// HTTP/2 streams per connection (gRPC calls at once on one connection).
+    #[arg(long, env = "TRACKD_MAX_CONCURRENT_STREAMS", default_value_t = 256)]
+    pub max_concurrent_streams: u32,
+    /// Largest artifact file accepted, in MiB (REST proxy and gRPC uploads alike).
+    #[arg(long, env = "TRACKD_MAX_ARTIFACT_MB", default_value_t = 5120)]
+    pub max_artifact_mb: u64,
 }
 
 impl ServerArgs {
@@ -79,7 +97,10 @@ impl ServerArgs {
             DurabilityArg::Buffered => Durability::Buffered,
         };
         c.cache_bytes = self.cache_mb << 20;
-        c.stream_retention = Duration::from_secs(self.stream_retention_hours.saturating_mul(3600));
+        // At least an hour: clients start a new stream after 30 idle minutes, and a stream
+        // whose record is gone must start over at seq 1.
+        c.stream_retention =
+            Duration::from_secs(self.stream_retention_hours.max(1).saturating_mul(3600));
         c
     }
 
@@ -91,6 +112,18 @@ impl ServerArgs {
                 ..GrpcOptions::default()
             },
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            connections: ConnectionLimits {
+                max_connections: self.max_connections.max(1),
+                header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+                body_timeout: Duration::from_secs(self.body_timeout_secs.max(1)),
+                max_concurrent_streams: self.max_concurrent_streams.max(1),
+                ..ConnectionLimits::default()
+            },
         }
+    }
+
+    /// Largest artifact file accepted, in bytes.
+    pub fn max_artifact_bytes(&self) -> u64 {
+        self.max_artifact_mb.saturating_mul(1 << 20)
     }
 }

@@ -28,6 +28,9 @@ pub enum TrackingError {
     /// experiment).
     #[error("{0}")]
     InvalidState(String),
+    /// The request (a body, an upload) is larger than the server accepts.
+    #[error("{0}")]
+    TooLarge(String),
     /// The server is saturated; retry after the hinted delay.
     #[error("{message}")]
     Overloaded {
@@ -65,7 +68,7 @@ impl TrackingError {
     pub fn grpc_code(&self) -> tonic::Code {
         use tonic::Code;
         match self {
-            Self::InvalidArgument(_) => Code::InvalidArgument,
+            Self::InvalidArgument(_) | Self::TooLarge(_) => Code::InvalidArgument,
             Self::NotFound(_) => Code::NotFound,
             Self::AlreadyExists(_) => Code::AlreadyExists,
             Self::InvalidState(_) => Code::FailedPrecondition,
@@ -80,7 +83,7 @@ impl TrackingError {
     /// MLflow's `error_code` name for this error.
     pub fn mlflow_error_code(&self) -> &'static str {
         match self {
-            Self::InvalidArgument(_) => "INVALID_PARAMETER_VALUE",
+            Self::InvalidArgument(_) | Self::TooLarge(_) => "INVALID_PARAMETER_VALUE",
             Self::NotFound(_) => "RESOURCE_DOES_NOT_EXIST",
             Self::AlreadyExists(_) => "RESOURCE_ALREADY_EXISTS",
             Self::InvalidState(_) => "INVALID_STATE",
@@ -97,6 +100,7 @@ impl TrackingError {
         match self {
             Self::InvalidArgument(_) | Self::AlreadyExists(_) => 400,
             Self::NotFound(_) => 404,
+            Self::TooLarge(_) => 413,
             Self::InvalidState(_) | Self::Storage(_) | Self::Corrupted(_) => 500,
             Self::Overloaded { .. } => 429,
             Self::Unavailable(_) => 503,
@@ -142,6 +146,7 @@ mod tests {
             TrackingError::invalid("x"),
             TrackingError::not_found("x"),
             TrackingError::AlreadyExists("x".into()),
+            TrackingError::TooLarge("x".into()),
             TrackingError::InvalidState("x".into()),
             TrackingError::Overloaded {
                 message: "x".into(),
@@ -156,6 +161,7 @@ mod tests {
             (tonic::Code::InvalidArgument, "INVALID_PARAMETER_VALUE", 400),
             (tonic::Code::NotFound, "RESOURCE_DOES_NOT_EXIST", 404),
             (tonic::Code::AlreadyExists, "RESOURCE_ALREADY_EXISTS", 400),
+            (tonic::Code::InvalidArgument, "INVALID_PARAMETER_VALUE", 413),
             (tonic::Code::FailedPrecondition, "INVALID_STATE", 500),
             (tonic::Code::ResourceExhausted, "RESOURCE_EXHAUSTED", 429),
             (tonic::Code::Unavailable, "TEMPORARILY_UNAVAILABLE", 503),

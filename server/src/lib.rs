@@ -16,11 +16,13 @@
 //! - [`store`]: sled trees, the chunked metric encoding and the group-commit writer.
 //! - [`error`]: the domain error enum and its single mapping to gRPC codes, MLflow
 //!   `error_code`s and HTTP statuses.
+//! - [`connections`]: the listener: connection cap, header/body timeouts, HTTP/2 limits.
 //! - [`server`]: binds everything to one listener, with reflection, health and graceful
 //!   shutdown. [`config`] is the `trackd server` command line.
 
 pub mod artifacts;
 pub mod config;
+pub mod connections;
 pub mod domain;
 pub mod error;
 pub mod grpc;

@@ -56,7 +56,7 @@ async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> 
     );
     serve(
         listener,
-        Tracker::new(store),
+        Tracker::open(store)?.with_max_artifact_bytes(args.max_artifact_bytes()),
         args.serve_options(),
         shutdown_signal(),
     )

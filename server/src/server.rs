@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tonic::service::Routes;
 
+use crate::connections::{serve_connections, ConnectionLimits};
 use crate::grpc::artifacts::{ArtifactGrpc, ArtifactServiceServer};
 use crate::grpc::{GrpcOptions, TrackingGrpc, TrackingServiceServer};
 use crate::store::{Store, StoreConfig, StoreError};
@@ -25,6 +26,8 @@ pub struct ServeOptions {
     pub grpc: GrpcOptions,
     /// Longest wait for open requests at shutdown.
     pub shutdown_grace: Duration,
+    /// Limits of the listener (connections, timeouts, HTTP/2).
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServeOptions {
@@ -32,6 +35,7 @@ impl Default for ServeOptions {
         ServeOptions {
             grpc: GrpcOptions::default(),
             shutdown_grace: Duration::from_secs(30),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -106,26 +110,15 @@ pub async fn serve(
         let _ = stop_streams.send(true);
         let _ = drain_started.send(());
     };
-    let server = tonic::transport::Server::builder()
-        .accept_http1(true)
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .tcp_nodelay(true)
-        // Larger receive windows than HTTP/2's 64 KiB default, which throttles uploads and
-        // LogStream batches to a round trip per 64 KiB; small enough that what a connection
-        // can have in flight stays bounded (2 MiB, 512 KiB per stream: 1 MiB per stream cost
-        // 6 MiB of peak RSS in the ingest benchmark, and uploads were no faster).
-        .initial_stream_window_size(Some(512 << 10))
-        .initial_connection_window_size(Some(2 << 20))
-        .add_routes(Routes::from(app))
-        .serve_with_incoming_shutdown(
-            // Server::tcp_nodelay only applies to sockets tonic binds itself; accepted ones
-            // need it here, or small responses wait out Nagle + delayed ACK (~40 ms).
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown_sequence,
-        );
+    let server = serve_connections(
+        listener,
+        app,
+        options.connections.clone(),
+        shutdown_sequence,
+    );
     tokio::pin!(server);
     let result = tokio::select! {
-        r = &mut server => r.map_err(ServeError::from),
+        () = &mut server => Ok(()),
         _ = async { let _ = drain_signal.await; tokio::time::sleep(options.shutdown_grace).await } => {
             tracing::warn!(grace = ?options.shutdown_grace, "open requests did not finish in time; closing anyway");
             Ok(())

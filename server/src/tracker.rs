@@ -102,6 +102,18 @@ impl Tracker {
         })
     }
 
+    /// The same tracker with another largest artifact file size (uploads beyond it are
+    /// refused on every edge).
+    pub fn with_max_artifact_bytes(mut self, max: u64) -> Self {
+        self.artifacts = self.artifacts.with_max_file_bytes(max);
+        self
+    }
+
+    /// Largest artifact file an upload may write, in bytes.
+    pub fn max_artifact_bytes(&self) -> u64 {
+        self.artifacts.max_file_bytes()
+    }
+
     /// The underlying store.
     pub fn store(&self) -> &Store {
         &self.store
@@ -245,9 +257,7 @@ impl Tracker {
             ExperimentId::parse(&new.experiment_id)?
         };
         let mut tags = new.tags;
-        for (k, v) in &tags {
-            validate::tag(k, v)?;
-        }
+        validate::create_run_tags(&tags)?;
         let tag_name = tags
             .iter()
             .rev()
@@ -576,20 +586,13 @@ impl Tracker {
         }
         let points: usize = parsed.iter().map(|(_, w)| w.point_count()).sum();
         let durability = self.store.durability();
-        if parsed.is_empty() && !refused.is_empty() {
-            // Nothing left to store, and nothing recorded: a re-send is refused again.
-            let ack = StreamAck {
-                seq,
-                points_stored: 0,
-                durability,
-                refused,
-            };
-            return Ok(futures::future::ready(Ok(ack)).boxed());
-        }
+        // Even when every run was refused, the batch goes to the writer: its sequence number
+        // is recorded, so the stream's next batch follows it.
         if points > MAX_STREAM_BATCH_POINTS {
-            return Err(TrackingError::invalid(format!(
+            let error = TrackingError::invalid(format!(
                 "a stream batch may carry at most {MAX_STREAM_BATCH_POINTS} points, got {points}"
-            )));
+            ));
+            return self.refuse_stream_batch(stream_id, seq, error).await;
         }
         let permit = self
             .ingest_budget
@@ -640,6 +643,37 @@ impl Tracker {
                     })
                 }
                 other => Err(unexpected(other)),
+            }
+        }
+        .boxed())
+    }
+
+    /// Answers a LogStream batch refused as a whole (malformed, too large) with `error`,
+    /// after recording its sequence number like any answered batch, so the stream's next
+    /// batch follows it instead of looking like a gap. Queued in order with the stream's
+    /// other batches.
+    pub async fn refuse_stream_batch(
+        &self,
+        stream_id: &str,
+        seq: u64,
+        error: TrackingError,
+    ) -> Result<BoxFuture<'static, Result<StreamAck>>> {
+        if stream_id.is_empty() || stream_id.len() > MAX_STREAM_ID_LEN || seq == 0 {
+            return Ok(futures::future::ready(Err(error)).boxed());
+        }
+        let op = WriteOp::StreamBatch {
+            stream_id: stream_id.to_owned(),
+            seq,
+            runs: Vec::new(),
+            now: now_ms(),
+        };
+        let pending = self.store.enqueue(op).await?;
+        Ok(async move {
+            match pending.await {
+                // Recorded now or before: the answer is the refusal.
+                Ok(_) => Err(error),
+                // Out of sequence, or the store failed: that is the answer.
+                Err(other) => Err(other),
             }
         }
         .boxed())
@@ -723,9 +757,76 @@ impl Tracker {
         Ok((format!("{dir}/{clean}"), size))
     }
 
-    /// The store's artifact files (for edges that serve them by URI path).
-    pub fn artifact_store(&self) -> &ArtifactStore {
-        &self.artifacts
+    /// The run whose artifacts a path under the artifact root lies in (the artifact proxy's
+    /// `<experiment location>/<run id>/artifacts/<path>`), and the path inside them. A path
+    /// that is not inside some run's artifacts (the root, an experiment's directory, a run's
+    /// directory itself) names nothing the proxy serves.
+    async fn locate_artifact_path(&self, path: &str) -> Result<(RunInfo, String)> {
+        let clean = crate::artifacts::validate_relative_path(path)?;
+        let segments: Vec<&str> = clean.split('/').collect();
+        let mut unknown_run = None;
+        for i in 1..segments.len().saturating_sub(1) {
+            if segments[i + 1] != "artifacts" {
+                continue;
+            }
+            let Ok(run_id) = RunId::parse(segments[i]) else {
+                continue;
+            };
+            let info = match self.store.run_info(run_id) {
+                Ok(info) => info,
+                Err(TrackingError::NotFound(m)) => {
+                    unknown_run = Some(m);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let run_dir = ArtifactStore::uri_to_relative(&info.artifact_uri)?;
+            if run_dir == segments[..i + 2].join("/") {
+                return Ok((info, segments[i + 2..].join("/")));
+            }
+        }
+        Err(match unknown_run {
+            Some(message) => TrackingError::NotFound(message),
+            None => TrackingError::invalid(format!(
+                "Invalid path '{}': artifact proxy paths name a file inside a run's artifacts, \
+                 '<experiment location>/<run id>/artifacts/<path>'.",
+                validate::abbreviate(path)
+            )),
+        })
+    }
+
+    /// Uploads through the artifact proxy: the path names a run's artifact (see
+    /// `locate_artifact_path`), and the run's rules apply as for [`Tracker::begin_artifact_upload`].
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn begin_artifact_upload_at(&self, path: &str) -> Result<Upload> {
+        let (info, rel) = self.locate_artifact_path(path).await?;
+        self.begin_artifact_upload(&info.run_id.to_string(), &rel)
+            .await
+    }
+
+    /// Downloads through the artifact proxy (see [`Tracker::begin_artifact_upload_at`]).
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn open_artifact_at(&self, path: &str) -> Result<(tokio::fs::File, u64)> {
+        let (info, rel) = self.locate_artifact_path(path).await?;
+        self.open_artifact(&info.run_id.to_string(), &rel).await
+    }
+
+    /// Deletes through the artifact proxy; a run's artifact root is never deleted.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn delete_artifact_at(&self, path: &str) -> Result<()> {
+        let (info, rel) = self.locate_artifact_path(path).await?;
+        self.delete_artifact(&info.run_id.to_string(), &rel).await
+    }
+
+    /// Lists one level through the artifact proxy; entries are named relative to the run's
+    /// artifact root.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn list_artifacts_at(&self, path: &str) -> Result<Vec<ArtifactFile>> {
+        let (info, rel) = self.locate_artifact_path(path).await?;
+        Ok(self
+            .list_artifacts(&info.run_id.to_string(), &rel, false)
+            .await?
+            .1)
     }
 
     async fn write_done(&self, op: WriteOp) -> Result<()> {
@@ -738,19 +839,48 @@ fn unexpected(outcome: Outcome) -> TrackingError {
 }
 
 /// Accepts an explicit experiment artifact location only when it stays inside the server's
-/// artifact root: `mlflow-artifacts:/<relative path>`.
+/// artifact root: `mlflow-artifacts:/<relative path>`, with no authority (`//host`), and not
+/// starting with a number (the directories of experiments without a location of their own
+/// are their ids). That it overlaps no other experiment's tree is checked by the writer,
+/// atomically with the creation.
 fn validate_artifact_location(location: &str) -> Result<String> {
+    let refuse = |why: &str| {
+        TrackingError::invalid(format!(
+            "Invalid artifact_location '{}': {why}",
+            validate::abbreviate(location)
+        ))
+    };
     if location.chars().count() > validate::MAX_ARTIFACT_LOCATION_LEN {
         return Err(TrackingError::invalid("artifact_location is too long"));
     }
-    let Some(rest) = location.strip_prefix("mlflow-artifacts:/") else {
-        return Err(TrackingError::invalid(format!(
-            "Invalid artifact_location '{}': this server stores artifacts under its own root; \
-             use 'mlflow-artifacts:/<relative path>' or leave it empty.",
-            validate::abbreviate(location)
-        )));
+    let Some(rest) = location.strip_prefix("mlflow-artifacts:") else {
+        return Err(refuse(
+            "this server stores artifacts under its own root; use \
+             'mlflow-artifacts:/<relative path>' or leave it empty.",
+        ));
     };
-    let rel = crate::artifacts::validate_relative_path(rest.trim_start_matches('/'))?;
+    if rest.starts_with("//") {
+        return Err(refuse(
+            "a URI with a host ('mlflow-artifacts://host/...') names another server; use \
+             'mlflow-artifacts:/<relative path>'.",
+        ));
+    }
+    let Some(rest) = rest.strip_prefix('/') else {
+        return Err(refuse("use 'mlflow-artifacts:/<relative path>'."));
+    };
+    let rel = crate::artifacts::validate_relative_path(rest)?;
+    let first = rel.split('/').next().unwrap_or_default();
+    if rel.is_empty() {
+        return Err(refuse(
+            "it is the artifact root itself, which holds every experiment.",
+        ));
+    }
+    if first.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refuse(
+            "a location may not start with a number: those directories belong to experiments \
+             without a location of their own.",
+        ));
+    }
     Ok(format!("mlflow-artifacts:/{rel}"))
 }
 

@@ -240,6 +240,41 @@ impl Drop for Proxy {
     }
 }
 
+/// Sends only the header of a JSON request announcing a body of `length` bytes, and reads
+/// the answer (for limits checked before the body is read): the status and the body.
+pub async fn announce_body(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    length: u64,
+) -> (u16, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The answer ends where its Content-Length says; the connection may stay open.
+    loop {
+        let n = s.read(&mut buf).await.unwrap();
+        raw.extend_from_slice(&buf[..n]);
+        let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+            assert!(n > 0, "the connection closed before an answer");
+            continue;
+        };
+        let header = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+        let length: usize = header
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or(0);
+        if raw.len() >= split + 4 + length || n == 0 {
+            let status = header.split_whitespace().nth(1).unwrap().parse().unwrap();
+            return (status, raw[split + 4..].to_vec());
+        }
+    }
+}
+
 /// A raw HTTP/1.1 exchange (Connection: close): returns the status and the body.
 pub async fn http(
     addr: std::net::SocketAddr,

@@ -9,4 +9,4 @@ mod path;
 mod store;
 
 pub use path::validate_relative_path;
-pub use store::{ArtifactFile, ArtifactStore, Upload};
+pub use store::{ArtifactFile, ArtifactStore, Upload, DEFAULT_MAX_FILE_BYTES};

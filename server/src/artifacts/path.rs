@@ -2,8 +2,12 @@
 //!
 //! The path is percent-decoded until it stops changing (so `%252e%252e` cannot smuggle a
 //! `..` past a single decode), then refused if it is absolute or a drive path, contains `\`,
-//! NUL or control characters, `?` or `#`, or has a `..` segment. Empty and `.` segments are
-//! dropped. The result is a clean relative path with `/` separators.
+//! NUL or control characters, `?` or `#`, has a `..`, `.` or empty segment (one trailing `/`
+//! is allowed: `dir/` names `dir`), or has a segment longer than a file name may be. The
+//! result is a clean relative path with `/` separators; `""` names the root.
+//!
+//! Refusing `.` and empty segments (rather than dropping them) matters: `.` would otherwise
+//! normalise to the root, and an operation meant for a file could reach a whole tree.
 
 use crate::error::{Result, TrackingError};
 
@@ -11,6 +15,8 @@ use crate::error::{Result, TrackingError};
 const MAX_DECODE_ROUNDS: usize = 4;
 /// Longest artifact path, in bytes.
 const MAX_PATH_LEN: usize = 4096;
+/// Longest file or directory name, in bytes (Linux's `NAME_MAX`).
+pub const MAX_NAME_LEN: usize = 255;
 
 fn refuse(path: &str, why: &str) -> TrackingError {
     TrackingError::invalid(format!(
@@ -58,15 +64,30 @@ pub fn validate_relative_path(raw: &str) -> Result<String> {
     if path.contains("://") || path.starts_with("file:") {
         return Err(refuse(raw, "URIs are not allowed"));
     }
-    let mut clean = Vec::new();
-    for seg in path.split('/') {
+    if path.is_empty() {
+        return Ok(path);
+    }
+    let body = path.strip_suffix('/').unwrap_or(&path);
+    for seg in body.split('/') {
         match seg {
-            "" | "." => continue,
+            "" => {
+                return Err(refuse(
+                    raw,
+                    "empty segments ('//', a leading '/') are not allowed",
+                ))
+            }
+            "." => return Err(refuse(raw, "'.' segments are not allowed")),
             ".." => return Err(refuse(raw, "'..' segments are not allowed")),
-            s => clean.push(s),
+            s if s.len() > MAX_NAME_LEN => {
+                return Err(refuse(
+                    raw,
+                    &format!("a file or directory name is longer than {MAX_NAME_LEN} bytes"),
+                ))
+            }
+            _ => {}
         }
     }
-    Ok(clean.join("/"))
+    Ok(body.to_owned())
 }
 
 /// One round of percent-decoding; `None` if the bytes are not UTF-8.
@@ -97,8 +118,9 @@ mod tests {
     fn clean_paths_pass() {
         assert_eq!(validate_relative_path("").unwrap(), "");
         assert_eq!(validate_relative_path("a/b.txt").unwrap(), "a/b.txt");
-        assert_eq!(validate_relative_path("./a//b/").unwrap(), "a/b");
+        assert_eq!(validate_relative_path("a/b/").unwrap(), "a/b");
         assert_eq!(validate_relative_path("a%20b").unwrap(), "a b");
+        assert_eq!(validate_relative_path("a.b/.c").unwrap(), "a.b/.c");
     }
 
     #[test]
@@ -121,6 +143,18 @@ mod tests {
             "a#b",
             "file:///etc",
             "a\nb",
+            ".",
+            "./",
+            "%2e",
+            "%252e",
+            "./a",
+            "a/.",
+            "a/./b",
+            "a//b",
+            "/",
+            "//",
+            "a//",
+            "n".repeat(256).as_str(),
         ] {
             assert!(
                 validate_relative_path(bad).is_err(),

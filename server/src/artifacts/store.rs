@@ -22,14 +22,42 @@ pub struct ArtifactFile {
     pub size: Option<u64>,
 }
 
+/// Default largest artifact file, in bytes (5 GiB, the size of one S3 PUT).
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 5 << 30;
+
 /// Artifact files of every run of one store.
 #[derive(Debug, Clone)]
 pub struct ArtifactStore {
     root: PathBuf,
+    max_file_bytes: u64,
 }
 
+/// A file-system failure as the client sees it: never the server-side path (only the last
+/// component), and a name the file system cannot hold is the client's error.
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> TrackingError {
+    if e.raw_os_error() == Some(libc::ENAMETOOLONG) {
+        return TrackingError::invalid(
+            "Invalid path: a file or directory name is too long for the file system.",
+        );
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    TrackingError::Storage(format!("{what} artifact '{name}': {}", e.kind()))
+}
+
+/// A failure to set up the artifact root (at startup: the operator's path is shown).
+fn root_err(what: &str, path: &Path, e: std::io::Error) -> TrackingError {
     TrackingError::Storage(format!("{what} {}: {e}", path.display()))
+}
+
+/// An upload larger than the store accepts.
+pub(crate) fn too_large(rel: &str, limit: u64) -> TrackingError {
+    TrackingError::TooLarge(format!(
+        "Artifact '{}' is larger than this server accepts ({limit} bytes; see --max-artifact-mb).",
+        crate::domain::validate::abbreviate(rel)
+    ))
 }
 
 fn symlink_refused(rel: &str) -> TrackingError {
@@ -43,11 +71,25 @@ impl ArtifactStore {
     /// Artifacts under `root` (created if missing).
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|e| io_err("cannot create", &root, e))?;
+        std::fs::create_dir_all(&root).map_err(|e| root_err("cannot create", &root, e))?;
         let root = root
             .canonicalize()
-            .map_err(|e| io_err("cannot resolve", &root, e))?;
-        Ok(ArtifactStore { root })
+            .map_err(|e| root_err("cannot resolve", &root, e))?;
+        Ok(ArtifactStore {
+            root,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+        })
+    }
+
+    /// The same store with another largest file size for uploads.
+    pub fn with_max_file_bytes(mut self, max: u64) -> Self {
+        self.max_file_bytes = max;
+        self
+    }
+
+    /// Largest file an upload may write, in bytes.
+    pub fn max_file_bytes(&self) -> u64 {
+        self.max_file_bytes
     }
 
     /// The artifact root directory.
@@ -139,6 +181,7 @@ impl ArtifactStore {
             dest,
             rel: clean,
             written: 0,
+            limit: self.max_file_bytes,
         })
     }
 
@@ -201,14 +244,17 @@ impl ArtifactStore {
     }
 
     /// Deletes a file or a directory tree of a run (a link is removed, never followed).
+    /// The run's artifact root itself is never deleted this way.
     pub async fn delete(&self, run_dir: &str, rel: &str) -> Result<()> {
         let clean = validate_relative_path(rel)?;
-        let joined = if clean.is_empty() {
-            run_dir.to_owned()
-        } else {
-            format!("{run_dir}/{clean}")
-        };
-        let path = self.checked_join_with(&joined, !clean.is_empty())?;
+        if clean.is_empty() || run_dir.is_empty() {
+            return Err(TrackingError::invalid(
+                "Invalid path '': the root of a run's artifacts cannot be deleted; name a file \
+                 or directory inside it.",
+            ));
+        }
+        let joined = format!("{run_dir}/{clean}");
+        let path = self.checked_join_with(&joined, true)?;
         let meta = match tokio::fs::symlink_metadata(&path).await {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -277,11 +323,16 @@ pub struct Upload {
     dest: PathBuf,
     rel: String,
     written: u64,
+    limit: u64,
 }
 
 impl Upload {
-    /// Appends a chunk.
+    /// Appends a chunk; refused (and the upload abandoned by the caller) once the file would
+    /// outgrow the store's largest file size.
     pub async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        if self.written.saturating_add(chunk.len() as u64) > self.limit {
+            return Err(too_large(&self.rel, self.limit));
+        }
         let file = self.file.as_mut().expect("open until finish");
         file.write_all(chunk)
             .await

@@ -135,6 +135,20 @@ pub fn param(k: &str, v: &str) -> Result<()> {
     value_len("Param", k, v, MAX_PARAM_VALUE_LEN)
 }
 
+/// Validates the tags a run is created with: each as [`tag`], and at most MLflow's
+/// per-batch count of tags ([`MAX_PARAMS_TAGS_PER_BATCH`]), so one request cannot grow a
+/// run without bound.
+pub fn create_run_tags(tags: &[(String, String)]) -> Result<()> {
+    if tags.len() > MAX_PARAMS_TAGS_PER_BATCH {
+        return Err(TrackingError::invalid(format!(
+            "A run can be created with at most {MAX_PARAMS_TAGS_PER_BATCH} tags, got {}; set \
+             more with LogBatch.",
+            tags.len()
+        )));
+    }
+    tags.iter().try_for_each(|(k, v)| tag(k, v))
+}
+
 /// Validates a run tag: key rules and value ≤ 8000 characters.
 pub fn tag(k: &str, v: &str) -> Result<()> {
     key("Tag", k)?;

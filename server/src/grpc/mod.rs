@@ -35,6 +35,9 @@ pub struct GrpcOptions {
     pub stream_idle_timeout: Duration,
     /// Batches of one stream being committed at once (pipelining depth).
     pub stream_in_flight: usize,
+    /// Largest request message decoded, in bytes (larger ones are refused; a LogStream
+    /// carrying one ends with INVALID_ARGUMENT).
+    pub max_message_bytes: usize,
 }
 
 impl Default for GrpcOptions {
@@ -42,6 +45,7 @@ impl Default for GrpcOptions {
         GrpcOptions {
             stream_idle_timeout: Duration::from_secs(300),
             stream_in_flight: 4,
+            max_message_bytes: MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -70,7 +74,8 @@ impl TrackingGrpc {
 
     /// The tonic server wrapper with trackd's message limits.
     pub fn into_server(self) -> TrackingServiceServer<Self> {
-        TrackingServiceServer::new(self).max_decoding_message_size(MAX_MESSAGE_BYTES)
+        let max = self.options.max_message_bytes;
+        TrackingServiceServer::new(self).max_decoding_message_size(max)
     }
 }
 

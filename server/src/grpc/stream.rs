@@ -3,6 +3,9 @@
 //! acknowledgement, in order.
 //!
 //! - A batch the Tracker refuses gets an answer with `error` set; the stream goes on.
+//! - A request that cannot be read (undecodable bytes, over the message limit) leaves the
+//!   stream's framing unusable: the batches read before it are answered, then the stream
+//!   ends with INVALID_ARGUMENT naming the reason and the last sequence number read.
 //! - A stream silent for `stream_idle_timeout` (with nothing in flight) is closed with
 //!   DEADLINE_EXCEEDED. This is per stream: the server-wide request timeout would cut long
 //!   healthy streams.
@@ -57,6 +60,8 @@ async fn pump(
     let idle = tokio::time::sleep(options.stream_idle_timeout);
     tokio::pin!(idle);
     let mut reading = true;
+    let mut broken: Option<Status> = None;
+    let mut last_read: Option<u64> = None;
     let closing = loop {
         if !reading && pending.is_empty() && enqueuing.is_none() {
             break None;
@@ -80,12 +85,14 @@ async fn pump(
             message = inbound.message(), if reading && enqueuing.is_none() && pending.len() < in_flight => {
                 match message {
                     Ok(Some(batch)) => {
+                        last_read = Some(batch.seq);
                         idle.as_mut().reset(tokio::time::Instant::now() + options.stream_idle_timeout);
                         enqueuing = Some(enqueue_batch(tracker.clone(), batch).boxed());
                     }
                     Ok(None) => reading = false,
                     Err(status) => {
                         tracing::debug!(%status, "log stream broke");
+                        broken = Some(unreadable(&status, last_read));
                         reading = false;
                     }
                 }
@@ -97,13 +104,32 @@ async fn pump(
             }
         }
     };
-    let closing = closing.or_else(|| {
+    let closing = closing.or(broken).or_else(|| {
         (*shutdown.borrow())
             .then(|| Status::unavailable("server shutting down; acknowledged batches are stored"))
     });
     if let Some(status) = closing {
         let _ = tx.send(Err(status)).await;
     }
+}
+
+/// The status that ends a stream whose next request could not be read. If the client went
+/// away it never sees it; if it is still there, it learns why its stream ended.
+fn unreadable(status: &Status, last_read: Option<u64>) -> Status {
+    let after = match last_read {
+        Some(seq) => format!("after seq {seq}"),
+        None => "first".to_owned(),
+    };
+    let answered = match last_read {
+        Some(seq) => format!("batches up to seq {seq} are answered"),
+        None => "no batch was read".to_owned(),
+    };
+    Status::invalid_argument(format!(
+        "LogStream closed: the {after} request could not be read ({}: {}); {answered}, nothing \
+         after was stored",
+        status.code(),
+        status.message()
+    ))
 }
 
 /// Completes the batch being queued, yielding the future of its acknowledgement.
@@ -126,7 +152,7 @@ pub async fn enqueue_batch(tracker: Tracker, batch: pb::LogStreamRequest) -> Pen
                 .enqueue_stream_batch(&batch.stream_id, seq, runs)
                 .await
         }
-        Err(e) => Err(e),
+        Err(e) => tracker.refuse_stream_batch(&batch.stream_id, seq, e).await,
     };
     match queued {
         Ok(answer) => async move {

@@ -45,11 +45,13 @@ pub fn parse_body(body: &[u8]) -> Result<Object> {
 }
 
 /// Parses a query string; repeated keys (and `key[]`) become lists.
-pub fn parse_query(query: &str) -> Object {
+pub fn parse_query(query: &str) -> Result<Object> {
     let mut map = Object::new();
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (query_component(k)?, query_component(v)?);
         let key = k.strip_suffix("[]").unwrap_or(&k).to_owned();
-        let v = Value::String(v.into_owned());
+        let v = Value::String(v);
         match map.get_mut(&key) {
             None => {
                 map.insert(key, v);
@@ -61,7 +63,22 @@ pub fn parse_query(query: &str) -> Object {
             }
         }
     }
-    map
+    Ok(map)
+}
+
+/// One decoded query-string component (`+` is a space); escapes that decode to invalid
+/// UTF-8 are refused rather than replaced, so no request silently names another thing.
+fn query_component(raw: &str) -> Result<String> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| {
+            invalid(format!(
+                "Invalid query string: '{}' does not decode to UTF-8.",
+                crate::domain::validate::abbreviate(raw)
+            ))
+        })
 }
 
 fn missing(name: &str) -> TrackingError {
@@ -150,12 +167,14 @@ pub fn double(req: &Object, name: &str) -> Result<Option<f64>> {
     match present(req, name) {
         None => Ok(None),
         Some(v @ Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| bad(v)),
-        Some(v @ Value::String(s)) => match s.as_str() {
-            "NaN" => Ok(Some(f64::NAN)),
-            "Infinity" | "inf" => Ok(Some(f64::INFINITY)),
-            "-Infinity" | "-inf" => Ok(Some(f64::NEG_INFINITY)),
-            other => other.trim().parse::<f64>().map(Some).map_err(|_| bad(v)),
-        },
+        // As MLflow's protobuf JSON parser: a quoted number is read like Python's float()
+        // (surrounding whitespace, `inf`, `Infinity`, `NaN` in any case; `"1e999"` is
+        // infinity), except that exactly "nan" is refused; a bare 1e999 is refused by the
+        // JSON parser itself.
+        Some(v @ Value::String(s)) if s == "nan" => Err(invalid(format!(
+            "Invalid value {v} for parameter '{name}': use \"NaN\" for a NaN value."
+        ))),
+        Some(v @ Value::String(s)) => s.trim().parse::<f64>().map(Some).map_err(|_| bad(v)),
         Some(v) => Err(bad(v)),
     }
 }
@@ -473,7 +492,9 @@ mod tests {
 
     #[test]
     fn queries_and_bodies() {
-        let q = parse_query("run_ids=a&run_ids=b&x=1&y[]=z&s=%20sp");
+        let q = parse_query("run_ids=a&run_ids=b&x=1&y[]=z&s=%20sp").unwrap();
+        assert!(parse_query("path=%ff").is_err(), "invalid UTF-8 is refused");
+        assert_eq!(parse_query("path=a+b%2Bc").unwrap()["path"], "a b+c");
         assert_eq!(strings(&q, "run_ids").unwrap(), vec!["a", "b"]);
         assert_eq!(strings(&q, "x").unwrap(), vec!["1"]);
         assert_eq!(strings(&q, "y").unwrap(), vec!["z"]);

@@ -63,12 +63,19 @@ async fn json_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes>
             "Bad Request. Content-Type must be 'application/json', got '{content_type}'."
         )));
     }
+    check_content_length(headers, MAX_JSON_BODY as u64, "request body")?;
     axum::body::to_bytes(body, MAX_JSON_BODY)
         .await
-        .map_err(|_| {
-            TrackingError::invalid(format!(
-                "The request body is larger than {MAX_JSON_BODY} bytes."
-            ))
+        .map_err(|e| {
+            if std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            {
+                TrackingError::TooLarge(format!(
+                    "The request body is larger than {MAX_JSON_BODY} bytes."
+                ))
+            } else {
+                TrackingError::invalid(format!("The request body could not be read: {e}"))
+            }
         })
 }
 
@@ -79,7 +86,10 @@ async fn read_request(
     body: Body,
 ) -> Result<Object> {
     if method == Method::GET || method == Method::DELETE {
-        return Ok(query.as_deref().map(json::parse_query).unwrap_or_default());
+        return match query.as_deref() {
+            Some(q) => json::parse_query(q),
+            None => Ok(Object::default()),
+        };
     }
     json::parse_body(&json_body(headers, body).await?)
 }
@@ -659,10 +669,13 @@ fn multipart_unsupported() -> TrackingError {
 }
 
 async fn proxy_list(State(t): State<Tracker>, RawQuery(q): RawQuery) -> Response {
-    let req = q.as_deref().map(json::parse_query).unwrap_or_default();
     let result = async {
+        let req = match q.as_deref() {
+            Some(q) => json::parse_query(q)?,
+            None => Object::default(),
+        };
         let path = json::string(&req, "path")?.unwrap_or_default();
-        let files = t.artifact_store().list("", &path, false).await?;
+        let files = t.list_artifacts_at(&path).await?;
         let files: Vec<Value> = files
             .iter()
             .map(|f| {
@@ -680,19 +693,37 @@ async fn proxy_list(State(t): State<Tracker>, RawQuery(q): RawQuery) -> Response
         })
     }
     .await;
-    match result {
-        Ok(v) => ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response(),
-        Err(e) => error_response(&e),
+    respond(result)
+}
+
+/// The announced body length, if any; refused at once (before any byte is read) when it
+/// is over `limit`.
+fn check_content_length(headers: &HeaderMap, limit: u64, what: &str) -> Result<()> {
+    let Some(value) = headers.get(header::CONTENT_LENGTH) else {
+        return Ok(());
+    };
+    let length: u64 = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| TrackingError::invalid("Content-Length is not a number."))?;
+    if length > limit {
+        return Err(TrackingError::TooLarge(format!(
+            "The {what} is {length} bytes; this server accepts at most {limit}."
+        )));
     }
+    Ok(())
 }
 
 async fn proxy_upload(
     State(t): State<Tracker>,
     Path(path): Path<String>,
+    headers: HeaderMap,
     request: Request,
 ) -> Response {
     let result = async {
-        let mut upload = t.artifact_store().begin_upload("", &path).await?;
+        check_content_length(&headers, t.max_artifact_bytes(), "artifact")?;
+        let mut upload = t.begin_artifact_upload_at(&path).await?;
         let mut body = request.into_body().into_data_stream();
         while let Some(chunk) = body.next().await {
             let chunk =
@@ -702,20 +733,17 @@ async fn proxy_upload(
         upload.finish().await
     }
     .await;
-    match result {
-        Ok(_) => ([(header::CONTENT_TYPE, "application/json")], "{}").into_response(),
-        Err(e) => error_response(&e),
-    }
+    respond(result.map(|_| json!({})))
 }
 
 async fn proxy_download(State(t): State<Tracker>, Path(path): Path<String>) -> Response {
-    match t.artifact_store().open_file("", &path).await {
+    match t.open_artifact_at(&path).await {
         Ok((file, size)) => {
             let name = path
                 .rsplit('/')
                 .next()
                 .unwrap_or("artifact")
-                .replace('"', "");
+                .replace(['"', '\\'], "");
             let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 << 10);
             (
                 [
@@ -736,10 +764,7 @@ async fn proxy_download(State(t): State<Tracker>, Path(path): Path<String>) -> R
 }
 
 async fn proxy_delete(State(t): State<Tracker>, Path(path): Path<String>) -> Response {
-    match t.artifact_store().delete("", &path).await {
-        Ok(()) => ([(header::CONTENT_TYPE, "application/json")], "{}").into_response(),
-        Err(e) => error_response(&e),
-    }
+    respond(t.delete_artifact_at(&path).await.map(|()| json!({})))
 }
 
 /// Unknown paths under the API prefixes: MLflow's 404, not the gRPC fallback.

@@ -14,10 +14,12 @@
 mod catalog;
 pub mod chunk;
 mod committer;
+mod history;
 pub mod keys;
 mod read;
 mod run_index;
 mod run_io;
+mod spans;
 mod streams;
 mod writer;
 
@@ -27,6 +29,7 @@ use std::time::Duration;
 
 pub use catalog::Catalog;
 pub use committer::{CommitStats, Durability};
+pub use history::{HistoryReader, HISTORY_BLOCK_POINTS};
 pub use read::SeriesChunks;
 pub use writer::{Outcome, WriteOp};
 
@@ -164,7 +167,8 @@ struct Inner {
 }
 
 const FORMAT_KEY: &[u8] = b"format_version";
-const FORMAT_VERSION: u64 = 2;
+/// Format 3 added chunk spans (`spans`); format 2 stores are upgraded on open.
+const FORMAT_VERSION: u64 = 3;
 
 impl Store {
     /// Opens (creating if needed) the store in `config.dir`, creates the `Default`
@@ -278,18 +282,57 @@ fn classify_open_error(err: sled::Error, dir: &Path) -> StoreError {
 }
 
 fn check_format(trees: &Trees) -> Result<(), StoreError> {
-    match trees.meta.get(FORMAT_KEY)? {
-        None => {
-            trees
-                .meta
-                .insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
-            Ok(())
+    let version = match trees.meta.get(FORMAT_KEY)? {
+        None => FORMAT_VERSION,
+        Some(v) => <[u8; 8]>::try_from(v.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| StoreError::Corrupted("unreadable store format version".into()))?,
+    };
+    match version {
+        FORMAT_VERSION => {}
+        2 => {
+            let chunks = add_chunk_spans(trees)?;
+            tracing::info!(chunks, "store upgraded to format 3 (chunk spans added)");
         }
-        Some(v) if v.as_ref() == FORMAT_VERSION.to_be_bytes() => Ok(()),
-        Some(v) => Err(StoreError::Corrupted(format!(
-            "unsupported store format {v:?}; this trackd reads format {FORMAT_VERSION}"
-        ))),
+        other => {
+            return Err(StoreError::Corrupted(format!(
+                "unsupported store format {other}; this trackd reads formats 2 and \
+                 {FORMAT_VERSION}"
+            )))
+        }
     }
+    trees
+        .meta
+        .insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
+    Ok(())
+}
+
+/// Format 2 → 3: writes the span of every chunk (decoding each once). Returns the number of
+/// chunks.
+fn add_chunk_spans(trees: &Trees) -> Result<u64, StoreError> {
+    let mut done = 0u64;
+    let mut points = Vec::with_capacity(writer::MAX_CHUNK_POINTS);
+    for entry in trees.metric_chunks.iter() {
+        let (key, value) = entry?;
+        // Chunk keys end in `0x00 · no`; spans (0x01) are skipped.
+        if key.len() < 5 || key[key.len() - 5] != 0 {
+            continue;
+        }
+        points.clear();
+        chunk::decode_into(&value, &mut points)
+            .map_err(|e| StoreError::Corrupted(e.to_string()))?;
+        if points.is_empty() {
+            continue;
+        }
+        let mut span_key = key.to_vec();
+        let at = span_key.len() - 5;
+        span_key[at] = spans::SPAN_MARKER;
+        trees
+            .metric_chunks
+            .insert(span_key, &spans::Span::of(&points).encode()[..])?;
+        done += 1;
+    }
+    Ok(done)
 }
 
 fn ensure_default_experiment(trees: &Trees, _dir: &Path) -> Result<(), StoreError> {

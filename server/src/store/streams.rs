@@ -260,7 +260,7 @@ mod tests {
         let store = Store::open(StoreConfig::new(dir.path())).unwrap();
         let eight_days_ago = now_ms() - 8 * DAY_MS;
         assert!(!duplicate(
-            store.write(batch("old", 3, eight_days_ago)).await.unwrap()
+            store.write(batch("old", 1, eight_days_ago)).await.unwrap()
         ));
         assert_eq!(
             store
@@ -270,17 +270,20 @@ mod tests {
             1
         );
         assert!(
-            !duplicate(store.write(batch("old", 3, now_ms())).await.unwrap()),
-            "the expired record is gone"
+            !duplicate(store.write(batch("old", 1, now_ms())).await.unwrap()),
+            "the expired record is gone: seq 1 is new again"
         );
         assert!(!duplicate(
-            store.write(batch("fresh", 3, now_ms())).await.unwrap()
+            store.write(batch("fresh", 1, now_ms())).await.unwrap()
         ));
         assert!(duplicate(
-            store.write(batch("fresh", 3, now_ms())).await.unwrap()
+            store.write(batch("fresh", 1, now_ms())).await.unwrap()
         ));
-        assert!(duplicate(
+        assert!(!duplicate(
             store.write(batch("old", 2, now_ms())).await.unwrap()
+        ));
+        assert!(duplicate(
+            store.write(batch("old", 1, now_ms())).await.unwrap()
         ));
         store.close().await.unwrap();
     }

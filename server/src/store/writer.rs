@@ -291,6 +291,12 @@ fn create_experiment(
     now: i64,
 ) -> Result<Outcome> {
     name_taken(t, name)?;
+    if let Some(location) = location {
+        for existing in t.experiments.iter().values() {
+            let existing: Experiment = decode_record(&existing.map_err(store_err)?)?;
+            rules::ensure_locations_apart(location, &existing)?;
+        }
+    }
     let next = t
         .meta
         .get(NEXT_EXPERIMENT_ID)
@@ -604,15 +610,21 @@ fn append_points(t: &Trees, run: RunId, key: &str, points: &[Point], dedup: bool
         &carry
     };
     let mut buf = Vec::new();
+    let span_prefix = keys::span_prefix(run, key);
     for (i, piece) in merged.chunks(MAX_CHUNK_POINTS).enumerate() {
         buf.clear();
         chunk::encode(piece, &mut buf);
         let no = next_no
             .checked_add(i as u32)
             .ok_or_else(|| corrupt("chunk counter overflow"))?;
-        t.metric_chunks
-            .insert(keys::chunk(&prefix, no), buf.as_slice())
-            .map_err(store_err)?;
+        // The chunk and its span in one batch: sled applies it atomically.
+        let mut batch = sled::Batch::default();
+        batch.insert(keys::chunk(&prefix, no), buf.as_slice());
+        batch.insert(
+            keys::chunk(&span_prefix, no),
+            &super::spans::Span::of(piece).encode()[..],
+        );
+        t.metric_chunks.apply_batch(batch).map_err(store_err)?;
     }
     let latest_key = keys::run_child(run, key);
     let current = t
@@ -644,13 +656,16 @@ fn stream_batch(
         .get(stream_id.as_bytes())
         .map_err(store_err)?
         .and_then(|v| StreamRecord::decode(&v))
-        .map_or(0, |r| r.last_seq);
-    if seq <= last {
-        return Ok(Outcome::Stream {
-            points_stored: 0,
-            duplicate: true,
-            refused: Vec::new(),
-        });
+        .map(|r| r.last_seq);
+    match rules::stream_sequence(stream_id, last, seq)? {
+        rules::SequenceCheck::Next => {}
+        rules::SequenceCheck::Resent => {
+            return Ok(Outcome::Stream {
+                points_stored: 0,
+                duplicate: true,
+                refused: Vec::new(),
+            })
+        }
     }
     // Check every run before writing anything: a refused run writes nothing. Storage
     // failures refuse the whole batch.
@@ -677,15 +692,8 @@ fn stream_batch(
             }
         }
     }
-    if infos.is_empty() && !refused.is_empty() {
-        // Nothing to store: the sequence number is not recorded, so a re-send is refused
-        // (and reported) again rather than acknowledged as stored.
-        return Ok(Outcome::Stream {
-            points_stored: 0,
-            duplicate: false,
-            refused,
-        });
-    }
+    // Even a batch whose every run was refused takes its sequence number (the next batch
+    // must follow it); a re-send of it is a duplicate, like any stored batch.
     let mut stored = 0;
     for (id, writes) in runs {
         if let Some(info) = infos.get(id) {
