@@ -51,5 +51,42 @@ impl v1::MetricColumns {
     }
 }
 
+impl v1::MetricColumns {
+    /// Rewrites compact columns back into the plain form (`steps`, `timestamps`, `values`):
+    /// the inverse of [`v1::MetricColumns::compact`]. Columns already plain are left as they
+    /// are. Returns `false` (and changes nothing) when the columns are mixed or of unequal
+    /// lengths, which a well-formed message never is.
+    pub fn expand(&mut self) -> bool {
+        let len = |plain: usize, compact: usize| if compact > 0 { compact } else { plain };
+        let n = len(self.steps.len(), self.step_deltas.len());
+        let consistent = (self.steps.is_empty() || self.step_deltas.is_empty())
+            && (self.timestamps.is_empty() || self.timestamp_deltas.is_empty())
+            && (self.values.is_empty() || self.values_f32.is_empty())
+            && len(self.timestamps.len(), self.timestamp_deltas.len()) == n
+            && len(self.values.len(), self.values_f32.len()) == n;
+        if !consistent {
+            return false;
+        }
+        fn from_deltas(deltas: &mut Vec<i64>, plain: &mut Vec<i64>) {
+            if deltas.is_empty() {
+                return;
+            }
+            let mut running = 0i64;
+            for d in deltas.iter_mut() {
+                running = running.wrapping_add(*d);
+                *d = running;
+            }
+            std::mem::swap(deltas, plain);
+        }
+        from_deltas(&mut self.step_deltas, &mut self.steps);
+        from_deltas(&mut self.timestamp_deltas, &mut self.timestamps);
+        if !self.values_f32.is_empty() {
+            self.values = self.values_f32.iter().map(|&v| f64::from(v)).collect();
+            self.values_f32 = Vec::new();
+        }
+        true
+    }
+}
+
 pub use prost;
 pub use tonic;

@@ -277,29 +277,57 @@ impl Backend {
         }
     }
 
-    pub async fn metric_history_columns(
+    /// A series in step order, a bounded piece at a time (remote: StreamMetricHistory in
+    /// the compact form, expanded here; embedded: the Tracker's block reader).
+    pub async fn metric_history_stream(
         &self,
         run_id: &str,
         key: &str,
-    ) -> Result<pb::MetricColumns> {
+    ) -> Result<MetricColumnsStream> {
+        use futures::StreamExt;
         match self {
-            Backend::Remote(Stubs { tracking: c, .. }) => Ok(c
-                .clone()
-                .get_metric_history_columns(pb::GetMetricHistoryColumnsRequest {
-                    run_id: run_id.into(),
-                    metric_key: key.into(),
-                    start_step: None,
-                    end_step: None,
-                })
-                .await?
-                .into_inner()
-                .columns
-                .unwrap_or_default()),
+            Backend::Remote(Stubs { tracking: c, .. }) => {
+                let messages = c
+                    .clone()
+                    .stream_metric_history(pb::StreamMetricHistoryRequest {
+                        run_id: run_id.into(),
+                        metric_key: key.into(),
+                        compact: true,
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner();
+                Ok(messages
+                    .map(|message| {
+                        let mut columns = message?.columns.unwrap_or_default();
+                        if !columns.expand() {
+                            return Err(crate::ClientError::Delivery(
+                                "the server sent malformed history columns".into(),
+                            ));
+                        }
+                        Ok(columns)
+                    })
+                    .boxed())
+            }
             #[cfg(feature = "embedded")]
             Backend::Embedded(t) => {
-                let points = t.metric_history_range(run_id, key, None, None).await?;
-                Ok(convert::columns(key.to_owned(), &points))
+                let blocks = t
+                    .history_blocks(trackd_server::tracker::HistoryRead {
+                        run_id: run_id.into(),
+                        key: key.into(),
+                        start_step: None,
+                        end_step: None,
+                        block_points: 0,
+                    })
+                    .await?;
+                let key = key.to_owned();
+                Ok(blocks
+                    .map(move |block| Ok(convert::columns(key.clone(), block?.points())))
+                    .boxed())
             }
         }
     }
 }
+
+/// Pieces of one metric's history, in step order.
+pub type MetricColumnsStream = futures::stream::BoxStream<'static, Result<pb::MetricColumns>>;

@@ -476,23 +476,66 @@ impl Client {
     /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// Any length works: the series arrives in bounded pieces
+    /// ([`Client::metric_history_stream`]) and is collected here. For long series,
+    /// [`Client::metric_history_columns`] holds a third of the memory, and the stream itself
+    /// only what the caller keeps.
     pub async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<pb::Metric>> {
-        let c = self.metric_history_columns(run_id, key).await?;
-        Ok(c.steps
-            .iter()
-            .zip(&c.timestamps)
-            .zip(&c.values)
-            .map(|((&step, &timestamp), &value)| pb::Metric {
-                key: key.to_owned(),
-                value,
-                timestamp,
-                step,
-            })
-            .collect())
+        use futures::TryStreamExt;
+        let mut pieces = self.metric_history_stream(run_id, key).await?;
+        let mut out = Vec::new();
+        while let Some(c) = pieces.try_next().await? {
+            out.extend(c.steps.iter().zip(&c.timestamps).zip(&c.values).map(
+                |((&step, &timestamp), &value)| pb::Metric {
+                    key: key.to_owned(),
+                    value,
+                    timestamp,
+                    step,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    /// A metric's history in step order as a stream of column pieces (each at most 65,536
+    /// points), for series too long to hold at once or to process as they arrive. Memory
+    /// stays bounded on both sides: the server reads the series a block at a time, and
+    /// nothing is kept here that the caller does not keep. Dropping the stream stops the
+    /// read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// # for step in 0..100_000 { run.log_metric("loss", 1.0 / (step + 1) as f64, step).await?; }
+    /// # run.flush().await?;
+    /// use futures::TryStreamExt;
+    /// let mut pieces = client.metric_history_stream(run.id(), "loss").await?;
+    /// let (mut count, mut lowest) = (0, f64::INFINITY);
+    /// while let Some(piece) = pieces.try_next().await? {
+    ///     count += piece.values.len();
+    ///     lowest = piece.values.iter().copied().fold(lowest, f64::min);
+    /// }
+    /// assert_eq!(count, 100_000);
+    /// assert_eq!(lowest, 1.0 / 100_000.0);
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn metric_history_stream(
+        &self,
+        run_id: &str,
+        key: &str,
+    ) -> Result<crate::MetricColumnsStream> {
+        self.inner.backend.metric_history_stream(run_id, key).await
     }
 
     /// Every point of a metric in columns (steps, timestamps, values), in step order: the
-    /// compact way to read long series.
+    /// compact way to read long series (any length; collected from
+    /// [`Client::metric_history_stream`]).
     ///
     /// # Examples
     ///
@@ -515,7 +558,18 @@ impl Client {
         run_id: &str,
         key: &str,
     ) -> Result<pb::MetricColumns> {
-        self.inner.backend.metric_history_columns(run_id, key).await
+        use futures::TryStreamExt;
+        let mut pieces = self.metric_history_stream(run_id, key).await?;
+        let mut all = pb::MetricColumns {
+            key: key.to_owned(),
+            ..Default::default()
+        };
+        while let Some(piece) = pieces.try_next().await? {
+            all.steps.extend_from_slice(&piece.steps);
+            all.timestamps.extend_from_slice(&piece.timestamps);
+            all.values.extend_from_slice(&piece.values);
+        }
+        Ok(all)
     }
 
     /// Sets a run's final status and end time (now).

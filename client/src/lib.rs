@@ -49,6 +49,7 @@ mod ingest;
 mod run;
 pub mod uri;
 
+pub use backend::MetricColumnsStream;
 pub use client::Client;
 pub use error::{ClientError, Result};
 pub use ingest::{IngestConfig, IngestStats};

@@ -68,5 +68,24 @@ async fn metrics(State(tracker): State<Tracker>) -> impl IntoResponse {
         "gauge",
         s.queue_depth.load(Ordering::Relaxed),
     );
+    let reads = tracker.read_stats();
+    counter(
+        "trackd_history_reads_open",
+        "Streaming history reads whose reading task is running.",
+        "gauge",
+        reads.open_reads(),
+    );
+    counter(
+        "trackd_history_buffered_bytes",
+        "Bytes of history blocks held by reads in flight.",
+        "gauge",
+        reads.buffered_bytes(),
+    );
+    counter(
+        "trackd_history_buffered_bytes_max",
+        "The most trackd_history_buffered_bytes has been since the server started.",
+        "gauge",
+        reads.buffered_bytes_max(),
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -21,8 +21,10 @@ use crate::domain::{
 use crate::error::{Result, TrackingError};
 use crate::store::{Durability, Outcome, Store, WriteOp};
 
+pub mod history;
 pub mod query;
 
+pub use history::{HistoryBlock, HistoryBlocks, HistoryRead, ReadStats};
 pub use query::{ExperimentSearch, Page, RunSearch, SampledHistory, SampledSeries, Sampling};
 
 /// Most points in one LogStream batch.
@@ -81,6 +83,7 @@ pub struct Tracker {
     store: Store,
     artifacts: ArtifactStore,
     ingest_budget: Arc<Semaphore>,
+    read_stats: Arc<ReadStats>,
 }
 
 impl Tracker {
@@ -99,6 +102,7 @@ impl Tracker {
             store,
             artifacts,
             ingest_budget: Arc::new(Semaphore::new(INGEST_BUDGET_POINTS)),
+            read_stats: Arc::default(),
         })
     }
 
@@ -489,6 +493,19 @@ impl Tracker {
         })
         .await
         .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
+    }
+
+    /// One series in history order as a stream of bounded blocks, optionally limited to a
+    /// step range: the read for series of any length (memory stays bounded; see
+    /// [`history`]).
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn history_blocks(&self, read: HistoryRead) -> Result<HistoryBlocks> {
+        history::start(&self.store, &self.read_stats, read).await
+    }
+
+    /// Memory held by streaming history reads in flight.
+    pub fn read_stats(&self) -> &ReadStats {
+        &self.read_stats
     }
 
     /// Stores one LogStream batch at most once per `(stream_id, seq)` and says what the

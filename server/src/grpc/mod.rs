@@ -19,11 +19,18 @@ use trackd_proto::v1::tracking_service_server::TrackingService;
 
 use crate::domain::{Point, ViewType};
 use crate::error::TrackingError;
+use futures::StreamExt;
+
 use crate::tracker::{
-    ExperimentSearch, NewRun, RunSearch, RunUpdate, SampledHistory, Sampling, Tracker,
+    ExperimentSearch, HistoryRead, NewRun, RunSearch, RunUpdate, SampledHistory, Sampling, Tracker,
 };
 
 pub use trackd_proto::v1::tracking_service_server::TrackingServiceServer;
+
+/// The response stream of StreamMetricHistory.
+pub type HistoryStream = std::pin::Pin<
+    Box<dyn futures::Stream<Item = Result<pb::StreamMetricHistoryResponse, Status>> + Send>,
+>;
 
 /// Largest gRPC message the server decodes (a LogStream batch of ~250k points fits).
 pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
@@ -479,6 +486,40 @@ impl TrackingService for TrackingGrpc {
                 })
                 .collect(),
         })
+    }
+
+    type StreamMetricHistoryStream = HistoryStream;
+
+    #[instrument(skip_all, fields(run_id = %request.get_ref().run_id, key = %request.get_ref().metric_key))]
+    async fn stream_metric_history(
+        &self,
+        request: Request<pb::StreamMetricHistoryRequest>,
+    ) -> GrpcResult<Self::StreamMetricHistoryStream> {
+        let r = request.into_inner();
+        let blocks = self
+            .tracker
+            .history_blocks(HistoryRead {
+                run_id: r.run_id,
+                key: r.metric_key.clone(),
+                start_step: r.start_step,
+                end_step: r.end_step,
+                block_points: r.max_points_per_message as usize,
+            })
+            .await?;
+        let mut hint = Some(blocks.points_hint());
+        let (key, compact) = (r.metric_key, r.compact);
+        let messages = blocks.map(move |block| {
+            let block = block.map_err(Status::from)?;
+            let mut columns = convert::columns(key.clone(), block.points());
+            if compact {
+                columns.compact();
+            }
+            Ok(pb::StreamMetricHistoryResponse {
+                columns: Some(columns),
+                points_hint: hint.take().unwrap_or(0),
+            })
+        });
+        ok(Box::pin(messages))
     }
 
     type LogStreamStream = stream::AckStream;

@@ -8,6 +8,7 @@
 
 mod batch;
 pub mod json;
+mod streamed;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,7 +26,7 @@ use self::json::Object;
 use crate::domain::{Point, RunWrites};
 use crate::error::{Result, TrackingError};
 use crate::tracker::{
-    ExperimentSearch, NewRun, RunSearch, RunUpdate, SampledHistory, Sampling, Tracker,
+    ExperimentSearch, HistoryRead, NewRun, RunSearch, RunUpdate, SampledHistory, Sampling, Tracker,
 };
 
 /// Largest JSON request body, in bytes.
@@ -35,6 +36,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 type Reply = Pin<Box<dyn Future<Output = Result<Value>> + Send>>;
 type Endpoint = fn(Tracker, Object) -> Reply;
+/// An endpoint whose answer may be streamed (it builds its own response).
+type StreamedReply = Pin<Box<dyn Future<Output = Result<Response>> + Send>>;
+type StreamedEndpoint = fn(Tracker, Object) -> StreamedReply;
 
 /// An error as MLflow's JSON.
 pub fn error_response(err: &TrackingError) -> Response {
@@ -133,6 +137,26 @@ fn route(methods: MethodFilter, endpoint: Endpoint) -> axum::routing::MethodRout
     )
 }
 
+fn route_streamed(
+    methods: MethodFilter,
+    endpoint: StreamedEndpoint,
+) -> axum::routing::MethodRouter<Tracker> {
+    on(
+        methods,
+        move |State(t): State<Tracker>,
+              method: Method,
+              headers: HeaderMap,
+              RawQuery(q): RawQuery,
+              request: Request| async move {
+            let answer = match read_request(&method, &headers, q, request.into_body()).await {
+                Ok(req) => endpoint(t, req).await,
+                Err(e) => Err(e),
+            };
+            answer.unwrap_or_else(|e| error_response(&e))
+        },
+    )
+}
+
 /// The MLflow tracking routes (relative to `/api/2.0/mlflow`).
 fn tracking_routes() -> Router<Tracker> {
     let g = MethodFilter::GET;
@@ -184,7 +208,7 @@ fn tracking_routes() -> Router<Tracker> {
         )
         .route(
             "/runs/search",
-            route(g.or(p), |t, r| Box::pin(search_runs(t, r))),
+            route_streamed(g.or(p), |t, r| Box::pin(search_runs(t, r))),
         )
         .route(
             "/runs/log-metric",
@@ -202,7 +226,7 @@ fn tracking_routes() -> Router<Tracker> {
         .route("/runs/log-batch", post(log_batch_fast))
         .route(
             "/metrics/get-history",
-            route(g, |t, r| Box::pin(get_history(t, r))),
+            route_streamed(g, |t, r| Box::pin(get_history(t, r))),
         )
         .route(
             "/metrics/get-history-bulk-interval",
@@ -380,7 +404,7 @@ async fn restore_run(t: Tracker, r: Object) -> Result<Value> {
     Ok(json!({}))
 }
 
-async fn search_runs(t: Tracker, r: Object) -> Result<Value> {
+async fn search_runs(t: Tracker, r: Object) -> Result<Response> {
     let search = RunSearch {
         experiment_ids: json::strings(&r, "experiment_ids")?,
         filter: json::string(&r, "filter")?.unwrap_or_default(),
@@ -390,13 +414,7 @@ async fn search_runs(t: Tracker, r: Object) -> Result<Value> {
         page_token: json::string(&r, "page_token")?.unwrap_or_default(),
     };
     let page = t.search_runs(search).await?;
-    let runs: Vec<Value> = page.items.iter().map(|run| json::run(run)).collect();
-    let body = if runs.is_empty() {
-        json!({})
-    } else {
-        json!({"runs": runs})
-    };
-    Ok(page_token_out(body, page.next_page_token))
+    Ok(streamed::runs_page(page.items, page.next_page_token))
 }
 
 fn point(r: &Object) -> Result<(String, Point)> {
@@ -552,15 +570,27 @@ async fn log_batch_fast(
     })
 }
 
-async fn get_history(t: Tracker, r: Object) -> Result<Value> {
+/// A whole history (no `max_results`) is streamed, so its size does not matter; pages are
+/// answered at once.
+async fn get_history(t: Tracker, r: Object) -> Result<Response> {
     let key = json::required(&r, "metric_key")?;
+    let run_id = json::run_id(&r)?;
+    let page_token = json::string(&r, "page_token")?.unwrap_or_default();
+    let max_results = json::int64(&r, "max_results")?.unwrap_or(0);
+    if max_results == 0 && page_token.is_empty() {
+        let blocks = t
+            .history_blocks(HistoryRead {
+                run_id,
+                key: key.clone(),
+                start_step: None,
+                end_step: None,
+                block_points: 0,
+            })
+            .await?;
+        return Ok(streamed::history(&key, blocks));
+    }
     let page = t
-        .metric_history(
-            &json::run_id(&r)?,
-            &key,
-            &json::string(&r, "page_token")?.unwrap_or_default(),
-            json::int64(&r, "max_results")?.unwrap_or(0),
-        )
+        .metric_history(&run_id, &key, &page_token, max_results)
         .await?;
     let metrics: Vec<Value> = page.items.iter().map(|p| json::metric(&key, p)).collect();
     let body = if metrics.is_empty() {
@@ -568,7 +598,7 @@ async fn get_history(t: Tracker, r: Object) -> Result<Value> {
     } else {
         json!({"metrics": metrics})
     };
-    Ok(page_token_out(body, page.next_page_token))
+    Ok(respond(Ok(page_token_out(body, page.next_page_token))))
 }
 
 async fn get_history_bulk_interval(t: Tracker, r: Object) -> Result<Value> {

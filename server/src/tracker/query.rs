@@ -16,6 +16,12 @@ pub const SEARCH_MAX_RESULTS_DEFAULT: i64 = 1000;
 pub const SEARCH_MAX_RESULTS_THRESHOLD: i64 = 50_000;
 /// Largest page of a metric history.
 pub const HISTORY_MAX_RESULTS: i64 = 25_000;
+/// Most points a whole-series `GetMetricHistory` (one message of MLflow's per-point
+/// metrics) answers; longer series are paged or streamed.
+pub const UNARY_HISTORY_MAX_POINTS: u64 = 100_000;
+/// Most points a `GetMetricHistoryColumns` answers in its one message (24 MB of columns);
+/// longer series are streamed.
+pub const UNARY_COLUMNS_MAX_POINTS: u64 = 1_000_000;
 
 /// One page of results.
 #[derive(Debug, Clone, PartialEq)]
@@ -270,25 +276,32 @@ pub(crate) fn metric_history(
         let raw = decode_token(HISTORY_TOKEN, page_token, 8)?;
         u64::from_be_bytes(raw.try_into().expect("8 bytes")) as usize
     };
-    let mut points = store.metric_history(run, key)?;
-    if !is_in_history_order(&points) {
-        points.sort_by(history_order);
+    let mut reader = store.history_reader(run, key, None, None)?;
+    let total = reader.points_hint();
+    let wanted = if max_results == 0 {
+        let rest = total.saturating_sub(offset as u64);
+        if rest > UNARY_HISTORY_MAX_POINTS {
+            return Err(too_long_for_one_message(
+                "GetMetricHistory",
+                rest,
+                UNARY_HISTORY_MAX_POINTS,
+                "page it with max_results and page_token, or read it with StreamMetricHistory",
+            ));
+        }
+        rest as usize
+    } else {
+        max_results as usize
+    };
+    reader.skip(offset)?;
+    let mut items = Vec::with_capacity(wanted.min(HISTORY_MAX_RESULTS as usize));
+    while items.len() < wanted {
+        match reader.next_block_max(wanted - items.len())? {
+            Some(block) => items.extend(block),
+            None => break,
+        }
     }
-    if max_results == 0 {
-        let items = points.split_off(offset.min(points.len()));
-        return Ok(Page {
-            items,
-            next_page_token: String::new(),
-        });
-    }
-    let end = offset
-        .saturating_add(max_results as usize)
-        .min(points.len());
-    let items = points
-        .get(offset.min(end)..end)
-        .unwrap_or_default()
-        .to_vec();
-    let next_page_token = if end < points.len() {
+    let end = offset.saturating_add(items.len());
+    let next_page_token = if max_results > 0 && (end as u64) < total {
         encode_token(HISTORY_TOKEN, &(end as u64).to_be_bytes())
     } else {
         String::new()
@@ -299,7 +312,15 @@ pub(crate) fn metric_history(
     })
 }
 
-/// Every point of one series in step order, optionally limited to a step range.
+fn too_long_for_one_message(call: &str, points: u64, limit: u64, instead: &str) -> TrackingError {
+    TrackingError::invalid(format!(
+        "The series has {points} points, more than the {limit} one {call} answers in a single \
+         message; {instead}."
+    ))
+}
+
+/// Every point of one series in step order, optionally limited to a step range, for
+/// answers in one message (at most [`UNARY_COLUMNS_MAX_POINTS`]).
 pub(crate) fn history_range(
     store: &Store,
     run: RunId,
@@ -315,16 +336,19 @@ pub(crate) fn history_range(
         }
     }
     store.run_info(run)?;
-    let mut points = store.metric_history(run, key)?;
-    if !is_in_history_order(&points) {
-        points.sort_by(history_order);
+    let mut reader = store.history_reader(run, key, start_step, end_step)?;
+    let mut points = Vec::new();
+    while let Some(block) = reader.next_block()? {
+        points.extend(block);
+        if points.len() as u64 > UNARY_COLUMNS_MAX_POINTS {
+            return Err(too_long_for_one_message(
+                "GetMetricHistoryColumns",
+                reader.points_hint(),
+                UNARY_COLUMNS_MAX_POINTS,
+                "read it with StreamMetricHistory, or ask for a step range",
+            ));
+        }
     }
-    let lo = start_step.map_or(0, |s| points.partition_point(|p| p.step < s));
-    let hi = end_step
-        .map_or(points.len(), |e| points.partition_point(|p| p.step <= e))
-        .max(lo);
-    points.truncate(hi);
-    points.drain(..lo);
     Ok(points)
 }
 
@@ -417,17 +441,13 @@ pub(crate) fn sampled_history(store: &Store, req: &SampledHistory) -> Result<Vec
                     continue;
                 }
             }
-            let mut points = store.metric_history(*run, key)?;
-            if !is_in_history_order(&points) {
-                points.sort_by(history_order);
+            // Only the chunks that hold the range are read.
+            let mut reader = store.history_reader(*run, key, req.start_step, req.end_step)?;
+            let mut points = Vec::new();
+            while let Some(block) = reader.next_block()? {
+                points.extend(block);
             }
-            let lo = req
-                .start_step
-                .map_or(0, |s| points.partition_point(|p| p.step < s));
-            let hi = req
-                .end_step
-                .map_or(points.len(), |e| points.partition_point(|p| p.step <= e));
-            let range = &points[lo..hi.max(lo)];
+            let range = &points[..];
             let kept = match req.method {
                 Sampling::MinMax => sample::min_max(range, max_points),
                 Sampling::Lttb => sample::lttb(range, max_points),
@@ -478,7 +498,7 @@ fn stream_min_max(
     }))
 }
 
-/// `a` may come before `b` in history order (the fast form of `history_order(a, b) <= Equal`).
+/// `a` may come before `b` in history order (the fast form of `a.latest_cmp(b) <= Equal`).
 fn in_history_order(a: &Point, b: &Point) -> bool {
     a.step < b.step
         || (a.step == b.step
@@ -489,13 +509,6 @@ fn in_history_order(a: &Point, b: &Point) -> bool {
 /// Whether the points are already in history order (the common case: no sort needed).
 fn is_in_history_order(points: &[Point]) -> bool {
     points.windows(2).all(|w| in_history_order(&w[0], &w[1]))
-}
-
-/// History order: step, then timestamp, then value.
-fn history_order(a: &Point, b: &Point) -> std::cmp::Ordering {
-    (a.step, a.timestamp)
-        .cmp(&(b.step, b.timestamp))
-        .then(a.value.total_cmp(&b.value))
 }
 
 #[cfg(test)]
@@ -521,7 +534,7 @@ mod tests {
             for b in &points {
                 assert_eq!(
                     in_history_order(a, b),
-                    history_order(a, b).is_le(),
+                    a.latest_cmp(b).is_le(),
                     "{a:?} {b:?}"
                 );
             }
