@@ -83,6 +83,15 @@ history = client.get_metric_history(run_id, "loss")
 assert [m.step for m in history] == [0, 1, 2, 3, 4], [m.step for m in history]
 assert [round(m.value, 4) for m in history] == [1.0, 0.5, 0.3333, 0.25, 0.2]
 
+# A long series (30 batches of 1000): the server streams the whole history (chunked JSON)
+# and the stock client reads it like any answer.
+for b in range(30):
+    client.log_batch(run_id, metrics=[Metric("long", float(i), now, b * 1000 + i) for i in range(1000)])
+long_history = client.get_metric_history(run_id, "long")
+assert len(long_history) == 30_000, len(long_history)
+assert [m.step for m in long_history[:3]] == [0, 1, 2] and long_history[-1].step == 29_999
+assert long_history[12_345].value == 345.0
+
 child_run = client.get_run(child_id)
 assert child_run.data.tags["mlflow.parentRunId"] == run_id
 assert child_run.data.metrics["child_metric"] == 3.0

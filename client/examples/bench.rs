@@ -22,6 +22,13 @@
 //! a 1,000,000-point metric over gRPC, and that history sampled to 1,000 points (p50 of 20
 //! calls each, server child process, 127.0.0.1).
 //!
+//! With `--history` it measures long history reads: series of 1 M, 10 M and 50 M points
+//! (`--quick`: 1 M, 2 M, 5 M) logged through the client to a server child, then read back
+//! whole with `metric_history_stream` (points counted, not kept): points/s, and the peak RSS
+//! of the server and of this process during each read (VmHWM reset through `clear_refs`
+//! before it). Then MLflow's REST `get-history` of the 1 M series, 1 and 8 requests at once,
+//! with the server's peak RSS.
+//!
 //! With `--rest` it measures MLflow REST ingest: `POST /api/2.0/mlflow/runs/log-batch` with
 //! 1000 metrics per request (MLflow's limit) over keep-alive HTTP/1.1 connections, 1 and 4
 //! concurrent clients, each waiting for its answer (durable) before the next request.
@@ -71,6 +78,16 @@ fn dir_size(path: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
 }
 
 fn peak_rss_mib(pid: u32) -> f64 {
@@ -556,24 +573,19 @@ async fn queries(dir: &Path) {
     run.flush().await.unwrap();
     let run_id = run.id().to_owned();
     let full = p50_ms(|| {
-        let mut stub = stub.clone();
+        let client = client.clone();
         let run_id = run_id.clone();
         async move {
-            let r = stub
-                .get_metric_history(pb::GetMetricHistoryRequest {
-                    run_id,
-                    metric_key: "loss".into(),
-                    ..Default::default()
-                })
+            let c = client
+                .metric_history_columns(&run_id, "loss")
                 .await
-                .unwrap()
-                .into_inner();
-            assert_eq!(r.metrics.len(), 1_000_000);
+                .unwrap();
+            assert_eq!(c.values.len(), 1_000_000);
         }
     })
     .await;
     println!(
-        "full history of a 1,000,000-point metric, GetMetricHistory (MLflow's per-point shape): p50 {full:.1} ms"
+        "full history of a 1,000,000-point metric, StreamMetricHistory collected by the client: p50 {full:.1} ms"
     );
     let columns = p50_ms(|| {
         let mut stub = stub.clone();
@@ -735,6 +747,131 @@ async fn rest_ingest(dir: &Path, requests_per_client: i64) {
     );
 }
 
+/// Resets a process's peak RSS (VmHWM) to its current RSS (Linux `clear_refs`, value 5).
+fn reset_peak_rss(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+/// One HTTP/1.1 GET (Connection: close) whose body is read and counted, not kept.
+async fn get_counting(addr: &str, path: &str) -> (u16, usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut first = Vec::new();
+    let mut total = 0usize;
+    loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        if first.len() < 16 {
+            first.extend_from_slice(&buf[..n.min(16)]);
+        }
+        total += n;
+    }
+    let status = String::from_utf8_lossy(&first)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, total)
+}
+
+async fn history_reads(dir: &Path, quick: bool) {
+    use futures::TryStreamExt;
+    let server = ServerChild::spawn(dir, "durable");
+    let pid = server.child.id();
+    let me = std::process::id();
+    let client = Client::connect(&server.url).await.unwrap();
+    let sizes: &[i64] = if quick {
+        &[1_000_000, 2_000_000, 5_000_000]
+    } else {
+        &[1_000_000, 10_000_000, 50_000_000]
+    };
+    let mut report = Vec::new();
+    let mut first_run = String::new();
+    for &n in sizes {
+        let run = client.start_run().system_tags(false).start().await.unwrap();
+        let started = Instant::now();
+        for step in 0..n {
+            run.log_metric_at("loss", value(0, step), step, 1_700_000_000_000 + step)
+                .await
+                .unwrap();
+        }
+        run.flush().await.unwrap();
+        let logged = started.elapsed().as_secs_f64();
+        let run_id = run.id().to_owned();
+        run.finish().await.unwrap();
+        if first_run.is_empty() {
+            first_run = run_id.clone();
+        }
+        let mut best = 0.0f64;
+        let (mut server_rss, mut client_rss) = (0.0f64, 0.0f64);
+        let server_before = rss_mib(pid);
+        for _ in 0..3 {
+            reset_peak_rss(pid);
+            reset_peak_rss(me);
+            let started = Instant::now();
+            let mut pieces = client.metric_history_stream(&run_id, "loss").await.unwrap();
+            let mut count = 0usize;
+            while let Some(piece) = pieces.try_next().await.unwrap() {
+                count += piece.values.len();
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            assert_eq!(count as i64, n);
+            best = best.max(n as f64 / seconds);
+            server_rss = server_rss.max(peak_rss_mib(pid));
+            client_rss = client_rss.max(peak_rss_mib(me));
+        }
+        println!(
+            "history read, {n} points (logged in {logged:.1} s): best of 3 {best:.0} points/s; \
+             peak RSS during the reads: server {server_rss:.1} MiB (before: {server_before:.1}), \
+             client {client_rss:.1} MiB"
+        );
+        report.push(format!(
+            "{{\"points\":{n},\"points_per_s\":{best:.0},\"server_peak_rss_mib\":{server_rss:.1},\"client_peak_rss_mib\":{client_rss:.1}}}"
+        ));
+    }
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let path = format!("/api/2.0/mlflow/metrics/get-history?run_id={first_run}&metric_key=loss");
+    let mut rest = Vec::new();
+    for concurrent in [1usize, 8] {
+        let before = rss_mib(pid);
+        reset_peak_rss(pid);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..concurrent {
+            let (addr, path) = (addr.clone(), path.clone());
+            tasks.push(tokio::spawn(
+                async move { get_counting(&addr, &path).await },
+            ));
+        }
+        let mut bytes = 0;
+        for t in tasks {
+            let (status, n) = t.await.unwrap();
+            assert_eq!(status, 200);
+            bytes = n;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let rss = peak_rss_mib(pid);
+        println!(
+            "REST get-history of 1,000,000 points, {concurrent} at once: {seconds:.2} s, {:.0} MB each; server peak RSS {rss:.1} MiB (before: {before:.1})",
+            bytes as f64 / 1e6
+        );
+        rest.push(format!(
+            "{{\"concurrent\":{concurrent},\"seconds\":{seconds:.2},\"server_peak_rss_mib\":{rss:.1}}}"
+        ));
+    }
+    server.stop();
+    println!(
+        "{{\"workload\":\"history_reads\",\"stream\":[{}],\"rest_1m\":[{}]}}",
+        report.join(","),
+        rest.join(",")
+    );
+}
+
 // No #[global_allocator]: the system allocator, as in the `trackd` binary, so the server
 // child (`--serve`) runs what `trackd server` runs.
 fn main() {
@@ -762,6 +899,11 @@ fn main() {
     if args.iter().any(|a| a == "--rest") {
         let root = tempfile::tempdir().unwrap();
         rt.block_on(rest_ingest(root.path(), if quick { 50 } else { 500 }));
+        return;
+    }
+    if args.iter().any(|a| a == "--history") {
+        let root = tempfile::tempdir().unwrap();
+        rt.block_on(history_reads(root.path(), quick));
         return;
     }
     if args.iter().any(|a| a == "--queries") {

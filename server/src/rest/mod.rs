@@ -31,6 +31,9 @@ use crate::tracker::{
 
 /// Largest JSON request body, in bytes.
 pub const MAX_JSON_BODY: usize = 16 << 20;
+/// Points per chunk of a streamed REST history: JSON takes ~75 bytes a point, so a chunk
+/// is ~600 KB and a request holds a few MB whatever the series' length.
+const REST_HISTORY_BLOCK_POINTS: usize = 8192;
 /// Version reported by `/version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -584,7 +587,7 @@ async fn get_history(t: Tracker, r: Object) -> Result<Response> {
                 key: key.clone(),
                 start_step: None,
                 end_step: None,
-                block_points: 0,
+                block_points: REST_HISTORY_BLOCK_POINTS,
             })
             .await?;
         return Ok(streamed::history(&key, blocks));
