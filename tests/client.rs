@@ -506,22 +506,6 @@ async fn a_deleted_run_does_not_cost_another_runs_points() {
 
 use futures::StreamExt;
 
-/// Sends `requests` on one LogStream and collects every acknowledgement.
-async fn stream_acks(
-    c: &mut trackd_proto::v1::tracking_service_client::TrackingServiceClient<
-        tonic::transport::Channel,
-    >,
-    requests: Vec<pb::LogStreamRequest>,
-) -> Vec<pb::LogStreamResponse> {
-    c.log_stream(tokio_stream::iter(requests))
-        .await
-        .unwrap()
-        .into_inner()
-        .map(|r| r.unwrap())
-        .collect()
-        .await
-}
-
 /// A batch larger than the server's whole ingest budget is stored (it waits for all of the
 /// budget rather than for more than exists); one over the batch limit is refused whole.
 #[tokio::test]

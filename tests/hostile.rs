@@ -32,6 +32,19 @@ async fn put(server: &TestServer, path: &str, bytes: &[u8]) -> (u16, String) {
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// Sends `DELETE` through the REST artifact proxy; returns the status.
+async fn delete(server: &TestServer, path: &str) -> u16 {
+    let (status, _) = http(
+        server.handle.addr(),
+        "DELETE",
+        &format!("{PROXY}/{path}"),
+        None,
+        b"",
+    )
+    .await;
+    status
+}
+
 /// Every file under `<store>/artifacts`, relative.
 fn artifact_files(server: &TestServer) -> Vec<String> {
     let root = server.dir.path().join("artifacts");
@@ -83,19 +96,8 @@ async fn no_request_deletes_the_artifact_root_or_a_run_tree() {
         &format!("0//{run_id}/artifacts/model"),
         &format!("0/{run_id}/artifacts/model/.."),
     ] {
-        let (status, body) = http(
-            server.handle.addr(),
-            "DELETE",
-            &format!("{PROXY}/{path}"),
-            None,
-            b"",
-        )
-        .await;
-        assert!(
-            (400..500).contains(&status),
-            "DELETE {path}: {status} {}",
-            String::from_utf8_lossy(&body)
-        );
+        let status = delete(&server, path).await;
+        assert!((400..500).contains(&status), "DELETE {path}: {status}");
         assert_eq!(artifact_files(&server), before, "after DELETE {path}");
     }
 
@@ -116,15 +118,10 @@ async fn no_request_deletes_the_artifact_root_or_a_run_tree() {
     }
 
     // What is meant to work still does: a directory inside the run's artifacts.
-    let (status, _) = http(
-        server.handle.addr(),
-        "DELETE",
-        &format!("{PROXY}/0/{run_id}/artifacts/model"),
-        None,
-        b"",
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        delete(&server, &format!("0/{run_id}/artifacts/model")).await,
+        200
+    );
     assert!(artifact_files(&server).is_empty());
 }
 
@@ -325,7 +322,7 @@ async fn stream_sequence_gaps_are_errors_not_acknowledgements() {
             ..Default::default()
         }],
     };
-    let acks = stream_answers(
+    let acks = stream_acks(
         &mut c,
         vec![
             batch("gaps", 1, 1),
@@ -359,7 +356,7 @@ async fn stream_sequence_gaps_are_errors_not_acknowledgements() {
     let gap = &acks[1].error.as_ref().unwrap().message;
     assert!(gap.contains("batches 2 to 2 never arrived"), "{gap}");
 
-    let acks = stream_answers(
+    let acks = stream_acks(
         &mut c,
         vec![batch("huge", u64::MAX, 10), batch("huge", 1, 4)],
     )
@@ -516,15 +513,7 @@ async fn deleted_runs_refuse_artifact_writes_on_every_edge() {
     let (status, body) = put(&server, &format!("0/{run_id}/artifacts/new.txt"), b"x").await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("must be in the 'active' state"), "{body}");
-    let (status, _) = http(
-        server.handle.addr(),
-        "DELETE",
-        &format!("{PROXY}/{path}"),
-        None,
-        b"",
-    )
-    .await;
-    assert_eq!(status, 400);
+    assert_eq!(delete(&server, &path).await, 400);
     assert_eq!(
         artifact_files(&server),
         vec![path.clone()],
@@ -684,22 +673,6 @@ async fn small_limits_hold() {
 /// have answered or closed.
 fn held<T>(what: &'static str) -> impl FnOnce(tokio::time::error::Elapsed) -> T {
     move |_| panic!("{what}: the server held the connection for 30 s")
-}
-
-/// Answers of one LogStream (each unwrapped).
-async fn stream_answers(
-    c: &mut trackd_proto::v1::tracking_service_client::TrackingServiceClient<
-        tonic::transport::Channel,
-    >,
-    requests: Vec<pb::LogStreamRequest>,
-) -> Vec<pb::LogStreamResponse> {
-    c.log_stream(tokio_stream::iter(requests))
-        .await
-        .unwrap()
-        .into_inner()
-        .map(|r| r.unwrap())
-        .collect()
-        .await
 }
 
 /// The steps stored for a metric, in order.

@@ -80,24 +80,23 @@ fn dir_size(path: &Path) -> u64 {
         .sum()
 }
 
-fn rss_mib(pid: u32) -> f64 {
+/// A memory figure of `/proc/PID/status` (`VmRSS`, `VmHWM`), in MiB.
+fn proc_status_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
 }
 
+fn rss_mib(pid: u32) -> f64 {
+    proc_status_mib(pid, "VmRSS")
+}
+
 fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
+    proc_status_mib(pid, "VmHWM")
 }
 
 struct ServerChild {
@@ -140,6 +139,12 @@ impl ServerChild {
 
 async fn serve(store: &str, durability: &str) {
     let mut config = StoreConfig::new(store);
+    if let Some(mb) = std::env::var("TRACKD_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        config.cache_bytes = mb << 20; // as `trackd server --cache-mb`
+    }
     config.durability = if durability == "buffered" {
         Durability::Buffered
     } else {
@@ -827,8 +832,9 @@ async fn history_reads(dir: &Path, quick: bool) {
         }
         println!(
             "history read, {n} points (logged in {logged:.1} s): best of 3 {best:.0} points/s; \
-             peak RSS during the reads: server {server_rss:.1} MiB (before: {server_before:.1}), \
-             client {client_rss:.1} MiB"
+             peak RSS during the reads: server {server_rss:.1} MiB (before: {server_before:.1}, \
+             after: {:.1}), client {client_rss:.1} MiB",
+            rss_mib(pid)
         );
         report.push(format!(
             "{{\"points\":{n},\"points_per_s\":{best:.0},\"server_peak_rss_mib\":{server_rss:.1},\"client_peak_rss_mib\":{client_rss:.1}}}"

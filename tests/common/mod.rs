@@ -323,3 +323,18 @@ pub async fn http(
     }
     (status, payload)
 }
+
+/// Sends `requests` on one LogStream and returns every answer (each unwrapped).
+pub async fn stream_acks(
+    c: &mut TrackingServiceClient<Channel>,
+    requests: Vec<pb::LogStreamRequest>,
+) -> Vec<pb::LogStreamResponse> {
+    use futures::StreamExt;
+    c.log_stream(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|r| r.unwrap())
+        .collect()
+        .await
+}

@@ -113,36 +113,24 @@ fn respond(result: Result<Value>) -> Response {
     }
 }
 
-async fn dispatch(
-    tracker: Tracker,
-    endpoint: Endpoint,
-    method: Method,
-    headers: HeaderMap,
-    query: Option<String>,
-    body: Body,
-) -> Response {
-    respond(match read_request(&method, &headers, query, body).await {
-        Ok(req) => endpoint(tracker, req).await,
-        Err(e) => Err(e),
+/// An endpoint answering MLflow's JSON (read from the body or the query string).
+fn route(methods: MethodFilter, endpoint: Endpoint) -> axum::routing::MethodRouter<Tracker> {
+    serve_endpoint(methods, move |t, r| {
+        Box::pin(async move { endpoint(t, r).await.map(|v| respond(Ok(v))) })
     })
 }
 
-fn route(methods: MethodFilter, endpoint: Endpoint) -> axum::routing::MethodRouter<Tracker> {
-    on(
-        methods,
-        move |State(t): State<Tracker>,
-              method: Method,
-              headers: HeaderMap,
-              RawQuery(q): RawQuery,
-              request: Request| {
-            dispatch(t, endpoint, method, headers, q, request.into_body())
-        },
-    )
-}
-
+/// An endpoint that builds its own response (a streamed one).
 fn route_streamed(
     methods: MethodFilter,
     endpoint: StreamedEndpoint,
+) -> axum::routing::MethodRouter<Tracker> {
+    serve_endpoint(methods, endpoint)
+}
+
+fn serve_endpoint(
+    methods: MethodFilter,
+    endpoint: impl Fn(Tracker, Object) -> StreamedReply + Clone + Send + Sync + 'static,
 ) -> axum::routing::MethodRouter<Tracker> {
     on(
         methods,
