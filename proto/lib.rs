@@ -12,6 +12,7 @@ pub mod v1 {
 }
 
 pub mod codec;
+pub mod errors;
 mod fast_encode;
 mod search_runs;
 

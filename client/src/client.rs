@@ -359,8 +359,8 @@ impl Client {
             && info.experiment_id != expected
         {
             return Err(ClientError::Api {
-                code: tonic::Code::InvalidArgument,
-                error_code: "INVALID_PARAMETER_VALUE".into(),
+                code: crate::ErrorKind::InvalidArgument.grpc_code(),
+                error_code: crate::ErrorKind::InvalidArgument.mlflow_error_code().into(),
                 message: format!(
                     "Cannot start run with ID {run_id} because active experiment ID {expected} \
                      does not match the run's experiment ID {}.",
@@ -965,8 +965,8 @@ impl Client {
 fn active_experiment_id(exp: pb::Experiment) -> Result<String> {
     if exp.lifecycle_stage == "deleted" {
         return Err(ClientError::Api {
-            code: tonic::Code::InvalidArgument,
-            error_code: "INVALID_PARAMETER_VALUE".into(),
+            code: crate::ErrorKind::InvalidArgument.grpc_code(),
+            error_code: crate::ErrorKind::InvalidArgument.mlflow_error_code().into(),
             message: format!(
                 "Cannot set a deleted experiment '{}' as the active experiment. You can restore the \
                  experiment, or permanently delete the experiment to create a new one.",

@@ -1,5 +1,7 @@
 //! The client's error type.
 
+pub use trackd_proto::errors::ErrorKind;
+
 /// Result of a client call.
 ///
 /// # Examples
@@ -77,6 +79,15 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// An API error of `kind`, as the server would report it.
+    pub(crate) fn api(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ClientError::Api {
+            code: kind.grpc_code(),
+            error_code: kind.mlflow_error_code().to_owned(),
+            message: message.into(),
+        }
+    }
+
     /// The gRPC code of an API error (`InvalidArgument` for a bad URI or API misuse,
     /// `Unavailable` when the server cannot be reached or delivery failed, `Unknown` for local
     /// I/O errors).
@@ -122,12 +133,7 @@ impl ClientError {
 
 impl From<tonic::Status> for ClientError {
     fn from(status: tonic::Status) -> Self {
-        let error_code = status
-            .metadata()
-            .get("x-mlflow-error-code")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .unwrap_or_else(|| default_error_code(status.code()).to_owned());
+        let error_code = ErrorKind::mlflow_error_code_of(&status);
         ClientError::Api {
             code: status.code(),
             error_code,
@@ -150,17 +156,5 @@ impl From<trackd_server::TrackingError> for ClientError {
 impl From<std::io::Error> for ClientError {
     fn from(err: std::io::Error) -> Self {
         ClientError::Io(err.to_string())
-    }
-}
-
-fn default_error_code(code: tonic::Code) -> &'static str {
-    match code {
-        tonic::Code::InvalidArgument => "INVALID_PARAMETER_VALUE",
-        tonic::Code::NotFound => "RESOURCE_DOES_NOT_EXIST",
-        tonic::Code::AlreadyExists => "RESOURCE_ALREADY_EXISTS",
-        tonic::Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        tonic::Code::Unavailable => "TEMPORARILY_UNAVAILABLE",
-        tonic::Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        _ => "INTERNAL_ERROR",
     }
 }

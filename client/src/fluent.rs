@@ -395,11 +395,7 @@ pub async fn create_experiment(name: &str) -> Result<String> {
 }
 
 fn invalid(message: String) -> ClientError {
-    ClientError::Api {
-        code: tonic::Code::InvalidArgument,
-        error_code: "INVALID_PARAMETER_VALUE".into(),
-        message,
-    }
+    ClientError::api(crate::ErrorKind::InvalidArgument, message)
 }
 
 async fn resolve_experiment(

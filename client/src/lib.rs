@@ -51,7 +51,7 @@ pub mod uri;
 
 pub use backend::MetricColumnsStream;
 pub use client::Client;
-pub use error::{ClientError, Result};
+pub use error::{ClientError, ErrorKind, Result};
 pub use ingest::{IngestConfig, IngestStats};
 pub use run::{ActiveRun, RunBuilder, RunHandle};
 pub use trackd_proto::v1::{

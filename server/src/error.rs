@@ -1,12 +1,13 @@
 //! The domain error: one enum for every operation of the [`Tracker`](crate::Tracker).
 //!
-//! Each variant maps exactly once to a gRPC code, an MLflow `error_code` and an HTTP status
-//! (the table in `shared/reference/mlflow-tracking-api.md` §2.4), so the gRPC and REST edges
-//! cannot disagree about what an error means. Messages are written for the person who sent
+//! Each variant is one [`ErrorKind`] of the shared table in the proto crate
+//! (`trackd_proto::errors`), which gives its gRPC code, MLflow `error_code` and HTTP status,
+//! so the gRPC and REST edges and the client cannot disagree about what an error means. Messages are written for the person who sent
 //! the request: they name the field or id at fault and, where MLflow has a fixed wording that
 //! clients match on, they use it.
 
-use crate::store::StoreError;
+pub use trackd_proto::errors::ErrorKind;
+use trackd_proto::errors::RETRY_AFTER_HEADER;
 
 /// Result of a domain operation.
 pub type Result<T, E = TrackingError> = std::result::Result<T, E>;
@@ -64,72 +65,44 @@ impl TrackingError {
         Self::NotFound(message.into())
     }
 
+    /// The kind of failure (its row in the shared error table).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::AlreadyExists(_) => ErrorKind::AlreadyExists,
+            Self::TooLarge(_) => ErrorKind::TooLarge,
+            Self::InvalidState(_) => ErrorKind::InvalidState,
+            Self::Overloaded { .. } => ErrorKind::Overloaded,
+            Self::Unavailable(_) => ErrorKind::Unavailable,
+            Self::Unsupported(_) => ErrorKind::Unsupported,
+            Self::Storage(_) => ErrorKind::Internal,
+            Self::Corrupted(_) => ErrorKind::DataLoss,
+        }
+    }
+
     /// The gRPC status code of this error.
     pub fn grpc_code(&self) -> tonic::Code {
-        use tonic::Code;
-        match self {
-            Self::InvalidArgument(_) | Self::TooLarge(_) => Code::InvalidArgument,
-            Self::NotFound(_) => Code::NotFound,
-            Self::AlreadyExists(_) => Code::AlreadyExists,
-            Self::InvalidState(_) => Code::FailedPrecondition,
-            Self::Overloaded { .. } => Code::ResourceExhausted,
-            Self::Unavailable(_) => Code::Unavailable,
-            Self::Unsupported(_) => Code::Unimplemented,
-            Self::Storage(_) => Code::Internal,
-            Self::Corrupted(_) => Code::DataLoss,
-        }
+        self.kind().grpc_code()
     }
 
     /// MLflow's `error_code` name for this error.
     pub fn mlflow_error_code(&self) -> &'static str {
-        match self {
-            Self::InvalidArgument(_) | Self::TooLarge(_) => "INVALID_PARAMETER_VALUE",
-            Self::NotFound(_) => "RESOURCE_DOES_NOT_EXIST",
-            Self::AlreadyExists(_) => "RESOURCE_ALREADY_EXISTS",
-            Self::InvalidState(_) => "INVALID_STATE",
-            Self::Overloaded { .. } => "RESOURCE_EXHAUSTED",
-            Self::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
-            Self::Unsupported(_) => "NOT_IMPLEMENTED",
-            Self::Storage(_) => "INTERNAL_ERROR",
-            Self::Corrupted(_) => "DATA_LOSS",
-        }
+        self.kind().mlflow_error_code()
     }
 
     /// The HTTP status MLflow's REST API answers with for this error.
     pub fn http_status(&self) -> u16 {
-        match self {
-            Self::InvalidArgument(_) | Self::AlreadyExists(_) => 400,
-            Self::NotFound(_) => 404,
-            Self::TooLarge(_) => 413,
-            Self::InvalidState(_) | Self::Storage(_) | Self::Corrupted(_) => 500,
-            Self::Overloaded { .. } => 429,
-            Self::Unavailable(_) => 503,
-            Self::Unsupported(_) => 501,
-        }
-    }
-}
-
-impl From<StoreError> for TrackingError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Corrupted(m) => Self::Corrupted(m),
-            StoreError::Closed => {
-                Self::Unavailable("the store is closed (server shutting down)".into())
-            }
-            other => Self::Storage(other.to_string()),
-        }
+        self.kind().http_status()
     }
 }
 
 impl From<TrackingError> for tonic::Status {
     fn from(err: TrackingError) -> Self {
-        let mut status = tonic::Status::new(err.grpc_code(), err.to_string());
-        if let Ok(v) = err.mlflow_error_code().parse() {
-            status.metadata_mut().insert("x-mlflow-error-code", v);
-        }
+        let mut status = err.kind().status(err.to_string());
         if let TrackingError::Overloaded { retry_after_ms, .. } = &err {
             if let Ok(v) = retry_after_ms.to_string().parse() {
-                status.metadata_mut().insert("retry-after-ms", v);
+                status.metadata_mut().insert(RETRY_AFTER_HEADER, v);
             }
         }
         status
@@ -174,7 +147,8 @@ mod tests {
             assert_eq!(err.mlflow_error_code(), name, "{err:?}");
             assert_eq!(err.http_status(), http, "{err:?}");
             let status = tonic::Status::from(err.clone());
-            assert_eq!(status.metadata().get("x-mlflow-error-code").unwrap(), name);
+            let header = trackd_proto::errors::MLFLOW_ERROR_CODE_HEADER;
+            assert_eq!(status.metadata().get(header).unwrap(), name);
         }
     }
 }

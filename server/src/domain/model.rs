@@ -384,3 +384,15 @@ pub const LOGGED_MODELS_TAG: &str = "mlflow.log-model.history";
 pub const PARENT_RUN_ID_TAG: &str = "mlflow.parentRunId";
 /// System tag holding the user.
 pub const USER_TAG: &str = "mlflow.user";
+
+/// What an acknowledgement of a write promises (it goes out on the wire with every
+/// LogStream answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// The write is on stable storage (fsynced): it survives a crash.
+    #[default]
+    Durable,
+    /// The write is applied, not yet on stable storage; the store makes it durable within a
+    /// short window (sled: 200 ms), which a crash can lose.
+    Buffered,
+}

@@ -3,12 +3,12 @@
 
 use trackd_proto::v1 as pb;
 
+use crate::domain::Durability;
 use crate::domain::{
     Dataset, DatasetInput, Experiment, ModelOutput, Point, Run, RunInfo, RunInputs, RunStatus,
     RunWrites,
 };
 use crate::error::{Result, TrackingError};
-use crate::store::Durability;
 use crate::tracker::StreamAck;
 
 /// Domain experiment → proto.

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::streams::Pruner;
 use super::writer::{self, Outcome, WriteOp};
 use super::{StoreConfig, StoreError, Trees};
+use crate::domain::Durability;
 use crate::error::{Result, TrackingError};
 
 /// sled's background flush interval in buffered mode, in milliseconds.
@@ -25,17 +26,6 @@ pub const BUFFERED_FLUSH_MS: u64 = 200;
 const MAX_GROUP_OPS: usize = 4096;
 /// Most metric points applied in one group (bounds flush latency).
 const MAX_GROUP_POINTS: usize = 1 << 20;
-
-/// When an acknowledgement is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Durability {
-    /// After the group's `flush()` (fsync) returned: acknowledged data survives a crash.
-    #[default]
-    Durable,
-    /// Right after the write is applied; sled flushes in the background every
-    /// `BUFFERED_FLUSH_MS` (200 ms), so a crash can lose that window.
-    Buffered,
-}
 
 /// Counters exported on `/metrics`.
 #[derive(Debug, Default)]

@@ -77,24 +77,28 @@ impl Store {
         let (start, end) = (start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX));
         let chunk_prefix = keys::series_prefix(run, key);
         let mut chunks = Vec::new();
-        for entry in self
-            .trees()
-            .metric_chunks
-            .scan_prefix(keys::span_prefix(run, key))
-        {
+        let mut spans_seen: Option<(u32, u32)> = None; // the last span: (chunk no, count)
+        for entry in self.trees().chunk_spans.scan_prefix(&chunk_prefix) {
             let (span_key, value) = entry.map_err(StoreError::from)?;
             let span = Span::decode(&value).ok_or_else(|| {
                 TrackingError::Corrupted(format!("run {run} metric '{key}': span"))
             })?;
+            let no = keys::chunk_no(&span_key)
+                .ok_or_else(|| TrackingError::Corrupted("chunk span key".into()))?;
+            spans_seen = Some((no, span.count));
             if !span.overlaps(start, end) {
                 continue;
             }
-            let no = keys::chunk_no(&span_key)
-                .ok_or_else(|| TrackingError::Corrupted("chunk span key".into()))?;
             chunks.push(Chosen {
                 key: keys::chunk(&chunk_prefix, no),
                 span,
             });
+        }
+        if let Some(newest) = self.newest_chunk_if_span_is_stale(run, key, &spans_seen)? {
+            chunks.retain(|c| c.key != newest.key);
+            if newest.span.overlaps(start, end) {
+                chunks.push(newest);
+            }
         }
         let ordered = chunks.iter().all(|c| c.span.sorted)
             && chunks
@@ -119,6 +123,45 @@ impl Store {
             chunks,
             state,
         })
+    }
+}
+
+impl Store {
+    /// The newest chunk of a series with its span recomputed, if the stored span is missing
+    /// or does not match it (a crash between the writer's two inserts; see `spans`). Only
+    /// the newest chunk can be in that state.
+    fn newest_chunk_if_span_is_stale(
+        &self,
+        run: RunId,
+        key: &str,
+        last_span: &Option<(u32, u32)>,
+    ) -> Result<Option<Chosen>> {
+        let corrupt =
+            |what: &str| TrackingError::Corrupted(format!("run {run} metric '{key}': {what}"));
+        let Some((chunk_key, bytes)) = self
+            .trees()
+            .metric_chunks
+            .scan_prefix(keys::series_prefix(run, key))
+            .next_back()
+            .transpose()
+            .map_err(StoreError::from)?
+        else {
+            return Ok(None);
+        };
+        let no = keys::chunk_no(&chunk_key).ok_or_else(|| corrupt("chunk key"))?;
+        let count = chunk::count(&bytes).map_err(|e| corrupt(&e.to_string()))? as u32;
+        if *last_span == Some((no, count)) {
+            return Ok(None);
+        }
+        let mut points = Vec::with_capacity(count as usize);
+        chunk::decode_into(&bytes, &mut points).map_err(|e| corrupt(&e.to_string()))?;
+        if points.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Chosen {
+            key: chunk_key.to_vec(),
+            span: Span::of(&points),
+        }))
     }
 }
 
@@ -501,6 +544,48 @@ mod tests {
         assert_eq!(drain(reader, 65_536), points[12_345..].to_vec());
         let none = store.history_reader(run, "nothing", None, None).unwrap();
         assert!(drain(none, 10).is_empty());
+    }
+
+    /// A crash between a chunk and its span leaves the newest chunk with a missing or
+    /// stale span; reads make it good from the chunk itself.
+    #[tokio::test]
+    async fn a_stale_span_of_the_newest_chunk_is_recomputed() {
+        let points: Vec<Point> = (0..5000).map(p).collect();
+        let (_dir, store, run) = store_with(std::slice::from_ref(&points)).await;
+        let spans = keys::series_prefix(run, "m");
+        let tree = &store.trees().chunk_spans;
+        // Chunk 1 (steps 4096..5000) loses its span; then chunk 0's span is made stale too
+        // (as if the crash came after a rewrite of a small newest chunk).
+        tree.remove(keys::chunk(&spans, 1)).unwrap();
+        let reader = store.history_reader(run, "m", None, None).unwrap();
+        assert_eq!(reader.points_hint(), 5000);
+        assert_eq!(drain(reader, 1000), points);
+        let reader = store.history_reader(run, "m", Some(4500), None).unwrap();
+        assert_eq!(drain(reader, 1000), points[4500..].to_vec());
+        let stale = Span::of(&points[..10]).encode();
+        tree.insert(keys::chunk(&spans, 1), &stale[..]).unwrap();
+        let reader = store.history_reader(run, "m", None, None).unwrap();
+        assert_eq!(drain(reader, 1000), points);
+    }
+
+    /// Stores written before spans existed (format 2) get them when opened.
+    #[tokio::test]
+    async fn format_2_stores_get_spans_on_open() {
+        let points: Vec<Point> = (0..10_000).map(p).collect();
+        let (dir, store, run) = store_with(std::slice::from_ref(&points)).await;
+        store.trees().chunk_spans.clear().unwrap();
+        store
+            .trees()
+            .meta
+            .insert(super::super::FORMAT_KEY, &2u64.to_be_bytes())
+            .unwrap();
+        store.close().await.unwrap();
+        drop(store);
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        assert_eq!(store.trees().chunk_spans.len(), 3);
+        let reader = store.history_reader(run, "m", Some(5000), None).unwrap();
+        assert_eq!(reader.chunks.len(), 2, "chosen by their spans");
+        assert_eq!(drain(reader, 4096), points[5000..].to_vec());
     }
 
     #[tokio::test]

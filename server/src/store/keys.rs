@@ -10,7 +10,7 @@
 //! | `params`, `tags`   | run id · key (UTF-8)                 | value (UTF-8)                  |
 //! | `latest_metrics`   | run id · key                         | latest point (24 bytes)        |
 //! | `metric_chunks`    | run id · key · 0x00 · chunk no (u32) | encoded points (see `chunk`)   |
-//! | `metric_chunks`    | run id · key · 0x01 · chunk no (u32) | the chunk's span (see `spans`) |
+//! | `chunk_spans`      | the chunk's key                      | the chunk's span (see `spans`) |
 //! | `streams`          | stream id (UTF-8)                    | last stored seq (u64)          |
 //! | `run_io`           | run id · kind · identity             | see `run_io`                   |
 //!
@@ -57,15 +57,8 @@ pub fn series_prefix(run: RunId, key: &str) -> Vec<u8> {
     k
 }
 
-/// Prefix of every chunk span of one metric series.
-pub fn span_prefix(run: RunId, key: &str) -> Vec<u8> {
-    let mut k = run_child(run, key);
-    k.push(super::spans::SPAN_MARKER);
-    k
-}
-
-/// Key of chunk `no` of a series, given the series prefix (also: the key of its span, given
-/// the span prefix).
+/// Key of chunk `no` of a series, given the series prefix (its span has the same key in
+/// `chunk_spans`).
 pub fn chunk(prefix: &[u8], no: u32) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + 4);
     k.extend_from_slice(prefix);

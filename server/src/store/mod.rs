@@ -27,8 +27,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::domain::Durability;
 pub use catalog::Catalog;
-pub use committer::{CommitStats, Durability};
+pub use committer::CommitStats;
 pub use history::{HistoryReader, HISTORY_BLOCK_POINTS};
 pub use read::SeriesChunks;
 pub use writer::{Outcome, WriteOp};
@@ -57,6 +58,19 @@ pub enum StoreError {
     /// The store was closed (server shutting down).
     #[error("the store is closed")]
     Closed,
+}
+
+impl From<StoreError> for crate::error::TrackingError {
+    fn from(err: StoreError) -> Self {
+        use crate::error::TrackingError;
+        match err {
+            StoreError::Corrupted(m) => TrackingError::Corrupted(m),
+            StoreError::Closed => {
+                TrackingError::Unavailable("the store is closed (server shutting down)".into())
+            }
+            other => TrackingError::Storage(other.to_string()),
+        }
+    }
 }
 
 impl From<sled::Error> for StoreError {
@@ -130,6 +144,7 @@ pub(crate) struct Trees {
     pub tags: sled::Tree,
     pub latest_metrics: sled::Tree,
     pub metric_chunks: sled::Tree,
+    pub chunk_spans: sled::Tree,
     pub streams: sled::Tree,
     pub run_io: sled::Tree,
 }
@@ -146,6 +161,7 @@ impl Trees {
             tags: db.open_tree("tags")?,
             latest_metrics: db.open_tree("latest_metrics")?,
             metric_chunks: db.open_tree("metric_chunks")?,
+            chunk_spans: db.open_tree("chunk_spans")?,
             streams: db.open_tree("streams")?,
             run_io: db.open_tree("run_io")?,
         })
@@ -314,22 +330,15 @@ fn add_chunk_spans(trees: &Trees) -> Result<u64, StoreError> {
     let mut points = Vec::with_capacity(writer::MAX_CHUNK_POINTS);
     for entry in trees.metric_chunks.iter() {
         let (key, value) = entry?;
-        // Chunk keys end in `0x00 · no`; spans (0x01) are skipped.
-        if key.len() < 5 || key[key.len() - 5] != 0 {
-            continue;
-        }
         points.clear();
         chunk::decode_into(&value, &mut points)
             .map_err(|e| StoreError::Corrupted(e.to_string()))?;
         if points.is_empty() {
             continue;
         }
-        let mut span_key = key.to_vec();
-        let at = span_key.len() - 5;
-        span_key[at] = spans::SPAN_MARKER;
         trees
-            .metric_chunks
-            .insert(span_key, &spans::Span::of(&points).encode()[..])?;
+            .chunk_spans
+            .insert(key, &spans::Span::of(&points).encode()[..])?;
         done += 1;
     }
     Ok(done)

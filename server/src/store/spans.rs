@@ -2,16 +2,15 @@
 //! them — the number of points, the first and last point, the smallest and largest step, and
 //! whether the chunk's points are in history order.
 //!
-//! A span lives in the `metric_chunks` tree next to its chunk, under `run · key · 0x01 ·
-//! chunk no` (the chunk itself is under `· 0x00 ·`; metric keys never contain bytes below
-//! 0x20, so neither prefix can be mistaken for another series). The writer stores a chunk and
-//! its span in one `sled::Batch` on that one tree, which sled applies atomically, so after a
-//! crash a chunk never has a stale span.
+//! A span lives in the `chunk_spans` tree under its chunk's key. (A tree of its own: next
+//! to the chunks, span updates landed in the leaves that hold the chunk values and made sled
+//! rewrite those large leaves more often, +1.1 bytes per point on disk.) The writer inserts a chunk
+//! and then its span, one series chunk after another, so a crash (sled recovers a prefix of
+//! the writes) can leave only the newest chunk of a series with a missing or stale span;
+//! readers compare it with the chunk's header and recompute it when they differ.
 
 use crate::domain::Point;
 
-/// Marker byte after `run · key` for spans (chunks use 0x00).
-pub const SPAN_MARKER: u8 = 1;
 /// Encoded size of a span.
 const ENCODED_LEN: usize = 4 + 24 + 24 + 8 + 8 + 1;
 
@@ -39,12 +38,19 @@ impl Span {
         let last = points[points.len() - 1];
         let mut min_step = first.step;
         let mut max_step = first.step;
+        // Steps strictly increasing (the usual case) settles order without looking further.
+        let mut steps_rise = true;
         let mut sorted = true;
         for pair in points.windows(2) {
-            sorted &= pair[0].latest_cmp(&pair[1]).is_le();
-            min_step = min_step.min(pair[1].step);
-            max_step = max_step.max(pair[1].step);
+            let (a, b) = (&pair[0], &pair[1]);
+            min_step = min_step.min(b.step);
+            max_step = max_step.max(b.step);
+            if a.step >= b.step {
+                steps_rise = false;
+                sorted &= a.latest_cmp(b).is_le();
+            }
         }
+        let sorted = steps_rise || sorted;
         Span {
             count: points.len() as u32,
             first,
