@@ -225,7 +225,7 @@ fn tracking_routes() -> Router<Tracker> {
         )
         .route(
             "/artifacts/list",
-            route(g, |t, r| Box::pin(list_artifacts(t, r))),
+            route_streamed(g, |t, r| Box::pin(list_artifacts(t, r))),
         )
         // MLflow 3 clients look for logged models (e.g. before downloading artifacts); trackd
         // tracks none, so the answer is an empty search.
@@ -645,23 +645,11 @@ async fn get_history_bulk_interval(t: Tracker, r: Object) -> Result<Value> {
     })
 }
 
-async fn list_artifacts(t: Tracker, r: Object) -> Result<Value> {
+async fn list_artifacts(t: Tracker, r: Object) -> Result<Response> {
     let path = json::string(&r, "path")?.unwrap_or_default();
     let (root_uri, files) = t.list_artifacts(&json::run_id(&r)?, &path, false).await?;
-    let files: Vec<Value> = files.iter().map(file_json).collect();
-    let mut body = json!({"root_uri": root_uri});
-    if !files.is_empty() {
-        body["files"] = json!(files);
-    }
-    Ok(body)
-}
-
-fn file_json(f: &crate::artifacts::ArtifactFile) -> Value {
-    let mut v = json!({"path": f.path, "is_dir": f.is_dir});
-    if let Some(size) = f.size {
-        v["file_size"] = json!(size);
-    }
-    v
+    let head = format!("\"root_uri\":{}", Value::from(root_uri));
+    Ok(streamed::files(head, files, |f| &f.path))
 }
 
 // --- artifact proxy -------------------------------------------------------------------------
@@ -689,6 +677,7 @@ fn multipart_unsupported() -> TrackingError {
     )
 }
 
+/// The proxy lists one level and names entries by their last component, as MLflow's does.
 async fn proxy_list(State(t): State<Tracker>, RawQuery(q): RawQuery) -> Response {
     let result = async {
         let req = match q.as_deref() {
@@ -697,24 +686,12 @@ async fn proxy_list(State(t): State<Tracker>, RawQuery(q): RawQuery) -> Response
         };
         let path = json::string(&req, "path")?.unwrap_or_default();
         let files = t.list_artifacts_at(&path).await?;
-        let files: Vec<Value> = files
-            .iter()
-            .map(|f| {
-                let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_owned();
-                file_json(&crate::artifacts::ArtifactFile {
-                    path: name,
-                    ..f.clone()
-                })
-            })
-            .collect();
-        Ok::<_, TrackingError>(if files.is_empty() {
-            json!({})
-        } else {
-            json!({"files": files})
-        })
+        Ok::<_, TrackingError>(streamed::files(String::new(), files, |f| {
+            f.path.rsplit('/').next().unwrap_or(&f.path)
+        }))
     }
     .await;
-    respond(result)
+    result.unwrap_or_else(|e| error_response(&e))
 }
 
 /// The announced body length, if any; refused at once (before any byte is read) when it

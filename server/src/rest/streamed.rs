@@ -120,6 +120,53 @@ pub fn runs_page(runs: Vec<Arc<Run>>, next_page_token: String) -> Response {
     json_response(Body::from_stream(chunks))
 }
 
+/// Files per body chunk of an artifact listing.
+const FILES_PER_CHUNK: usize = 512;
+
+/// An artifact listing, `{<head fields>, "files": [...]}` (`files` omitted when empty),
+/// written a few hundred entries at a time. `head` is the JSON object's other fields (`""`
+/// for none, else `"root_uri":"…"`); `name` picks the path shown for each file.
+pub fn files(
+    head: String,
+    files: Vec<crate::artifacts::ArtifactFile>,
+    name: fn(&crate::artifacts::ArtifactFile) -> &str,
+) -> Response {
+    if files.is_empty() {
+        return json_response(Body::from(format!("{{{head}}}")));
+    }
+    let total = files.len();
+    let chunks = futures::stream::iter((0..total).step_by(FILES_PER_CHUNK)).map(move |start| {
+        let end = (start + FILES_PER_CHUNK).min(total);
+        let mut out = String::new();
+        if start == 0 {
+            out.push('{');
+            out.push_str(&head);
+            out.push_str(if head.is_empty() {
+                "\"files\":["
+            } else {
+                ",\"files\":["
+            });
+        } else {
+            out.push(',');
+        }
+        for (i, f) in files[start..end].iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let mut entry = serde_json::json!({"path": name(f), "is_dir": f.is_dir});
+            if let Some(size) = f.size {
+                entry["file_size"] = serde_json::json!(size);
+            }
+            out.push_str(&entry.to_string());
+        }
+        if end == total {
+            out.push_str("]}");
+        }
+        Ok::<_, std::io::Error>(Bytes::from(out))
+    });
+    json_response(Body::from_stream(chunks))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
