@@ -340,7 +340,7 @@ async fn store_ceiling(dir: &Path, steps: i64) -> Figures {
         t.await.unwrap();
     }
     let seconds = started.elapsed().as_secs_f64();
-    tracker.store().close().await.unwrap();
+    tracker.close().await.unwrap();
     Figures {
         points: (RUNS as i64 * steps * KEYS.len() as i64) as u64,
         seconds,

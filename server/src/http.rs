@@ -19,7 +19,7 @@ pub fn router(tracker: Tracker) -> Router {
 }
 
 async fn metrics(State(tracker): State<Tracker>) -> impl IntoResponse {
-    let s = tracker.store().commit_stats();
+    let s = tracker.commit_stats();
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, kind: &str, value: u64| {
         out.push_str(&format!(

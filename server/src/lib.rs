@@ -7,18 +7,26 @@
 //!
 //! Data flows one way: edge → domain → store.
 //!
-//! - [`grpc`]: the tonic edge. Converts protobuf messages to domain calls and errors to
-//!   `tonic::Status`; nothing else.
-//! - [`http`]: the HTTP edge on the same port (`/health`).
-//! - [`tracker`]: the [`Tracker`], the one implementation of every tracking operation:
-//!   validation, defaults and MLflow's rules. Every edge calls it.
+//! - Edges (decode, validate, encode; nothing else):
+//!   - [`grpc`]: the tonic services (`TrackingService`, `ArtifactService`); errors become
+//!     `tonic::Status` through the shared table.
+//!   - [`rest`]: MLflow's REST API and the artifact proxy (axum), streamed answers for
+//!     responses that grow with the data.
+//!   - [`http`]: `/health` and `/metrics` (Prometheus text).
+//! - [`tracker`]: the [`Tracker`], the one implementation of every tracking operation —
+//!   validation, defaults, MLflow's rules, which artifact path names what; every edge calls
+//!   it. Its reads (`tracker::reads`) and streaming history reads (`tracker::history`).
 //! - [`domain`]: entities, validation limits and state rules, free of wire and storage types.
-//! - [`store`]: sled trees, the chunked metric encoding and the group-commit writer.
-//! - [`error`]: the domain error enum and its single mapping to gRPC codes, MLflow
-//!   `error_code`s and HTTP statuses.
-//! - [`connections`]: the listener: connection cap, header/body timeouts, HTTP/2 limits.
+//! - [`query`]: pure query logic (filter language, evaluation, ordering, keyset pages,
+//!   sampling), used by the store and the Tracker.
+//! - [`store`]: sled trees, the chunked metric encoding with chunk spans, the history block
+//!   reader, and the group-commit writer.
+//! - [`artifacts`]: the one path validator and the files under `<store>/artifacts`.
+//! - [`error`]: the domain error enum; each variant is one row of the shared error table
+//!   (`trackd_proto::errors`).
+//! - [`connections`]: the listener — connection cap, header/body timeouts, HTTP/2 limits.
 //! - [`server`]: binds everything to one listener, with reflection, health and graceful
-//!   shutdown. [`config`] is the `trackd server` command line.
+//!   shutdown. [`config`] is the `trackd server` command line; [`telemetry`] the logging.
 
 pub mod artifacts;
 pub mod config;

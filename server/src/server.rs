@@ -43,12 +43,12 @@ impl Default for ServeOptions {
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The store could not be opened or closed cleanly.
+    /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The transport failed.
-    #[error("transport: {0}")]
-    Transport(#[from] tonic::transport::Error),
+    /// The store could not be closed cleanly.
+    #[error("closing the store: {0}")]
+    Close(crate::error::TrackingError),
     /// Reflection could not be built from the descriptor sets.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -95,7 +95,7 @@ pub async fn serve(
         .merge(crate::rest::router(tracker.clone()));
 
     let local = listener.local_addr()?;
-    tracing::info!(addr = %local, store = %tracker.store().dir().display(), durability = ?tracker.store().durability(), "trackd serving");
+    tracing::info!(addr = %local, store = %tracker.store_dir().display(), durability = ?tracker.durability(), "trackd serving");
 
     let (drain_started, drain_signal) = oneshot::channel::<()>();
     let shutdown_sequence = async move {
@@ -124,7 +124,7 @@ pub async fn serve(
             Ok(())
         }
     };
-    tracker.store().close().await?;
+    tracker.close().await.map_err(ServeError::Close)?;
     tracing::info!("store flushed and closed");
     result
 }

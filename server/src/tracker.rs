@@ -16,16 +16,16 @@ use tracing::instrument;
 use crate::artifacts::{ArtifactFile, ArtifactStore, Upload};
 use crate::domain::{
     names, now_ms, validate, Experiment, ExperimentId, Lifecycle, ModelOutput, Point, Run, RunId,
-    RunInfo, RunInputs, RunStatus, RunWrites, ViewType, RUN_NAME_TAG, USER_TAG,
+    RunInfo, RunInputs, RunStatus, RunWrites, RUN_NAME_TAG, USER_TAG,
 };
 use crate::error::{Result, TrackingError};
 use crate::store::{Durability, Outcome, Store, WriteOp};
 
 pub mod history;
-pub mod query;
+pub mod reads;
 
 pub use history::{HistoryBlock, HistoryBlocks, HistoryRead, ReadStats};
-pub use query::{ExperimentSearch, Page, RunSearch, SampledHistory, SampledSeries, Sampling};
+pub use reads::{ExperimentSearch, Page, RunSearch, SampledHistory, SampledSeries, Sampling};
 
 /// Most points in one LogStream batch.
 pub const MAX_STREAM_BATCH_POINTS: usize = 250_000;
@@ -118,9 +118,24 @@ impl Tracker {
         self.artifacts.max_file_bytes()
     }
 
-    /// The underlying store.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The store directory (for logs).
+    pub fn store_dir(&self) -> &std::path::Path {
+        self.store.dir()
+    }
+
+    /// What an acknowledgement of a write promises on this server.
+    pub fn durability(&self) -> Durability {
+        self.store.durability()
+    }
+
+    /// Counters of the store's committer (for `/metrics`).
+    pub fn commit_stats(&self) -> &crate::store::CommitStats {
+        self.store.commit_stats()
+    }
+
+    /// Stops accepting writes, commits and flushes what is queued, and closes the store.
+    pub async fn close(&self) -> Result<()> {
+        self.store.close().await.map_err(TrackingError::from)
     }
 
     // --- experiments --------------------------------------------------------------------
@@ -174,7 +189,7 @@ impl Tracker {
     /// Searches experiments.
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn search_experiments(&self, search: ExperimentSearch) -> Result<Page<Experiment>> {
-        query::search_experiments(&self.store, &search)
+        reads::search_experiments(&self.store, &search)
     }
 
     /// Renames an experiment.
@@ -372,7 +387,7 @@ impl Tracker {
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn search_runs(&self, search: RunSearch) -> Result<Page<Arc<Run>>> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || query::search_runs(&store, &search))
+        tokio::task::spawn_blocking(move || reads::search_runs(&store, &search))
             .await
             .map_err(|e| TrackingError::Storage(format!("search task failed: {e}")))?
     }
@@ -489,7 +504,7 @@ impl Tracker {
         let key = key.to_owned();
         let token = page_token.to_owned();
         tokio::task::spawn_blocking(move || {
-            query::metric_history(&store, run_id, &key, &token, max_results)
+            reads::metric_history(&store, run_id, &key, &token, max_results)
         })
         .await
         .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
@@ -538,7 +553,7 @@ impl Tracker {
         let store = self.store.clone();
         let key = key.to_owned();
         tokio::task::spawn_blocking(move || {
-            query::history_range(&store, run, &key, start_step, end_step)
+            reads::history_range(&store, run, &key, start_step, end_step)
         })
         .await
         .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
@@ -549,7 +564,7 @@ impl Tracker {
     #[instrument(skip(self, request), err(level = "debug"))]
     pub async fn sampled_history(&self, request: SampledHistory) -> Result<Vec<SampledSeries>> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || query::sampled_history(&store, &request))
+        tokio::task::spawn_blocking(move || reads::sampled_history(&store, &request))
             .await
             .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
     }
@@ -899,16 +914,4 @@ fn validate_artifact_location(location: &str) -> Result<String> {
         ));
     }
     Ok(format!("mlflow-artifacts:/{rel}"))
-}
-
-impl ViewType {
-    /// Parses a view type from MLflow's numbering (0 = default = ACTIVE_ONLY).
-    pub fn from_i32(v: i32) -> Result<Self> {
-        match v {
-            0 | 1 => Ok(ViewType::ActiveOnly),
-            2 => Ok(ViewType::DeletedOnly),
-            3 => Ok(ViewType::All),
-            other => Err(TrackingError::invalid(format!("Invalid view type {other}"))),
-        }
-    }
 }

@@ -396,3 +396,17 @@ pub enum Durability {
     /// short window (sled: 200 ms), which a crash can lose.
     Buffered,
 }
+
+impl ViewType {
+    /// Parses a view type from MLflow's numbering (0 = default = ACTIVE_ONLY).
+    pub fn from_i32(v: i32) -> crate::error::Result<Self> {
+        match v {
+            0 | 1 => Ok(ViewType::ActiveOnly),
+            2 => Ok(ViewType::DeletedOnly),
+            3 => Ok(ViewType::All),
+            other => Err(crate::error::TrackingError::invalid(format!(
+                "Invalid view type {other}"
+            ))),
+        }
+    }
+}

@@ -73,8 +73,8 @@ impl Catalog {
                     .keys()
                     .flatten()
                 {
-                    if let Some(raw) = key.get(8..24).and_then(|s| <[u8; 16]>::try_from(s).ok()) {
-                        self.refresh(trees, RunId(raw));
+                    if let Some(run) = keys::experiment_run_id(&key) {
+                        self.refresh(trees, run);
                     }
                 }
             }

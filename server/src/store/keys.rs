@@ -50,6 +50,12 @@ pub fn experiment_run(exp: ExperimentId, run: RunId) -> [u8; 24] {
     k
 }
 
+/// The run id in an `experiment_runs` key (`None` if the key is malformed).
+pub fn experiment_run_id(key: &[u8]) -> Option<RunId> {
+    let raw: [u8; 16] = key.get(8..24)?.try_into().ok()?;
+    Some(RunId(raw))
+}
+
 /// Prefix of every chunk of one metric series.
 pub fn series_prefix(run: RunId, key: &str) -> Vec<u8> {
     let mut k = run_child(run, key);

@@ -101,11 +101,8 @@ impl Store {
             .keys()
             .map(|k| {
                 let k = k.map_err(sled_err)?;
-                let raw: [u8; 16] = k
-                    .get(8..24)
-                    .and_then(|s| s.try_into().ok())
-                    .ok_or_else(|| TrackingError::Corrupted("experiment_runs key".into()))?;
-                Ok(RunId(raw))
+                keys::experiment_run_id(&k)
+                    .ok_or_else(|| TrackingError::Corrupted("experiment_runs key".into()))
             })
             .collect()
     }

@@ -374,10 +374,9 @@ fn set_experiment_lifecycle(
     // Cascade to the runs (MLflow's SQL store does the same in both directions).
     for entry in t.experiment_runs.scan_prefix(keys::experiment(id)) {
         let (k, _) = entry.map_err(store_err)?;
-        let Some(run_bytes) = k.get(8..24) else {
+        let Some(run_id) = keys::experiment_run_id(&k) else {
             continue;
         };
-        let run_id = RunId(run_bytes.try_into().expect("16 bytes"));
         if let Ok(mut run) = load_run(t, run_id) {
             if run.lifecycle != target {
                 run.lifecycle = target;

@@ -1,12 +1,14 @@
-//! Searches and paged reads: SearchRuns, SearchExperiments, GetMetricHistory.
-//!
-//! Paging is keyset-based: a page token holds the sort key of the last item returned, so a
-//! page boundary does not move when runs are created concurrently. Tokens are opaque hex
-//! strings with a kind prefix and are validated before use.
+//! The Tracker's reads that take more than a lookup: SearchRuns and SearchExperiments
+//! (filter, order, keyset pages from `query/`), paged and one-message metric histories, and
+//! sampled histories for charts. Streaming history reads are in `history`.
 
 use crate::domain::{Experiment, ExperimentId, Point, Run, RunId, ViewType};
 use crate::error::{Result, TrackingError};
-use crate::query::order::{self, OrderClause, SortKey};
+use crate::query::order::{self, SortKey};
+use crate::query::page::{
+    decode_key_token, decode_token, encode_token, keyset_page, EXPERIMENT_TOKEN, HISTORY_TOKEN,
+    RUN_TOKEN,
+};
 use crate::query::{eval, filter, sample};
 use crate::store::Store;
 
@@ -77,103 +79,6 @@ fn page_size(max_results: i64) -> Result<usize> {
 
 fn invalid_filter(e: impl std::fmt::Display) -> TrackingError {
     TrackingError::invalid(e.to_string())
-}
-
-// --- page tokens ----------------------------------------------------------------------------
-
-fn encode_token(kind: u8, payload: &[u8]) -> String {
-    let mut s = String::with_capacity(2 + 2 * payload.len());
-    s.push_str(&format!("{kind:02x}"));
-    for b in payload {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
-fn decode_token_bytes(kind: u8, token: &str) -> Result<Vec<u8>> {
-    let bad = || {
-        TrackingError::invalid(format!(
-            "Invalid page token '{}'.",
-            crate::domain::validate::abbreviate(token)
-        ))
-    };
-    if token.len() < 2
-        || !token.len().is_multiple_of(2)
-        || token.len() > 64 * 1024
-        || !token.is_ascii()
-    {
-        return Err(bad());
-    }
-    let bytes: Vec<u8> = (0..token.len() / 2)
-        .map(|i| u8::from_str_radix(&token[2 * i..2 * i + 2], 16))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| bad())?;
-    if bytes[0] != kind {
-        return Err(bad());
-    }
-    Ok(bytes[1..].to_vec())
-}
-
-fn decode_token(kind: u8, token: &str, len: usize) -> Result<Vec<u8>> {
-    let bytes = decode_token_bytes(kind, token)?;
-    if bytes.len() != len {
-        return Err(TrackingError::invalid(format!(
-            "Invalid page token '{}'.",
-            crate::domain::validate::abbreviate(token)
-        )));
-    }
-    Ok(bytes)
-}
-
-fn encode_key_token(kind: u8, key: &SortKey) -> String {
-    encode_token(
-        kind,
-        &postcard::to_stdvec(key).expect("sort keys serialise"),
-    )
-}
-
-/// Decodes a keyset token and checks it fits the query's ordering.
-fn decode_key_token(kind: u8, token: &str, clauses: usize, tie: usize) -> Result<SortKey> {
-    let bytes = decode_token_bytes(kind, token)?;
-    let key: SortKey = postcard::from_bytes(&bytes).map_err(|_| {
-        TrackingError::invalid(format!(
-            "Invalid page token '{}'.",
-            crate::domain::validate::abbreviate(token)
-        ))
-    })?;
-    if key.values.len() != clauses || key.tie.len() != tie {
-        return Err(TrackingError::invalid(
-            "Invalid page token: it belongs to a search with a different order_by.",
-        ));
-    }
-    Ok(key)
-}
-
-const RUN_TOKEN: u8 = 0x52;
-const EXPERIMENT_TOKEN: u8 = 0x45;
-const HISTORY_TOKEN: u8 = 0x48;
-
-/// Sorts `rows` by their keys, skips those up to `after`, and cuts a page of `size`.
-fn keyset_page<T>(
-    mut rows: Vec<(SortKey, T)>,
-    clauses: &[OrderClause],
-    after: Option<&SortKey>,
-    size: usize,
-    token_kind: u8,
-) -> (Vec<T>, String) {
-    rows.sort_by(|a, b| order::compare(&a.0, &b.0, clauses));
-    let start = match after {
-        None => 0,
-        Some(k) => rows.partition_point(|(key, _)| order::compare(key, k, clauses).is_le()),
-    };
-    let mut page: Vec<(SortKey, T)> = rows.into_iter().skip(start).take(size + 1).collect();
-    let more = page.len() > size;
-    page.truncate(size);
-    let token = match (more, page.last()) {
-        (true, Some((key, _))) => encode_key_token(token_kind, key),
-        _ => String::new(),
-    };
-    (page.into_iter().map(|(_, item)| item).collect(), token)
 }
 
 // --- runs -----------------------------------------------------------------------------------
@@ -538,17 +443,6 @@ mod tests {
                     "{a:?} {b:?}"
                 );
             }
-        }
-    }
-
-    #[test]
-    fn tokens_roundtrip_and_reject_garbage() {
-        let t = encode_token(HISTORY_TOKEN, &[1, 2, 3]);
-        assert_eq!(decode_token(HISTORY_TOKEN, &t, 3).unwrap(), vec![1, 2, 3]);
-        assert!(decode_token(EXPERIMENT_TOKEN, &t, 3).is_err());
-        for bad in ["", "zz", "garbage", "5201020", "é"] {
-            assert!(decode_token(HISTORY_TOKEN, bad, 3).is_err(), "{bad}");
-            assert!(decode_key_token(RUN_TOKEN, bad, 1, 2).is_err(), "{bad}");
         }
     }
 }
