@@ -49,7 +49,7 @@ use std::time::Instant;
 
 use trackd_client::{Client, IngestConfig};
 use trackd_proto::v1 as pb;
-use trackd_server::domain::{Point, RunWrites};
+use trackd_server::domain::{Caller, Point, RunWrites};
 use trackd_server::{Durability, Store, StoreConfig, Tracker};
 
 const RUNS: usize = 8;
@@ -286,7 +286,7 @@ async fn store_ceiling(dir: &Path, steps: i64) -> Figures {
         };
         run_ids.push(
             tracker
-                .create_run(new)
+                .create_run(&Caller::InProcess, new)
                 .await
                 .unwrap()
                 .info
@@ -326,6 +326,7 @@ async fn store_ceiling(dir: &Path, steps: i64) -> Figures {
                 };
                 tracker
                     .log_stream_batch(
+                        &Caller::InProcess,
                         &format!("ceiling-{rank}"),
                         seq,
                         vec![(run_id.clone(), writes)],

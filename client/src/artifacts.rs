@@ -12,6 +12,8 @@ use trackd_proto::v1 as pb;
 
 use crate::backend::Backend;
 use crate::error::{ClientError, Result};
+#[cfg(feature = "embedded")]
+use trackd_server::domain::Caller;
 
 /// Size of upload chunks.
 pub(crate) const UPLOAD_CHUNK_BYTES: usize = 1 << 20;
@@ -83,7 +85,9 @@ impl Backend {
             }
             #[cfg(feature = "embedded")]
             Backend::Embedded(tracker) => {
-                let mut upload = tracker.begin_artifact_upload(run_id, dest).await?;
+                let mut upload = tracker
+                    .begin_artifact_upload(&Caller::InProcess, run_id, dest)
+                    .await?;
                 let mut buf = vec![0u8; UPLOAD_CHUNK_BYTES];
                 loop {
                     let n = file.read(&mut buf).await.map_err(|e| io(local, e))?;
@@ -122,7 +126,9 @@ impl Backend {
             }
             #[cfg(feature = "embedded")]
             Backend::Embedded(tracker) => {
-                let (root, files) = tracker.list_artifacts(run_id, path, recursive).await?;
+                let (root, files) = tracker
+                    .list_artifacts(&Caller::InProcess, run_id, path, recursive)
+                    .await?;
                 Ok((
                     root,
                     files
@@ -179,7 +185,9 @@ impl Backend {
             }
             #[cfg(feature = "embedded")]
             Backend::Embedded(tracker) => {
-                let (mut file, _) = tracker.open_artifact(run_id, path).await?;
+                let (mut file, _) = tracker
+                    .open_artifact(&Caller::InProcess, run_id, path)
+                    .await?;
                 tokio::io::copy(&mut file, &mut out)
                     .await
                     .map_err(|e| io(tmp, e))?;
@@ -203,7 +211,9 @@ impl Backend {
                 Ok(())
             }
             #[cfg(feature = "embedded")]
-            Backend::Embedded(tracker) => Ok(tracker.delete_artifact(run_id, path).await?),
+            Backend::Embedded(tracker) => Ok(tracker
+                .delete_artifact(&Caller::InProcess, run_id, path)
+                .await?),
         }
     }
 }

@@ -8,6 +8,8 @@ use trackd_proto::v1::artifact_service_client::ArtifactServiceClient;
 use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
 
 use crate::error::Result;
+#[cfg(feature = "embedded")]
+use trackd_server::domain::Caller;
 
 /// Arguments of CreateRun.
 #[derive(Debug, Clone, Default)]
@@ -61,7 +63,10 @@ impl Backend {
                 .into_inner()
                 .experiment_id),
             #[cfg(feature = "embedded")]
-            Backend::Embedded(t) => Ok(t.create_experiment(name, "", tags).await?.to_string()),
+            Backend::Embedded(t) => Ok(t
+                .create_experiment(&Caller::InProcess, name, "", tags)
+                .await?
+                .to_string()),
         }
     }
 
@@ -77,7 +82,9 @@ impl Backend {
                 .experiment
                 .unwrap_or_default()),
             #[cfg(feature = "embedded")]
-            Backend::Embedded(t) => Ok(convert::experiment(t.get_experiment(id).await?)),
+            Backend::Embedded(t) => Ok(convert::experiment(
+                t.get_experiment(&Caller::InProcess, id).await?,
+            )),
         }
     }
 
@@ -93,7 +100,9 @@ impl Backend {
                 .experiment
                 .unwrap_or_default()),
             #[cfg(feature = "embedded")]
-            Backend::Embedded(t) => Ok(convert::experiment(t.get_experiment_by_name(name).await?)),
+            Backend::Embedded(t) => Ok(convert::experiment(
+                t.get_experiment_by_name(&Caller::InProcess, name).await?,
+            )),
         }
     }
 
@@ -108,7 +117,7 @@ impl Backend {
                 Ok(())
             }
             #[cfg(feature = "embedded")]
-            Backend::Embedded(t) => Ok(t.delete_experiment(id).await?),
+            Backend::Embedded(t) => Ok(t.delete_experiment(&Caller::InProcess, id).await?),
         }
     }
 
@@ -136,7 +145,7 @@ impl Backend {
                     start_time: r.start_time,
                     tags: r.tags,
                 };
-                Ok(convert::run(&t.create_run(new).await?))
+                Ok(convert::run(&t.create_run(&Caller::InProcess, new).await?))
             }
         }
     }
@@ -154,7 +163,7 @@ impl Backend {
                 .run
                 .unwrap_or_default()),
             #[cfg(feature = "embedded")]
-            Backend::Embedded(t) => Ok(convert::run(&t.get_run(run_id).await?)),
+            Backend::Embedded(t) => Ok(convert::run(&t.get_run(&Caller::InProcess, run_id).await?)),
         }
     }
 
@@ -185,7 +194,9 @@ impl Backend {
                     end_time,
                     run_name: None,
                 };
-                Ok(convert::run_info(t.update_run(run_id, update).await?))
+                Ok(convert::run_info(
+                    t.update_run(&Caller::InProcess, run_id, update).await?,
+                ))
             }
         }
     }
@@ -204,7 +215,11 @@ impl Backend {
             }
             #[cfg(feature = "embedded")]
             Backend::Embedded(t) => Ok(t
-                .log_inputs(run_id, convert::inputs_in(datasets, Vec::new()))
+                .log_inputs(
+                    &Caller::InProcess,
+                    run_id,
+                    convert::inputs_in(datasets, Vec::new()),
+                )
                 .await?),
         }
     }
@@ -232,10 +247,12 @@ impl Backend {
             Backend::Embedded(t) => {
                 let params = kv(params, |key, value| pb::Param { key, value });
                 let tags = kv(tags, |key, value| pb::RunTag { key, value });
-                Ok(
-                    t.log_batch(run_id, convert::batch_writes(metrics, params, tags))
-                        .await?,
+                Ok(t.log_batch(
+                    &Caller::InProcess,
+                    run_id,
+                    convert::batch_writes(metrics, params, tags),
                 )
+                .await?)
             }
         }
     }
@@ -268,7 +285,7 @@ impl Backend {
                     page_token,
                     ..Default::default()
                 };
-                let page = t.search_runs(search).await?;
+                let page = t.search_runs(&Caller::InProcess, search).await?;
                 Ok((
                     page.items.iter().map(|r| convert::run(r)).collect(),
                     page.next_page_token,
@@ -312,13 +329,16 @@ impl Backend {
             #[cfg(feature = "embedded")]
             Backend::Embedded(t) => {
                 let blocks = t
-                    .history_blocks(trackd_server::tracker::HistoryRead {
-                        run_id: run_id.into(),
-                        key: key.into(),
-                        start_step: None,
-                        end_step: None,
-                        block_points: 0,
-                    })
+                    .history_blocks(
+                        &Caller::InProcess,
+                        trackd_server::tracker::HistoryRead {
+                            run_id: run_id.into(),
+                            key: key.into(),
+                            start_step: None,
+                            end_step: None,
+                            block_points: 0,
+                        },
+                    )
                     .await?;
                 let key = key.to_owned();
                 Ok(blocks

@@ -877,7 +877,14 @@ fn embedded_stream(
                             return;
                         }
                     };
-                    pending.push_back(enqueue_batch(tracker.clone(), request).await);
+                    pending.push_back(
+                        enqueue_batch(
+                            tracker.clone(),
+                            trackd_server::domain::Caller::InProcess,
+                            request,
+                        )
+                        .await,
+                    );
                 }
             }
         }

@@ -24,6 +24,7 @@
 //! - [`artifacts`]: the one path validator and the files under `<store>/artifacts`.
 //! - [`error`]: the domain error enum; each variant is one row of the shared error table
 //!   (`trackd_proto::errors`).
+//! - [`identity`]: the layer that marks every request with its caller.
 //! - [`connections`]: the listener — connection cap, header/body timeouts, HTTP/2 limits.
 //! - [`server`]: binds everything to one listener, with reflection, health and graceful
 //!   shutdown. [`config`] is the `trackd server` command line; [`telemetry`] the logging.
@@ -35,6 +36,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod http;
+pub mod identity;
 pub mod query;
 pub mod rest;
 pub mod server;

@@ -92,7 +92,8 @@ pub async fn serve(
     let app = routes
         .into_axum_router()
         .merge(crate::http::router(tracker.clone()))
-        .merge(crate::rest::router(tracker.clone()));
+        .merge(crate::rest::router(tracker.clone()))
+        .layer(axum::middleware::from_fn(crate::identity::identify));
 
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, store = %tracker.store_dir().display(), durability = ?tracker.durability(), "trackd serving");

@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use tracing::instrument;
 
 use crate::artifacts::{ArtifactFile, ArtifactStore, Upload};
+use crate::domain::caller::{Caller, Need, Permission};
 use crate::domain::{
     names, now_ms, validate, Experiment, ExperimentId, Lifecycle, ModelOutput, Point, Run, RunId,
     RunInfo, RunInputs, RunStatus, RunWrites, RUN_NAME_TAG, USER_TAG,
@@ -106,6 +107,14 @@ impl Tracker {
         })
     }
 
+    /// The one authorization decision: whether `caller` may do what an operation `need`s.
+    /// trackd has no authentication yet, so every caller is granted everything; this is
+    /// where per-experiment permissions go (see [`crate::domain::caller`]).
+    fn authorize(&self, caller: &Caller, need: Need<'_>) -> Result<()> {
+        let _ = (caller, need);
+        Ok(())
+    }
+
     /// The same tracker with another largest artifact file size (uploads beyond it are
     /// refused on every edge).
     pub fn with_max_artifact_bytes(mut self, max: u64) -> Self {
@@ -144,10 +153,12 @@ impl Tracker {
     #[instrument(skip(self, tags), err(level = "debug"))]
     pub async fn create_experiment(
         &self,
+        caller: &Caller,
         name: &str,
         artifact_location: &str,
         tags: Vec<(String, String)>,
     ) -> Result<ExperimentId> {
+        self.authorize(caller, Need::CreateExperiment)?;
         validate::experiment_name(name)?;
         for (k, v) in &tags {
             validate::experiment_tag(k, v)?;
@@ -171,13 +182,15 @@ impl Tracker {
 
     /// An experiment by id (deleted ones included).
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+    pub async fn get_experiment(&self, caller: &Caller, experiment_id: &str) -> Result<Experiment> {
+        self.authorize(caller, Need::Experiment(Permission::Read, experiment_id))?;
         self.store.experiment(ExperimentId::parse(experiment_id)?)
     }
 
     /// An experiment by name.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment> {
+    pub async fn get_experiment_by_name(&self, caller: &Caller, name: &str) -> Result<Experiment> {
+        self.authorize(caller, Need::Search)?;
         if name.is_empty() {
             return Err(TrackingError::invalid(
                 "Missing value for required parameter 'experiment_name'.",
@@ -188,13 +201,24 @@ impl Tracker {
 
     /// Searches experiments.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn search_experiments(&self, search: ExperimentSearch) -> Result<Page<Experiment>> {
+    pub async fn search_experiments(
+        &self,
+        caller: &Caller,
+        search: ExperimentSearch,
+    ) -> Result<Page<Experiment>> {
+        self.authorize(caller, Need::Search)?;
         reads::search_experiments(&self.store, &search)
     }
 
     /// Renames an experiment.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn update_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
+    pub async fn update_experiment(
+        &self,
+        caller: &Caller,
+        experiment_id: &str,
+        new_name: &str,
+    ) -> Result<()> {
+        self.authorize(caller, Need::Experiment(Permission::Edit, experiment_id))?;
         let id = ExperimentId::parse(experiment_id)?;
         if new_name.is_empty() {
             // MLflow treats a missing new_name as "nothing to change", after checking the id.
@@ -212,7 +236,8 @@ impl Tracker {
 
     /// Soft-deletes an experiment and its runs.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
+    pub async fn delete_experiment(&self, caller: &Caller, experiment_id: &str) -> Result<()> {
+        self.authorize(caller, Need::Experiment(Permission::Manage, experiment_id))?;
         let id = ExperimentId::parse(experiment_id)?;
         self.write_done(WriteOp::SetExperimentLifecycle {
             id,
@@ -224,7 +249,8 @@ impl Tracker {
 
     /// Restores a deleted experiment and its runs.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
+    pub async fn restore_experiment(&self, caller: &Caller, experiment_id: &str) -> Result<()> {
+        self.authorize(caller, Need::Experiment(Permission::Manage, experiment_id))?;
         let id = ExperimentId::parse(experiment_id)?;
         self.write_done(WriteOp::SetExperimentLifecycle {
             id,
@@ -238,10 +264,12 @@ impl Tracker {
     #[instrument(skip(self, value), err(level = "debug"))]
     pub async fn set_experiment_tag(
         &self,
+        caller: &Caller,
         experiment_id: &str,
         key: &str,
         value: &str,
     ) -> Result<()> {
+        self.authorize(caller, Need::Experiment(Permission::Edit, experiment_id))?;
         let id = ExperimentId::parse(experiment_id)?;
         validate::experiment_tag(key, value)?;
         self.write_done(WriteOp::ExperimentTag {
@@ -254,7 +282,13 @@ impl Tracker {
 
     /// Deletes an experiment tag.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
+    pub async fn delete_experiment_tag(
+        &self,
+        caller: &Caller,
+        experiment_id: &str,
+        key: &str,
+    ) -> Result<()> {
+        self.authorize(caller, Need::Experiment(Permission::Edit, experiment_id))?;
         let id = ExperimentId::parse(experiment_id)?;
         validate::experiment_tag(key, "")?;
         self.write_done(WriteOp::ExperimentTag {
@@ -269,7 +303,11 @@ impl Tracker {
 
     /// Creates a run in RUNNING state and returns it.
     #[instrument(skip(self, new), fields(experiment_id = %new.experiment_id), err(level = "debug"))]
-    pub async fn create_run(&self, new: NewRun) -> Result<Run> {
+    pub async fn create_run(&self, caller: &Caller, new: NewRun) -> Result<Run> {
+        self.authorize(
+            caller,
+            Need::Experiment(Permission::Edit, &new.experiment_id),
+        )?;
         let experiment_id = if new.experiment_id.is_empty() {
             ExperimentId::DEFAULT
         } else {
@@ -330,13 +368,20 @@ impl Tracker {
 
     /// A run with its latest metrics, params and tags.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn get_run(&self, run_id: &str) -> Result<Run> {
+    pub async fn get_run(&self, caller: &Caller, run_id: &str) -> Result<Run> {
+        self.authorize(caller, Need::Run(Permission::Read, run_id))?;
         self.store.run(RunId::parse(run_id)?)
     }
 
     /// Updates status, end time and/or name of a run.
     #[instrument(skip(self, update), err(level = "debug"))]
-    pub async fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
+    pub async fn update_run(
+        &self,
+        caller: &Caller,
+        run_id: &str,
+        update: RunUpdate,
+    ) -> Result<RunInfo> {
+        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let run_id = RunId::parse(run_id)?;
         if let Some(end) = update.end_time {
             if end < 0 {
@@ -363,7 +408,8 @@ impl Tracker {
 
     /// Soft-deletes a run.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn delete_run(&self, run_id: &str) -> Result<()> {
+    pub async fn delete_run(&self, caller: &Caller, run_id: &str) -> Result<()> {
+        self.authorize(caller, Need::Run(Permission::Manage, run_id))?;
         let run_id = RunId::parse(run_id)?;
         self.write_done(WriteOp::SetRunLifecycle {
             run_id,
@@ -374,7 +420,8 @@ impl Tracker {
 
     /// Restores a deleted run.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn restore_run(&self, run_id: &str) -> Result<()> {
+    pub async fn restore_run(&self, caller: &Caller, run_id: &str) -> Result<()> {
+        self.authorize(caller, Need::Run(Permission::Manage, run_id))?;
         let run_id = RunId::parse(run_id)?;
         self.write_done(WriteOp::SetRunLifecycle {
             run_id,
@@ -385,7 +432,8 @@ impl Tracker {
 
     /// Searches runs.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn search_runs(&self, search: RunSearch) -> Result<Page<Arc<Run>>> {
+    pub async fn search_runs(&self, caller: &Caller, search: RunSearch) -> Result<Page<Arc<Run>>> {
+        self.authorize(caller, Need::Search)?;
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || reads::search_runs(&store, &search))
             .await
@@ -396,37 +444,59 @@ impl Tracker {
 
     /// Logs one metric point.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn log_metric(&self, run_id: &str, key: &str, point: Point) -> Result<()> {
+    pub async fn log_metric(
+        &self,
+        caller: &Caller,
+        run_id: &str,
+        key: &str,
+        point: Point,
+    ) -> Result<()> {
+        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let writes = RunWrites {
             metrics: vec![(key.to_owned(), vec![point])],
             ..Default::default()
         };
-        self.log_batch(run_id, writes).await
+        self.log_batch(caller, run_id, writes).await
     }
 
     /// Logs a param (write-once).
     #[instrument(skip(self, value), err(level = "debug"))]
-    pub async fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
+    pub async fn log_param(
+        &self,
+        caller: &Caller,
+        run_id: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let writes = RunWrites {
             params: vec![(key.to_owned(), value.to_owned())],
             ..Default::default()
         };
-        self.log_batch(run_id, writes).await
+        self.log_batch(caller, run_id, writes).await
     }
 
     /// Sets a run tag (`mlflow.runName` also renames the run).
     #[instrument(skip(self, value), err(level = "debug"))]
-    pub async fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
+    pub async fn set_tag(
+        &self,
+        caller: &Caller,
+        run_id: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let writes = RunWrites {
             tags: vec![(key.to_owned(), value.to_owned())],
             ..Default::default()
         };
-        self.log_batch(run_id, writes).await
+        self.log_batch(caller, run_id, writes).await
     }
 
     /// Deletes a run tag.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+    pub async fn delete_tag(&self, caller: &Caller, run_id: &str, key: &str) -> Result<()> {
+        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let run_id = RunId::parse(run_id)?;
         validate::key("Tag", key)?;
         self.write_done(WriteOp::DeleteTag {
@@ -439,7 +509,8 @@ impl Tracker {
     /// Logs metrics, params and tags of one run with MLflow's LogBatch limits. A refused
     /// batch writes nothing; exact duplicate points are stored once.
     #[instrument(skip(self, writes), fields(points = writes.point_count()), err(level = "debug"))]
-    pub async fn log_batch(&self, run_id: &str, writes: RunWrites) -> Result<()> {
+    pub async fn log_batch(&self, caller: &Caller, run_id: &str, writes: RunWrites) -> Result<()> {
+        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let run_id = RunId::parse(run_id)?;
         validate::log_batch(&writes)?;
         self.write_done(WriteOp::Log { run_id, writes }).await
@@ -448,7 +519,8 @@ impl Tracker {
     /// Links datasets and logged models a run used (LogInputs). Each dataset (name, digest)
     /// and each model is linked once; logging it again changes nothing.
     #[instrument(skip(self, inputs), fields(datasets = inputs.datasets.len()), err(level = "debug"))]
-    pub async fn log_inputs(&self, run_id: &str, inputs: RunInputs) -> Result<()> {
+    pub async fn log_inputs(&self, caller: &Caller, run_id: &str, inputs: RunInputs) -> Result<()> {
+        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let run_id = RunId::parse(run_id)?;
         validate::run_inputs(&inputs)?;
         self.write_done(WriteOp::LogIo {
@@ -461,7 +533,13 @@ impl Tracker {
 
     /// Links logged models a run produced, each at a step (LogOutputs).
     #[instrument(skip(self, outputs), err(level = "debug"))]
-    pub async fn log_outputs(&self, run_id: &str, outputs: Vec<ModelOutput>) -> Result<()> {
+    pub async fn log_outputs(
+        &self,
+        caller: &Caller,
+        run_id: &str,
+        outputs: Vec<ModelOutput>,
+    ) -> Result<()> {
+        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let run_id = RunId::parse(run_id)?;
         validate::run_outputs(&outputs)?;
         self.write_done(WriteOp::LogIo {
@@ -475,7 +553,8 @@ impl Tracker {
     /// Records a logged model (its MLmodel as a JSON object) in the run's
     /// `mlflow.log-model.history` tag (LogModel).
     #[instrument(skip(self, model_json), err(level = "debug"))]
-    pub async fn log_model(&self, run_id: &str, model_json: &str) -> Result<()> {
+    pub async fn log_model(&self, caller: &Caller, run_id: &str, model_json: &str) -> Result<()> {
+        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let run_id = RunId::parse(run_id)?;
         validate::logged_model(model_json)?;
         self.write_done(WriteOp::AppendLoggedModel {
@@ -489,11 +568,13 @@ impl Tracker {
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn metric_history(
         &self,
+        caller: &Caller,
         run_id: &str,
         key: &str,
         page_token: &str,
         max_results: i64,
     ) -> Result<Page<Point>> {
+        self.authorize(caller, Need::Run(Permission::Read, run_id))?;
         let run_id = RunId::parse(run_id)?;
         if key.is_empty() {
             return Err(TrackingError::invalid(
@@ -514,7 +595,12 @@ impl Tracker {
     /// step range: the read for series of any length (memory stays bounded; see
     /// [`history`]).
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn history_blocks(&self, read: HistoryRead) -> Result<HistoryBlocks> {
+    pub async fn history_blocks(
+        &self,
+        caller: &Caller,
+        read: HistoryRead,
+    ) -> Result<HistoryBlocks> {
+        self.authorize(caller, Need::Run(Permission::Read, &read.run_id))?;
         history::start(&self.store, &self.read_stats, read).await
     }
 
@@ -527,11 +613,15 @@ impl Tracker {
     /// acknowledgement means: [`Tracker::enqueue_stream_batch`] and then its answer.
     pub async fn log_stream_batch(
         &self,
+        caller: &Caller,
         stream_id: &str,
         seq: u64,
         runs: Vec<(String, RunWrites)>,
     ) -> Result<StreamAck> {
-        self.enqueue_stream_batch(stream_id, seq, runs).await?.await
+        self.authorize(caller, Need::StreamRuns(Permission::Edit))?;
+        self.enqueue_stream_batch(caller, stream_id, seq, runs)
+            .await?
+            .await
     }
 
     /// Every point of one metric in step order, optionally limited to a step range (for
@@ -539,11 +629,13 @@ impl Tracker {
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn metric_history_range(
         &self,
+        caller: &Caller,
         run_id: &str,
         key: &str,
         start_step: Option<i64>,
         end_step: Option<i64>,
     ) -> Result<Vec<Point>> {
+        self.authorize(caller, Need::Run(Permission::Read, run_id))?;
         let run = RunId::parse(run_id)?;
         if key.is_empty() {
             return Err(TrackingError::invalid(
@@ -562,7 +654,12 @@ impl Tracker {
     /// Downsampled histories of many runs × keys for charts, optionally limited to a step
     /// range (zoom).
     #[instrument(skip(self, request), err(level = "debug"))]
-    pub async fn sampled_history(&self, request: SampledHistory) -> Result<Vec<SampledSeries>> {
+    pub async fn sampled_history(
+        &self,
+        caller: &Caller,
+        request: SampledHistory,
+    ) -> Result<Vec<SampledSeries>> {
+        self.authorize(caller, Need::Search)?;
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || reads::sampled_history(&store, &request))
             .await
@@ -578,10 +675,12 @@ impl Tracker {
     #[instrument(skip(self, runs), err(level = "debug"))]
     pub async fn enqueue_stream_batch(
         &self,
+        caller: &Caller,
         stream_id: &str,
         seq: u64,
         runs: Vec<(String, RunWrites)>,
     ) -> Result<BoxFuture<'static, Result<StreamAck>>> {
+        self.authorize(caller, Need::StreamRuns(Permission::Edit))?;
         if stream_id.is_empty() || stream_id.len() > MAX_STREAM_ID_LEN {
             return Err(TrackingError::invalid(format!(
                 "stream_id must be 1 to {MAX_STREAM_ID_LEN} bytes long"
@@ -624,7 +723,9 @@ impl Tracker {
             let error = TrackingError::invalid(format!(
                 "a stream batch may carry at most {MAX_STREAM_BATCH_POINTS} points, got {points}"
             ));
-            return self.refuse_stream_batch(stream_id, seq, error).await;
+            return self
+                .refuse_stream_batch(caller, stream_id, seq, error)
+                .await;
         }
         let permit = self
             .ingest_budget
@@ -686,10 +787,12 @@ impl Tracker {
     /// other batches.
     pub async fn refuse_stream_batch(
         &self,
+        caller: &Caller,
         stream_id: &str,
         seq: u64,
         error: TrackingError,
     ) -> Result<BoxFuture<'static, Result<StreamAck>>> {
+        self.authorize(caller, Need::StreamRuns(Permission::Edit))?;
         if stream_id.is_empty() || stream_id.len() > MAX_STREAM_ID_LEN || seq == 0 {
             return Ok(futures::future::ready(Err(error)).boxed());
         }
@@ -726,14 +829,26 @@ impl Tracker {
 
     /// Starts uploading the artifact file `path` of a run.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn begin_artifact_upload(&self, run_id: &str, path: &str) -> Result<Upload> {
+    pub async fn begin_artifact_upload(
+        &self,
+        caller: &Caller,
+        run_id: &str,
+        path: &str,
+    ) -> Result<Upload> {
+        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let (_, dir) = self.artifact_dir(run_id, true).await?;
         self.artifacts.begin_upload(&dir, path).await
     }
 
     /// Opens the artifact file `path` of a run; returns it with its size.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn open_artifact(&self, run_id: &str, path: &str) -> Result<(tokio::fs::File, u64)> {
+    pub async fn open_artifact(
+        &self,
+        caller: &Caller,
+        run_id: &str,
+        path: &str,
+    ) -> Result<(tokio::fs::File, u64)> {
+        self.authorize(caller, Need::Run(Permission::Read, run_id))?;
         let (_, dir) = self.artifact_dir(run_id, false).await?;
         self.artifacts.open_file(&dir, path).await
     }
@@ -742,10 +857,12 @@ impl Tracker {
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn list_artifacts(
         &self,
+        caller: &Caller,
         run_id: &str,
         path: &str,
         recursive: bool,
     ) -> Result<(String, Vec<ArtifactFile>)> {
+        self.authorize(caller, Need::Run(Permission::Read, run_id))?;
         let (info, dir) = self.artifact_dir(run_id, false).await?;
         let files = self.artifacts.list(&dir, path, recursive).await?;
         Ok((info.artifact_uri, files))
@@ -753,7 +870,8 @@ impl Tracker {
 
     /// Deletes an artifact file or directory of a run.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn delete_artifact(&self, run_id: &str, path: &str) -> Result<()> {
+    pub async fn delete_artifact(&self, caller: &Caller, run_id: &str, path: &str) -> Result<()> {
+        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let (_, dir) = self.artifact_dir(run_id, true).await?;
         self.artifacts.delete(&dir, path).await
     }
@@ -765,10 +883,22 @@ impl Tracker {
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn artifact_target(
         &self,
+        caller: &Caller,
         run_id: &str,
         path: &str,
         for_upload: bool,
     ) -> Result<(String, Option<u64>)> {
+        self.authorize(
+            caller,
+            Need::Run(
+                if for_upload {
+                    Permission::Edit
+                } else {
+                    Permission::Read
+                },
+                run_id,
+            ),
+        )?;
         let (_, dir) = self.artifact_dir(run_id, for_upload).await?;
         let (absolute, clean) = self.artifacts.resolve(&dir, path)?;
         if clean.is_empty() {
@@ -830,33 +960,43 @@ impl Tracker {
     /// Uploads through the artifact proxy: the path names a run's artifact (see
     /// `locate_artifact_path`), and the run's rules apply as for [`Tracker::begin_artifact_upload`].
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn begin_artifact_upload_at(&self, path: &str) -> Result<Upload> {
+    pub async fn begin_artifact_upload_at(&self, caller: &Caller, path: &str) -> Result<Upload> {
         let (info, rel) = self.locate_artifact_path(path).await?;
-        self.begin_artifact_upload(&info.run_id.to_string(), &rel)
+        self.begin_artifact_upload(caller, &info.run_id.to_string(), &rel)
             .await
     }
 
     /// Downloads through the artifact proxy (see [`Tracker::begin_artifact_upload_at`]).
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn open_artifact_at(&self, path: &str) -> Result<(tokio::fs::File, u64)> {
+    pub async fn open_artifact_at(
+        &self,
+        caller: &Caller,
+        path: &str,
+    ) -> Result<(tokio::fs::File, u64)> {
         let (info, rel) = self.locate_artifact_path(path).await?;
-        self.open_artifact(&info.run_id.to_string(), &rel).await
+        self.open_artifact(caller, &info.run_id.to_string(), &rel)
+            .await
     }
 
     /// Deletes through the artifact proxy; a run's artifact root is never deleted.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn delete_artifact_at(&self, path: &str) -> Result<()> {
+    pub async fn delete_artifact_at(&self, caller: &Caller, path: &str) -> Result<()> {
         let (info, rel) = self.locate_artifact_path(path).await?;
-        self.delete_artifact(&info.run_id.to_string(), &rel).await
+        self.delete_artifact(caller, &info.run_id.to_string(), &rel)
+            .await
     }
 
     /// Lists one level through the artifact proxy; entries are named relative to the run's
     /// artifact root.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn list_artifacts_at(&self, path: &str) -> Result<Vec<ArtifactFile>> {
+    pub async fn list_artifacts_at(
+        &self,
+        caller: &Caller,
+        path: &str,
+    ) -> Result<Vec<ArtifactFile>> {
         let (info, rel) = self.locate_artifact_path(path).await?;
         Ok(self
-            .list_artifacts(&info.run_id.to_string(), &rel, false)
+            .list_artifacts(caller, &info.run_id.to_string(), &rel, false)
             .await?
             .1)
     }

@@ -15,6 +15,7 @@ use trackd_proto::v1::artifact_service_server::ArtifactService;
 
 use super::convert;
 use crate::error::TrackingError;
+use crate::identity::grpc_caller;
 use crate::tracker::Tracker;
 
 pub use trackd_proto::v1::artifact_service_server::ArtifactServiceServer;
@@ -51,6 +52,7 @@ impl ArtifactService for ArtifactGrpc {
         &self,
         request: Request<Streaming<pb::UploadArtifactRequest>>,
     ) -> Result<Response<pb::UploadArtifactResponse>, Status> {
+        let caller = grpc_caller(&request)?;
         let mut parts = request.into_inner();
         let header = match parts.message().await? {
             Some(pb::UploadArtifactRequest {
@@ -66,7 +68,7 @@ impl ArtifactService for ArtifactGrpc {
         tracing::Span::current().record("run_id", header.run_id.as_str());
         let mut upload = self
             .tracker
-            .begin_artifact_upload(&header.run_id, &header.path)
+            .begin_artifact_upload(&caller, &header.run_id, &header.path)
             .await?;
         while let Some(part) = parts.message().await? {
             match part.part {
@@ -93,8 +95,12 @@ impl ArtifactService for ArtifactGrpc {
         &self,
         request: Request<pb::DownloadArtifactRequest>,
     ) -> Result<Response<DownloadStream>, Status> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
-        let (mut file, size) = self.tracker.open_artifact(&r.run_id, &r.path).await?;
+        let (mut file, size) = self
+            .tracker
+            .open_artifact(&caller, &r.run_id, &r.path)
+            .await?;
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
             let mut first = true;
@@ -133,10 +139,11 @@ impl ArtifactService for ArtifactGrpc {
         &self,
         request: Request<pb::ListArtifactsRequest>,
     ) -> Result<Response<pb::ListArtifactsResponse>, Status> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
         let (root_uri, files) = self
             .tracker
-            .list_artifacts(&r.run_id, &r.path, r.recursive)
+            .list_artifacts(&caller, &r.run_id, &r.path, r.recursive)
             .await?;
         Ok(Response::new(pb::ListArtifactsResponse {
             root_uri,
@@ -149,8 +156,11 @@ impl ArtifactService for ArtifactGrpc {
         &self,
         request: Request<pb::DeleteArtifactRequest>,
     ) -> Result<Response<pb::DeleteArtifactResponse>, Status> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
-        self.tracker.delete_artifact(&r.run_id, &r.path).await?;
+        self.tracker
+            .delete_artifact(&caller, &r.run_id, &r.path)
+            .await?;
         Ok(Response::new(pb::DeleteArtifactResponse {}))
     }
 }

@@ -19,6 +19,7 @@ use trackd_proto::v1::tracking_service_server::TrackingService;
 
 use crate::domain::{Point, ViewType};
 use crate::error::TrackingError;
+use crate::identity::grpc_caller;
 use futures::StreamExt;
 
 use crate::tracker::{
@@ -99,11 +100,12 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::CreateExperimentRequest>,
     ) -> GrpcResult<pb::CreateExperimentResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
         let tags = r.tags.into_iter().map(|t| (t.key, t.value)).collect();
         let id = self
             .tracker
-            .create_experiment(&r.name, &r.artifact_location, tags)
+            .create_experiment(&caller, &r.name, &r.artifact_location, tags)
             .await?;
         ok(pb::CreateExperimentResponse {
             experiment_id: id.to_string(),
@@ -115,9 +117,10 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::GetExperimentRequest>,
     ) -> GrpcResult<pb::GetExperimentResponse> {
+        let caller = grpc_caller(&request)?;
         let exp = self
             .tracker
-            .get_experiment(&request.get_ref().experiment_id)
+            .get_experiment(&caller, &request.get_ref().experiment_id)
             .await?;
         ok(pb::GetExperimentResponse {
             experiment: Some(convert::experiment(exp)),
@@ -129,9 +132,10 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::GetExperimentByNameRequest>,
     ) -> GrpcResult<pb::GetExperimentByNameResponse> {
+        let caller = grpc_caller(&request)?;
         let exp = self
             .tracker
-            .get_experiment_by_name(&request.get_ref().experiment_name)
+            .get_experiment_by_name(&caller, &request.get_ref().experiment_name)
             .await?;
         ok(pb::GetExperimentByNameResponse {
             experiment: Some(convert::experiment(exp)),
@@ -143,6 +147,7 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::SearchExperimentsRequest>,
     ) -> GrpcResult<pb::SearchExperimentsResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
         let search = ExperimentSearch {
             filter: r.filter,
@@ -151,7 +156,7 @@ impl TrackingService for TrackingGrpc {
             order_by: r.order_by,
             page_token: r.page_token,
         };
-        let page = self.tracker.search_experiments(search).await?;
+        let page = self.tracker.search_experiments(&caller, search).await?;
         ok(pb::SearchExperimentsResponse {
             experiments: page.items.into_iter().map(convert::experiment).collect(),
             next_page_token: page.next_page_token,
@@ -163,9 +168,10 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::UpdateExperimentRequest>,
     ) -> GrpcResult<pb::UpdateExperimentResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.get_ref();
         self.tracker
-            .update_experiment(&r.experiment_id, &r.new_name)
+            .update_experiment(&caller, &r.experiment_id, &r.new_name)
             .await?;
         ok(pb::UpdateExperimentResponse {})
     }
@@ -175,8 +181,9 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::DeleteExperimentRequest>,
     ) -> GrpcResult<pb::DeleteExperimentResponse> {
+        let caller = grpc_caller(&request)?;
         self.tracker
-            .delete_experiment(&request.get_ref().experiment_id)
+            .delete_experiment(&caller, &request.get_ref().experiment_id)
             .await?;
         ok(pb::DeleteExperimentResponse {})
     }
@@ -186,8 +193,9 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::RestoreExperimentRequest>,
     ) -> GrpcResult<pb::RestoreExperimentResponse> {
+        let caller = grpc_caller(&request)?;
         self.tracker
-            .restore_experiment(&request.get_ref().experiment_id)
+            .restore_experiment(&caller, &request.get_ref().experiment_id)
             .await?;
         ok(pb::RestoreExperimentResponse {})
     }
@@ -197,9 +205,10 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::SetExperimentTagRequest>,
     ) -> GrpcResult<pb::SetExperimentTagResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.get_ref();
         self.tracker
-            .set_experiment_tag(&r.experiment_id, &r.key, &r.value)
+            .set_experiment_tag(&caller, &r.experiment_id, &r.key, &r.value)
             .await?;
         ok(pb::SetExperimentTagResponse {})
     }
@@ -209,9 +218,10 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::DeleteExperimentTagRequest>,
     ) -> GrpcResult<pb::DeleteExperimentTagResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.get_ref();
         self.tracker
-            .delete_experiment_tag(&r.experiment_id, &r.key)
+            .delete_experiment_tag(&caller, &r.experiment_id, &r.key)
             .await?;
         ok(pb::DeleteExperimentTagResponse {})
     }
@@ -221,6 +231,7 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::CreateRunRequest>,
     ) -> GrpcResult<pb::CreateRunResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
         let new = NewRun {
             experiment_id: r.experiment_id,
@@ -229,7 +240,7 @@ impl TrackingService for TrackingGrpc {
             start_time: r.start_time,
             tags: r.tags.into_iter().map(|t| (t.key, t.value)).collect(),
         };
-        let run = self.tracker.create_run(new).await?;
+        let run = self.tracker.create_run(&caller, new).await?;
         ok(pb::CreateRunResponse {
             run: Some(convert::run(&run)),
         })
@@ -237,10 +248,11 @@ impl TrackingService for TrackingGrpc {
 
     #[instrument(skip_all, fields(run_id = %convert::run_id(&request.get_ref().run_id, &request.get_ref().run_uuid)))]
     async fn get_run(&self, request: Request<pb::GetRunRequest>) -> GrpcResult<pb::GetRunResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.get_ref();
         let run = self
             .tracker
-            .get_run(convert::run_id(&r.run_id, &r.run_uuid))
+            .get_run(&caller, convert::run_id(&r.run_id, &r.run_uuid))
             .await?;
         ok(pb::GetRunResponse {
             run: Some(convert::run(&run)),
@@ -252,6 +264,7 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::UpdateRunRequest>,
     ) -> GrpcResult<pb::UpdateRunResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
         let update = RunUpdate {
             status: r.status.map(convert::status_from).transpose()?,
@@ -260,7 +273,7 @@ impl TrackingService for TrackingGrpc {
         };
         let info = self
             .tracker
-            .update_run(convert::run_id(&r.run_id, &r.run_uuid), update)
+            .update_run(&caller, convert::run_id(&r.run_id, &r.run_uuid), update)
             .await?;
         ok(pb::UpdateRunResponse {
             run_info: Some(convert::run_info(info)),
@@ -272,7 +285,10 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::DeleteRunRequest>,
     ) -> GrpcResult<pb::DeleteRunResponse> {
-        self.tracker.delete_run(&request.get_ref().run_id).await?;
+        let caller = grpc_caller(&request)?;
+        self.tracker
+            .delete_run(&caller, &request.get_ref().run_id)
+            .await?;
         ok(pb::DeleteRunResponse {})
     }
 
@@ -281,7 +297,10 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::RestoreRunRequest>,
     ) -> GrpcResult<pb::RestoreRunResponse> {
-        self.tracker.restore_run(&request.get_ref().run_id).await?;
+        let caller = grpc_caller(&request)?;
+        self.tracker
+            .restore_run(&caller, &request.get_ref().run_id)
+            .await?;
         ok(pb::RestoreRunResponse {})
     }
 
@@ -290,6 +309,7 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::SearchRunsRequest>,
     ) -> GrpcResult<pb::SearchRunsResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
         let search = RunSearch {
             experiment_ids: r.experiment_ids,
@@ -299,7 +319,7 @@ impl TrackingService for TrackingGrpc {
             order_by: r.order_by,
             page_token: r.page_token,
         };
-        let page = self.tracker.search_runs(search).await?;
+        let page = self.tracker.search_runs(&caller, search).await?;
         ok(pb::SearchRunsResponse {
             encoded_runs: run_wire::encode_runs(page.items.iter().map(|r| &**r)),
             next_page_token: page.next_page_token,
@@ -312,6 +332,7 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::LogMetricRequest>,
     ) -> GrpcResult<pb::LogMetricResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.get_ref();
         let point = Point {
             step: r.step,
@@ -319,7 +340,12 @@ impl TrackingService for TrackingGrpc {
             value: r.value,
         };
         self.tracker
-            .log_metric(convert::run_id(&r.run_id, &r.run_uuid), &r.key, point)
+            .log_metric(
+                &caller,
+                convert::run_id(&r.run_id, &r.run_uuid),
+                &r.key,
+                point,
+            )
             .await?;
         ok(pb::LogMetricResponse {})
     }
@@ -329,18 +355,30 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::LogParamRequest>,
     ) -> GrpcResult<pb::LogParamResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.get_ref();
         self.tracker
-            .log_param(convert::run_id(&r.run_id, &r.run_uuid), &r.key, &r.value)
+            .log_param(
+                &caller,
+                convert::run_id(&r.run_id, &r.run_uuid),
+                &r.key,
+                &r.value,
+            )
             .await?;
         ok(pb::LogParamResponse {})
     }
 
     #[instrument(skip_all, fields(run_id = %convert::run_id(&request.get_ref().run_id, &request.get_ref().run_uuid)))]
     async fn set_tag(&self, request: Request<pb::SetTagRequest>) -> GrpcResult<pb::SetTagResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.get_ref();
         self.tracker
-            .set_tag(convert::run_id(&r.run_id, &r.run_uuid), &r.key, &r.value)
+            .set_tag(
+                &caller,
+                convert::run_id(&r.run_id, &r.run_uuid),
+                &r.key,
+                &r.value,
+            )
             .await?;
         ok(pb::SetTagResponse {})
     }
@@ -350,8 +388,9 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::DeleteTagRequest>,
     ) -> GrpcResult<pb::DeleteTagResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.get_ref();
-        self.tracker.delete_tag(&r.run_id, &r.key).await?;
+        self.tracker.delete_tag(&caller, &r.run_id, &r.key).await?;
         ok(pb::DeleteTagResponse {})
     }
 
@@ -360,9 +399,10 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::LogBatchRequest>,
     ) -> GrpcResult<pb::LogBatchResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
         let writes = convert::batch_writes(r.metrics, r.params, r.tags);
-        self.tracker.log_batch(&r.run_id, writes).await?;
+        self.tracker.log_batch(&caller, &r.run_id, writes).await?;
         ok(pb::LogBatchResponse {})
     }
 
@@ -371,9 +411,10 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::LogInputsRequest>,
     ) -> GrpcResult<pb::LogInputsResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
         let inputs = convert::inputs_in(r.datasets, r.models);
-        self.tracker.log_inputs(&r.run_id, inputs).await?;
+        self.tracker.log_inputs(&caller, &r.run_id, inputs).await?;
         ok(pb::LogInputsResponse {})
     }
 
@@ -382,9 +423,12 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::LogOutputsRequest>,
     ) -> GrpcResult<pb::LogOutputsResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
         let outputs = convert::outputs_in(r.models);
-        self.tracker.log_outputs(&r.run_id, outputs).await?;
+        self.tracker
+            .log_outputs(&caller, &r.run_id, outputs)
+            .await?;
         ok(pb::LogOutputsResponse {})
     }
 
@@ -393,8 +437,11 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::LogModelRequest>,
     ) -> GrpcResult<pb::LogModelResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
-        self.tracker.log_model(&r.run_id, &r.model_json).await?;
+        self.tracker
+            .log_model(&caller, &r.run_id, &r.model_json)
+            .await?;
         ok(pb::LogModelResponse {})
     }
 
@@ -403,10 +450,12 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::GetMetricHistoryRequest>,
     ) -> GrpcResult<pb::GetMetricHistoryResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
         let page = self
             .tracker
             .metric_history(
+                &caller,
                 convert::run_id(&r.run_id, &r.run_uuid),
                 &r.metric_key,
                 &r.page_token,
@@ -429,10 +478,11 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::GetMetricHistoryColumnsRequest>,
     ) -> GrpcResult<pb::GetMetricHistoryColumnsResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
         let points = self
             .tracker
-            .metric_history_range(&r.run_id, &r.metric_key, r.start_step, r.end_step)
+            .metric_history_range(&caller, &r.run_id, &r.metric_key, r.start_step, r.end_step)
             .await?;
         ok(pb::GetMetricHistoryColumnsResponse {
             columns: Some(convert::columns(r.metric_key, &points)),
@@ -444,6 +494,7 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::GetSampledMetricHistoryRequest>,
     ) -> GrpcResult<pb::GetSampledMetricHistoryResponse> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
         let method = match pb::SamplingMethod::try_from(r.method) {
             Ok(pb::SamplingMethod::Lttb) => Sampling::Lttb,
@@ -462,14 +513,17 @@ impl TrackingService for TrackingGrpc {
         })?;
         let series = self
             .tracker
-            .sampled_history(SampledHistory {
-                run_ids: r.run_ids,
-                keys: r.metric_keys,
-                max_points,
-                start_step: r.start_step,
-                end_step: r.end_step,
-                method,
-            })
+            .sampled_history(
+                &caller,
+                SampledHistory {
+                    run_ids: r.run_ids,
+                    keys: r.metric_keys,
+                    max_points,
+                    start_step: r.start_step,
+                    end_step: r.end_step,
+                    method,
+                },
+            )
             .await?;
         ok(pb::GetSampledMetricHistoryResponse {
             series: series
@@ -495,16 +549,20 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<pb::StreamMetricHistoryRequest>,
     ) -> GrpcResult<Self::StreamMetricHistoryStream> {
+        let caller = grpc_caller(&request)?;
         let r = request.into_inner();
         let blocks = self
             .tracker
-            .history_blocks(HistoryRead {
-                run_id: r.run_id,
-                key: r.metric_key.clone(),
-                start_step: r.start_step,
-                end_step: r.end_step,
-                block_points: r.max_points_per_message as usize,
-            })
+            .history_blocks(
+                &caller,
+                HistoryRead {
+                    run_id: r.run_id,
+                    key: r.metric_key.clone(),
+                    start_step: r.start_step,
+                    end_step: r.end_step,
+                    block_points: r.max_points_per_message as usize,
+                },
+            )
             .await?;
         let mut hint = Some(blocks.points_hint());
         let (key, compact) = (r.metric_key, r.compact);
@@ -529,8 +587,10 @@ impl TrackingService for TrackingGrpc {
         &self,
         request: Request<Streaming<pb::LogStreamRequest>>,
     ) -> GrpcResult<Self::LogStreamStream> {
+        let caller = grpc_caller(&request)?;
         ok(stream::serve(
             self.tracker.clone(),
+            caller,
             request.into_inner(),
             self.options.clone(),
             self.shutdown.clone(),

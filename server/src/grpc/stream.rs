@@ -25,6 +25,7 @@ use tonic::{Status, Streaming};
 use trackd_proto::v1 as pb;
 
 use super::{convert, GrpcOptions};
+use crate::domain::Caller;
 use crate::tracker::Tracker;
 
 /// The response stream of LogStream.
@@ -33,12 +34,13 @@ pub type AckStream =
 
 pub(super) fn serve(
     tracker: Tracker,
+    caller: Caller,
     inbound: Streaming<pb::LogStreamRequest>,
     options: GrpcOptions,
     shutdown: watch::Receiver<bool>,
 ) -> AckStream {
     let (tx, rx) = mpsc::channel(options.stream_in_flight.max(1) * 2);
-    tokio::spawn(pump(tracker, inbound, options, shutdown, tx));
+    tokio::spawn(pump(tracker, caller, inbound, options, shutdown, tx));
     Box::pin(ReceiverStream::new(rx))
 }
 
@@ -48,6 +50,7 @@ pub type PendingAck = BoxFuture<'static, pb::LogStreamResponse>;
 
 async fn pump(
     tracker: Tracker,
+    caller: Caller,
     mut inbound: Streaming<pb::LogStreamRequest>,
     options: GrpcOptions,
     mut shutdown: watch::Receiver<bool>,
@@ -87,7 +90,7 @@ async fn pump(
                     Ok(Some(batch)) => {
                         last_read = Some(batch.seq);
                         idle.as_mut().reset(tokio::time::Instant::now() + options.stream_idle_timeout);
-                        enqueuing = Some(enqueue_batch(tracker.clone(), batch).boxed());
+                        enqueuing = Some(enqueue_batch(tracker.clone(), caller.clone(), batch).boxed());
                     }
                     Ok(None) => reading = false,
                     Err(status) => {
@@ -144,15 +147,23 @@ async fn finish_enqueue(slot: &mut Option<BoxFuture<'static, PendingAck>>) -> Pe
 /// acknowledgement, or the batch's error). Batches of one stream must be queued one after
 /// another. Shared with in-process streams (the client's embedded mode), so both answer
 /// alike.
-pub async fn enqueue_batch(tracker: Tracker, batch: pb::LogStreamRequest) -> PendingAck {
+pub async fn enqueue_batch(
+    tracker: Tracker,
+    caller: Caller,
+    batch: pb::LogStreamRequest,
+) -> PendingAck {
     let seq = batch.seq;
     let queued = match convert::stream_writes(batch.runs) {
         Ok(runs) => {
             tracker
-                .enqueue_stream_batch(&batch.stream_id, seq, runs)
+                .enqueue_stream_batch(&caller, &batch.stream_id, seq, runs)
                 .await
         }
-        Err(e) => tracker.refuse_stream_batch(&batch.stream_id, seq, e).await,
+        Err(e) => {
+            tracker
+                .refuse_stream_batch(&caller, &batch.stream_id, seq, e)
+                .await
+        }
     };
     match queued {
         Ok(answer) => async move {

@@ -18,12 +18,13 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, on, post, MethodFilter};
+use axum::Extension;
 use axum::Router;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
 use self::json::Object;
-use crate::domain::{Point, RunWrites};
+use crate::domain::{Caller, Point, RunWrites};
 use crate::error::{Result, TrackingError};
 use crate::tracker::{
     ExperimentSearch, HistoryRead, NewRun, RunSearch, RunUpdate, SampledHistory, Sampling, Tracker,
@@ -38,10 +39,10 @@ const REST_HISTORY_BLOCK_POINTS: usize = 8192;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 type Reply = Pin<Box<dyn Future<Output = Result<Value>> + Send>>;
-type Endpoint = fn(Tracker, Object) -> Reply;
+type Endpoint = fn(Tracker, Caller, Object) -> Reply;
 /// An endpoint whose answer may be streamed (it builds its own response).
 type StreamedReply = Pin<Box<dyn Future<Output = Result<Response>> + Send>>;
-type StreamedEndpoint = fn(Tracker, Object) -> StreamedReply;
+type StreamedEndpoint = fn(Tracker, Caller, Object) -> StreamedReply;
 
 /// An error as MLflow's JSON.
 pub fn error_response(err: &TrackingError) -> Response {
@@ -115,8 +116,8 @@ fn respond(result: Result<Value>) -> Response {
 
 /// An endpoint answering MLflow's JSON (read from the body or the query string).
 fn route(methods: MethodFilter, endpoint: Endpoint) -> axum::routing::MethodRouter<Tracker> {
-    serve_endpoint(methods, move |t, r| {
-        Box::pin(async move { endpoint(t, r).await.map(|v| respond(Ok(v))) })
+    serve_endpoint(methods, move |t, c, r| {
+        Box::pin(async move { endpoint(t, c, r).await.map(|v| respond(Ok(v))) })
     })
 }
 
@@ -130,17 +131,18 @@ fn route_streamed(
 
 fn serve_endpoint(
     methods: MethodFilter,
-    endpoint: impl Fn(Tracker, Object) -> StreamedReply + Clone + Send + Sync + 'static,
+    endpoint: impl Fn(Tracker, Caller, Object) -> StreamedReply + Clone + Send + Sync + 'static,
 ) -> axum::routing::MethodRouter<Tracker> {
     on(
         methods,
         move |State(t): State<Tracker>,
+              Extension(c): Extension<Caller>,
               method: Method,
               headers: HeaderMap,
               RawQuery(q): RawQuery,
               request: Request| async move {
             let answer = match read_request(&method, &headers, q, request.into_body()).await {
-                Ok(req) => endpoint(t, req).await,
+                Ok(req) => endpoint(t, c, req).await,
                 Err(e) => Err(e),
             };
             answer.unwrap_or_else(|e| error_response(&e))
@@ -155,103 +157,115 @@ fn tracking_routes() -> Router<Tracker> {
     Router::new()
         .route(
             "/experiments/create",
-            route(p, |t, r| Box::pin(create_experiment(t, r))),
+            route(p, |t, c, r| Box::pin(create_experiment(t, c, r))),
         )
         .route(
             "/experiments/get",
-            route(g, |t, r| Box::pin(get_experiment(t, r))),
+            route(g, |t, c, r| Box::pin(get_experiment(t, c, r))),
         )
         .route(
             "/experiments/get-by-name",
-            route(g, |t, r| Box::pin(get_experiment_by_name(t, r))),
+            route(g, |t, c, r| Box::pin(get_experiment_by_name(t, c, r))),
         )
         .route(
             "/experiments/search",
-            route(g.or(p), |t, r| Box::pin(search_experiments(t, r))),
+            route(g.or(p), |t, c, r| Box::pin(search_experiments(t, c, r))),
         )
         .route(
             "/experiments/update",
-            route(p, |t, r| Box::pin(update_experiment(t, r))),
+            route(p, |t, c, r| Box::pin(update_experiment(t, c, r))),
         )
         .route(
             "/experiments/delete",
-            route(p, |t, r| Box::pin(delete_experiment(t, r))),
+            route(p, |t, c, r| Box::pin(delete_experiment(t, c, r))),
         )
         .route(
             "/experiments/restore",
-            route(p, |t, r| Box::pin(restore_experiment(t, r))),
+            route(p, |t, c, r| Box::pin(restore_experiment(t, c, r))),
         )
         .route(
             "/experiments/set-experiment-tag",
-            route(p, |t, r| Box::pin(set_experiment_tag(t, r))),
+            route(p, |t, c, r| Box::pin(set_experiment_tag(t, c, r))),
         )
         .route(
             "/experiments/delete-experiment-tag",
-            route(p, |t, r| Box::pin(delete_experiment_tag(t, r))),
+            route(p, |t, c, r| Box::pin(delete_experiment_tag(t, c, r))),
         )
-        .route("/runs/create", route(p, |t, r| Box::pin(create_run(t, r))))
-        .route("/runs/get", route(g, |t, r| Box::pin(get_run(t, r))))
-        .route("/runs/update", route(p, |t, r| Box::pin(update_run(t, r))))
-        .route("/runs/delete", route(p, |t, r| Box::pin(delete_run(t, r))))
+        .route(
+            "/runs/create",
+            route(p, |t, c, r| Box::pin(create_run(t, c, r))),
+        )
+        .route("/runs/get", route(g, |t, c, r| Box::pin(get_run(t, c, r))))
+        .route(
+            "/runs/update",
+            route(p, |t, c, r| Box::pin(update_run(t, c, r))),
+        )
+        .route(
+            "/runs/delete",
+            route(p, |t, c, r| Box::pin(delete_run(t, c, r))),
+        )
         .route(
             "/runs/restore",
-            route(p, |t, r| Box::pin(restore_run(t, r))),
+            route(p, |t, c, r| Box::pin(restore_run(t, c, r))),
         )
         .route(
             "/runs/search",
-            route_streamed(g.or(p), |t, r| Box::pin(search_runs(t, r))),
+            route_streamed(g.or(p), |t, c, r| Box::pin(search_runs(t, c, r))),
         )
         .route(
             "/runs/log-metric",
-            route(p, |t, r| Box::pin(log_metric(t, r))),
+            route(p, |t, c, r| Box::pin(log_metric(t, c, r))),
         )
         .route(
             "/runs/log-parameter",
-            route(p, |t, r| Box::pin(log_param(t, r))),
+            route(p, |t, c, r| Box::pin(log_param(t, c, r))),
         )
-        .route("/runs/set-tag", route(p, |t, r| Box::pin(set_tag(t, r))))
+        .route(
+            "/runs/set-tag",
+            route(p, |t, c, r| Box::pin(set_tag(t, c, r))),
+        )
         .route(
             "/runs/delete-tag",
-            route(p, |t, r| Box::pin(delete_tag(t, r))),
+            route(p, |t, c, r| Box::pin(delete_tag(t, c, r))),
         )
         .route("/runs/log-batch", post(log_batch_fast))
         .route(
             "/metrics/get-history",
-            route_streamed(g, |t, r| Box::pin(get_history(t, r))),
+            route_streamed(g, |t, c, r| Box::pin(get_history(t, c, r))),
         )
         .route(
             "/metrics/get-history-bulk-interval",
-            route(g, |t, r| Box::pin(get_history_bulk_interval(t, r))),
+            route(g, |t, c, r| Box::pin(get_history_bulk_interval(t, c, r))),
         )
         .route(
             "/artifacts/list",
-            route_streamed(g, |t, r| Box::pin(list_artifacts(t, r))),
+            route_streamed(g, |t, c, r| Box::pin(list_artifacts(t, c, r))),
         )
         // MLflow 3 clients look for logged models (e.g. before downloading artifacts); trackd
         // tracks none, so the answer is an empty search.
         .route(
             "/runs/log-inputs",
-            route(p, |t, r| Box::pin(log_inputs(t, r))),
+            route(p, |t, c, r| Box::pin(log_inputs(t, c, r))),
         )
         .route(
             "/runs/outputs",
-            route(p, |t, r| Box::pin(log_outputs(t, r))),
+            route(p, |t, c, r| Box::pin(log_outputs(t, c, r))),
         )
         .route(
             "/runs/log-model",
-            route(p, |t, r| Box::pin(log_model(t, r))),
+            route(p, |t, c, r| Box::pin(log_model(t, c, r))),
         )
         .route(
             "/artifacts/presigned-upload-url",
-            post(|s, h, r| presigned_url(s, h, r, true)),
+            post(|s, c, h, r| presigned_url(s, c, h, r, true)),
         )
         .route(
             "/artifacts/presigned-download-url",
-            post(|s, h, r| presigned_url(s, h, r, false)),
+            post(|s, c, h, r| presigned_url(s, c, h, r, false)),
         )
         .route(
             "/logged-models/search",
-            route(g.or(p), |_, _| Box::pin(async { Ok(json!({})) })),
+            route(g.or(p), |_, _, _| Box::pin(async { Ok(json!({})) })),
         )
 }
 
@@ -273,24 +287,24 @@ pub fn router(tracker: Tracker) -> Router {
 
 // --- experiments ----------------------------------------------------------------------------
 
-async fn create_experiment(t: Tracker, r: Object) -> Result<Value> {
+async fn create_experiment(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let name = json::required(&r, "name")?;
     let location = json::string(&r, "artifact_location")?.unwrap_or_default();
     let tags = json::key_values(&r, "tags")?;
-    let id = t.create_experiment(&name, &location, tags).await?;
+    let id = t.create_experiment(&c, &name, &location, tags).await?;
     Ok(json!({"experiment_id": id.to_string()}))
 }
 
-async fn get_experiment(t: Tracker, r: Object) -> Result<Value> {
+async fn get_experiment(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let exp = t
-        .get_experiment(&json::required(&r, "experiment_id")?)
+        .get_experiment(&c, &json::required(&r, "experiment_id")?)
         .await?;
     Ok(json!({"experiment": json::experiment(&exp)}))
 }
 
-async fn get_experiment_by_name(t: Tracker, r: Object) -> Result<Value> {
+async fn get_experiment_by_name(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let exp = t
-        .get_experiment_by_name(&json::required(&r, "experiment_name")?)
+        .get_experiment_by_name(&c, &json::required(&r, "experiment_name")?)
         .await?;
     Ok(json!({"experiment": json::experiment(&exp)}))
 }
@@ -302,7 +316,7 @@ fn page_token_out(mut body: Value, token: String) -> Value {
     body
 }
 
-async fn search_experiments(t: Tracker, r: Object) -> Result<Value> {
+async fn search_experiments(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let search = ExperimentSearch {
         filter: json::string(&r, "filter")?.unwrap_or_default(),
         view: json::view_type(&r, "view_type")?,
@@ -310,7 +324,7 @@ async fn search_experiments(t: Tracker, r: Object) -> Result<Value> {
         order_by: json::strings(&r, "order_by")?,
         page_token: json::string(&r, "page_token")?.unwrap_or_default(),
     };
-    let page = t.search_experiments(search).await?;
+    let page = t.search_experiments(&c, search).await?;
     let items: Vec<Value> = page.items.iter().map(json::experiment).collect();
     let body = if items.is_empty() {
         json!({})
@@ -320,35 +334,36 @@ async fn search_experiments(t: Tracker, r: Object) -> Result<Value> {
     Ok(page_token_out(body, page.next_page_token))
 }
 
-async fn update_experiment(t: Tracker, r: Object) -> Result<Value> {
+async fn update_experiment(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let id = json::required(&r, "experiment_id")?;
-    t.update_experiment(&id, &json::string(&r, "new_name")?.unwrap_or_default())
+    t.update_experiment(&c, &id, &json::string(&r, "new_name")?.unwrap_or_default())
         .await?;
     Ok(json!({}))
 }
 
-async fn delete_experiment(t: Tracker, r: Object) -> Result<Value> {
-    t.delete_experiment(&json::required(&r, "experiment_id")?)
+async fn delete_experiment(t: Tracker, c: Caller, r: Object) -> Result<Value> {
+    t.delete_experiment(&c, &json::required(&r, "experiment_id")?)
         .await?;
     Ok(json!({}))
 }
 
-async fn restore_experiment(t: Tracker, r: Object) -> Result<Value> {
-    t.restore_experiment(&json::required(&r, "experiment_id")?)
+async fn restore_experiment(t: Tracker, c: Caller, r: Object) -> Result<Value> {
+    t.restore_experiment(&c, &json::required(&r, "experiment_id")?)
         .await?;
     Ok(json!({}))
 }
 
-async fn set_experiment_tag(t: Tracker, r: Object) -> Result<Value> {
+async fn set_experiment_tag(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let id = json::required(&r, "experiment_id")?;
     let key = json::required(&r, "key")?;
     let value = json::string(&r, "value")?.unwrap_or_default();
-    t.set_experiment_tag(&id, &key, &value).await?;
+    t.set_experiment_tag(&c, &id, &key, &value).await?;
     Ok(json!({}))
 }
 
-async fn delete_experiment_tag(t: Tracker, r: Object) -> Result<Value> {
+async fn delete_experiment_tag(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     t.delete_experiment_tag(
+        &c,
         &json::required(&r, "experiment_id")?,
         &json::required(&r, "key")?,
     )
@@ -358,7 +373,7 @@ async fn delete_experiment_tag(t: Tracker, r: Object) -> Result<Value> {
 
 // --- runs -----------------------------------------------------------------------------------
 
-async fn create_run(t: Tracker, r: Object) -> Result<Value> {
+async fn create_run(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let new = NewRun {
         experiment_id: json::string(&r, "experiment_id")?.unwrap_or_default(),
         user_id: json::string(&r, "user_id")?.unwrap_or_default(),
@@ -366,36 +381,36 @@ async fn create_run(t: Tracker, r: Object) -> Result<Value> {
         start_time: json::int64(&r, "start_time")?,
         tags: json::key_values(&r, "tags")?,
     };
-    let run = t.create_run(new).await?;
+    let run = t.create_run(&c, new).await?;
     Ok(json!({"run": json::run(&run)}))
 }
 
-async fn get_run(t: Tracker, r: Object) -> Result<Value> {
-    let run = t.get_run(&json::run_id(&r)?).await?;
+async fn get_run(t: Tracker, c: Caller, r: Object) -> Result<Value> {
+    let run = t.get_run(&c, &json::run_id(&r)?).await?;
     Ok(json!({"run": json::run(&run)}))
 }
 
-async fn update_run(t: Tracker, r: Object) -> Result<Value> {
+async fn update_run(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let update = RunUpdate {
         status: json::run_status(&r, "status")?,
         end_time: json::int64(&r, "end_time")?,
         run_name: json::string(&r, "run_name")?,
     };
-    let info = t.update_run(&json::run_id(&r)?, update).await?;
+    let info = t.update_run(&c, &json::run_id(&r)?, update).await?;
     Ok(json!({"run_info": json::run_info(&info)}))
 }
 
-async fn delete_run(t: Tracker, r: Object) -> Result<Value> {
-    t.delete_run(&json::required(&r, "run_id")?).await?;
+async fn delete_run(t: Tracker, c: Caller, r: Object) -> Result<Value> {
+    t.delete_run(&c, &json::required(&r, "run_id")?).await?;
     Ok(json!({}))
 }
 
-async fn restore_run(t: Tracker, r: Object) -> Result<Value> {
-    t.restore_run(&json::required(&r, "run_id")?).await?;
+async fn restore_run(t: Tracker, c: Caller, r: Object) -> Result<Value> {
+    t.restore_run(&c, &json::required(&r, "run_id")?).await?;
     Ok(json!({}))
 }
 
-async fn search_runs(t: Tracker, r: Object) -> Result<Response> {
+async fn search_runs(t: Tracker, c: Caller, r: Object) -> Result<Response> {
     let search = RunSearch {
         experiment_ids: json::strings(&r, "experiment_ids")?,
         filter: json::string(&r, "filter")?.unwrap_or_default(),
@@ -404,7 +419,7 @@ async fn search_runs(t: Tracker, r: Object) -> Result<Response> {
         order_by: json::strings(&r, "order_by")?,
         page_token: json::string(&r, "page_token")?.unwrap_or_default(),
     };
-    let page = t.search_runs(search).await?;
+    let page = t.search_runs(&c, search).await?;
     Ok(streamed::runs_page(page.items, page.next_page_token))
 }
 
@@ -426,34 +441,38 @@ fn point(r: &Object) -> Result<(String, Point)> {
     ))
 }
 
-async fn log_metric(t: Tracker, r: Object) -> Result<Value> {
+async fn log_metric(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let (key, p) = point(&r)?;
-    t.log_metric(&json::run_id(&r)?, &key, p).await?;
+    t.log_metric(&c, &json::run_id(&r)?, &key, p).await?;
     Ok(json!({}))
 }
 
-async fn log_param(t: Tracker, r: Object) -> Result<Value> {
+async fn log_param(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let key = json::required(&r, "key")?;
     let value = json::string(&r, "value")?
         .ok_or_else(|| TrackingError::invalid("Missing value for required parameter 'value'."))?;
-    t.log_param(&json::run_id(&r)?, &key, &value).await?;
+    t.log_param(&c, &json::run_id(&r)?, &key, &value).await?;
     Ok(json!({}))
 }
 
-async fn set_tag(t: Tracker, r: Object) -> Result<Value> {
+async fn set_tag(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let key = json::required(&r, "key")?;
     let value = json::string(&r, "value")?.unwrap_or_default();
-    t.set_tag(&json::run_id(&r)?, &key, &value).await?;
+    t.set_tag(&c, &json::run_id(&r)?, &key, &value).await?;
     Ok(json!({}))
 }
 
-async fn delete_tag(t: Tracker, r: Object) -> Result<Value> {
-    t.delete_tag(&json::required(&r, "run_id")?, &json::required(&r, "key")?)
-        .await?;
+async fn delete_tag(t: Tracker, c: Caller, r: Object) -> Result<Value> {
+    t.delete_tag(
+        &c,
+        &json::required(&r, "run_id")?,
+        &json::required(&r, "key")?,
+    )
+    .await?;
     Ok(json!({}))
 }
 
-async fn log_batch(t: Tracker, r: Object) -> Result<Value> {
+async fn log_batch(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let mut writes = RunWrites {
         metrics: Vec::new(),
         params: json::key_values(&r, "params")?,
@@ -463,26 +482,28 @@ async fn log_batch(t: Tracker, r: Object) -> Result<Value> {
         let (key, p) = point(&m)?;
         writes.push_point(key, p);
     }
-    t.log_batch(&json::required(&r, "run_id")?, writes).await?;
-    Ok(json!({}))
-}
-
-async fn log_inputs(t: Tracker, r: Object) -> Result<Value> {
-    let inputs = json::run_inputs_in(&r)?;
-    t.log_inputs(&json::required(&r, "run_id")?, inputs).await?;
-    Ok(json!({}))
-}
-
-async fn log_outputs(t: Tracker, r: Object) -> Result<Value> {
-    let outputs = json::model_outputs_in(&r)?;
-    t.log_outputs(&json::required(&r, "run_id")?, outputs)
+    t.log_batch(&c, &json::required(&r, "run_id")?, writes)
         .await?;
     Ok(json!({}))
 }
 
-async fn log_model(t: Tracker, r: Object) -> Result<Value> {
+async fn log_inputs(t: Tracker, c: Caller, r: Object) -> Result<Value> {
+    let inputs = json::run_inputs_in(&r)?;
+    t.log_inputs(&c, &json::required(&r, "run_id")?, inputs)
+        .await?;
+    Ok(json!({}))
+}
+
+async fn log_outputs(t: Tracker, c: Caller, r: Object) -> Result<Value> {
+    let outputs = json::model_outputs_in(&r)?;
+    t.log_outputs(&c, &json::required(&r, "run_id")?, outputs)
+        .await?;
+    Ok(json!({}))
+}
+
+async fn log_model(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let model_json = json::required(&r, "model_json")?;
-    t.log_model(&json::run_id(&r)?, &model_json).await?;
+    t.log_model(&c, &json::run_id(&r)?, &model_json).await?;
     Ok(json!({}))
 }
 
@@ -491,6 +512,7 @@ async fn log_model(t: Tracker, r: Object) -> Result<Value> {
 /// beyond; `headers` is empty. The host is the one the client used to reach us.
 async fn presigned_url(
     State(t): State<Tracker>,
+    Extension(c): Extension<Caller>,
     headers: HeaderMap,
     request: Request,
     for_upload: bool,
@@ -505,8 +527,7 @@ async fn presigned_url(
                     "Invalid value {expiration} for parameter 'expiration': must be positive."
                 )));
             }
-            let (target, size) = t
-                .artifact_target(&json::run_id(&r)?, &path, for_upload)
+            let (target, size) = t.artifact_target(&c, &json::run_id(&r)?, &path, for_upload)
                 .await?;
             let host = headers
                 .get(header::HOST)
@@ -542,6 +563,7 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
 /// log-batch, the hot route: typed parsing first, the generic path for any other shape.
 async fn log_batch_fast(
     State(t): State<Tracker>,
+    Extension(c): Extension<Caller>,
     headers: HeaderMap,
     request: Request,
 ) -> Response {
@@ -551,11 +573,11 @@ async fn log_batch_fast(
     };
     respond(match batch::LogBatchBody::parse(&bytes) {
         Some(body) => match body.into_writes() {
-            Ok((run_id, writes)) => t.log_batch(&run_id, writes).await.map(|()| json!({})),
+            Ok((run_id, writes)) => t.log_batch(&c, &run_id, writes).await.map(|()| json!({})),
             Err(e) => Err(e),
         },
         None => match json::parse_body(&bytes) {
-            Ok(req) => log_batch(t, req).await,
+            Ok(req) => log_batch(t, c, req).await,
             Err(e) => Err(e),
         },
     })
@@ -563,25 +585,28 @@ async fn log_batch_fast(
 
 /// A whole history (no `max_results`) is streamed, so its size does not matter; pages are
 /// answered at once.
-async fn get_history(t: Tracker, r: Object) -> Result<Response> {
+async fn get_history(t: Tracker, c: Caller, r: Object) -> Result<Response> {
     let key = json::required(&r, "metric_key")?;
     let run_id = json::run_id(&r)?;
     let page_token = json::string(&r, "page_token")?.unwrap_or_default();
     let max_results = json::int64(&r, "max_results")?.unwrap_or(0);
     if max_results == 0 && page_token.is_empty() {
         let blocks = t
-            .history_blocks(HistoryRead {
-                run_id,
-                key: key.clone(),
-                start_step: None,
-                end_step: None,
-                block_points: REST_HISTORY_BLOCK_POINTS,
-            })
+            .history_blocks(
+                &c,
+                HistoryRead {
+                    run_id,
+                    key: key.clone(),
+                    start_step: None,
+                    end_step: None,
+                    block_points: REST_HISTORY_BLOCK_POINTS,
+                },
+            )
             .await?;
         return Ok(streamed::history(&key, blocks));
     }
     let page = t
-        .metric_history(&run_id, &key, &page_token, max_results)
+        .metric_history(&c, &run_id, &key, &page_token, max_results)
         .await?;
     let metrics: Vec<Value> = page.items.iter().map(|p| json::metric(&key, p)).collect();
     let body = if metrics.is_empty() {
@@ -592,7 +617,7 @@ async fn get_history(t: Tracker, r: Object) -> Result<Response> {
     Ok(respond(Ok(page_token_out(body, page.next_page_token))))
 }
 
-async fn get_history_bulk_interval(t: Tracker, r: Object) -> Result<Value> {
+async fn get_history_bulk_interval(t: Tracker, c: Caller, r: Object) -> Result<Value> {
     let run_ids = json::strings(&r, "run_ids")?;
     if run_ids.is_empty() {
         return Err(TrackingError::invalid(
@@ -619,14 +644,17 @@ async fn get_history_bulk_interval(t: Tracker, r: Object) -> Result<Value> {
         )));
     }
     let series = t
-        .sampled_history(SampledHistory {
-            run_ids,
-            keys: vec![key.clone()],
-            max_points: max as usize,
-            start_step: start,
-            end_step: end,
-            method: Sampling::MinMax,
-        })
+        .sampled_history(
+            &c,
+            SampledHistory {
+                run_ids,
+                keys: vec![key.clone()],
+                max_points: max as usize,
+                start_step: start,
+                end_step: end,
+                method: Sampling::MinMax,
+            },
+        )
         .await?;
     let metrics: Vec<Value> = series
         .iter()
@@ -645,9 +673,11 @@ async fn get_history_bulk_interval(t: Tracker, r: Object) -> Result<Value> {
     })
 }
 
-async fn list_artifacts(t: Tracker, r: Object) -> Result<Response> {
+async fn list_artifacts(t: Tracker, c: Caller, r: Object) -> Result<Response> {
     let path = json::string(&r, "path")?.unwrap_or_default();
-    let (root_uri, files) = t.list_artifacts(&json::run_id(&r)?, &path, false).await?;
+    let (root_uri, files) = t
+        .list_artifacts(&c, &json::run_id(&r)?, &path, false)
+        .await?;
     let head = format!("\"root_uri\":{}", Value::from(root_uri));
     Ok(streamed::files(head, files, |f| &f.path))
 }
@@ -678,14 +708,18 @@ fn multipart_unsupported() -> TrackingError {
 }
 
 /// The proxy lists one level and names entries by their last component, as MLflow's does.
-async fn proxy_list(State(t): State<Tracker>, RawQuery(q): RawQuery) -> Response {
+async fn proxy_list(
+    State(t): State<Tracker>,
+    Extension(c): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let result = async {
         let req = match q.as_deref() {
             Some(q) => json::parse_query(q)?,
             None => Object::default(),
         };
         let path = json::string(&req, "path")?.unwrap_or_default();
-        let files = t.list_artifacts_at(&path).await?;
+        let files = t.list_artifacts_at(&c, &path).await?;
         Ok::<_, TrackingError>(streamed::files(String::new(), files, |f| {
             f.path.rsplit('/').next().unwrap_or(&f.path)
         }))
@@ -715,13 +749,14 @@ fn check_content_length(headers: &HeaderMap, limit: u64, what: &str) -> Result<(
 
 async fn proxy_upload(
     State(t): State<Tracker>,
+    Extension(c): Extension<Caller>,
     Path(path): Path<String>,
     headers: HeaderMap,
     request: Request,
 ) -> Response {
     let result = async {
         check_content_length(&headers, t.max_artifact_bytes(), "artifact")?;
-        let mut upload = t.begin_artifact_upload_at(&path).await?;
+        let mut upload = t.begin_artifact_upload_at(&c, &path).await?;
         let mut body = request.into_body().into_data_stream();
         while let Some(chunk) = body.next().await {
             let chunk =
@@ -734,8 +769,12 @@ async fn proxy_upload(
     respond(result.map(|_| json!({})))
 }
 
-async fn proxy_download(State(t): State<Tracker>, Path(path): Path<String>) -> Response {
-    match t.open_artifact_at(&path).await {
+async fn proxy_download(
+    State(t): State<Tracker>,
+    Extension(c): Extension<Caller>,
+    Path(path): Path<String>,
+) -> Response {
+    match t.open_artifact_at(&c, &path).await {
         Ok((file, size)) => {
             let name = path
                 .rsplit('/')
@@ -761,8 +800,12 @@ async fn proxy_download(State(t): State<Tracker>, Path(path): Path<String>) -> R
     }
 }
 
-async fn proxy_delete(State(t): State<Tracker>, Path(path): Path<String>) -> Response {
-    respond(t.delete_artifact_at(&path).await.map(|()| json!({})))
+async fn proxy_delete(
+    State(t): State<Tracker>,
+    Extension(c): Extension<Caller>,
+    Path(path): Path<String>,
+) -> Response {
+    respond(t.delete_artifact_at(&c, &path).await.map(|()| json!({})))
 }
 
 /// Unknown paths under the API prefixes: MLflow's 404, not the gRPC fallback.
