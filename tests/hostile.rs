@@ -662,6 +662,27 @@ async fn small_limits_hold() {
         );
     }
 
+    // log-batch (its own fast parser) reads numbers by the same rule.
+    for (value, expected) in [(r#""nan""#, 400), (r#""NaN ""#, 200), (r#""1e999""#, 200)] {
+        let body = format!(
+            r#"{{"run_id": "{run_id}", "metrics": [{{"key": "b", "value": {value}, "timestamp": 1, "step": 0}}]}}"#
+        );
+        let (status, reply) = http(
+            addr,
+            "POST",
+            "/api/2.0/mlflow/runs/log-batch",
+            Some("application/json"),
+            body.as_bytes(),
+        )
+        .await;
+        assert_eq!(
+            status,
+            expected,
+            "log-batch value {value}: {}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+
     let path = format!("0/{run_id}/artifacts");
     let (status, _) = http(addr, "GET", &format!("{PROXY}?path={path}"), None, b"").await;
     assert_eq!(status, 200);

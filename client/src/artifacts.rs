@@ -185,12 +185,14 @@ impl Backend {
             }
             #[cfg(feature = "embedded")]
             Backend::Embedded(tracker) => {
-                let (mut file, _) = tracker
+                let mut read = tracker
                     .open_artifact(&Caller::InProcess, run_id, path)
                     .await?;
-                tokio::io::copy(&mut file, &mut out)
-                    .await
-                    .map_err(|e| io(tmp, e))?;
+                while let Some(chunk) = read.bytes.next().await {
+                    out.write_all(&chunk.map_err(|e| io(tmp, e))?)
+                        .await
+                        .map_err(|e| io(tmp, e))?;
+                }
             }
         }
         out.flush().await.map_err(|e| io(tmp, e))?;

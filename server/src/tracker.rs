@@ -13,7 +13,7 @@ use futures::FutureExt;
 use tokio::sync::Semaphore;
 use tracing::instrument;
 
-use crate::artifacts::{ArtifactFile, ArtifactStore, Upload};
+use crate::artifacts::{ArtifactFile, ArtifactRead, ArtifactStore, Upload};
 use crate::domain::caller::{Caller, Need, Permission};
 use crate::domain::{
     names, now_ms, validate, Experiment, ExperimentId, Lifecycle, ModelOutput, Point, Run, RunId,
@@ -840,17 +840,24 @@ impl Tracker {
         self.artifacts.begin_upload(&dir, path).await
     }
 
-    /// Opens the artifact file `path` of a run; returns it with its size.
+    /// Reads the artifact file `path` of a run: its size, and its bytes as a stream.
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn open_artifact(
         &self,
         caller: &Caller,
         run_id: &str,
         path: &str,
-    ) -> Result<(tokio::fs::File, u64)> {
+    ) -> Result<ArtifactRead> {
         self.authorize(caller, Need::Run(Permission::Read, run_id))?;
         let (_, dir) = self.artifact_dir(run_id, false).await?;
-        self.artifacts.open_file(&dir, path).await
+        let (file, size) = self.artifacts.open_file(&dir, path).await?;
+        Ok(ArtifactRead {
+            size,
+            bytes: futures::StreamExt::boxed(tokio_util::io::ReaderStream::with_capacity(
+                file,
+                crate::artifacts::READ_CHUNK_BYTES,
+            )),
+        })
     }
 
     /// Lists artifacts of a run under `path`; returns the run's artifact URI and the entries.
@@ -968,11 +975,7 @@ impl Tracker {
 
     /// Downloads through the artifact proxy (see [`Tracker::begin_artifact_upload_at`]).
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn open_artifact_at(
-        &self,
-        caller: &Caller,
-        path: &str,
-    ) -> Result<(tokio::fs::File, u64)> {
+    pub async fn open_artifact_at(&self, caller: &Caller, path: &str) -> Result<ArtifactRead> {
         let (info, rel) = self.locate_artifact_path(path).await?;
         self.open_artifact(caller, &info.run_id.to_string(), &rel)
             .await

@@ -10,3 +10,17 @@ mod store;
 
 pub use path::validate_relative_path;
 pub use store::{ArtifactFile, ArtifactStore, Upload, DEFAULT_MAX_FILE_BYTES};
+
+/// The bytes of an artifact file, read as they are sent (chunks of [`READ_CHUNK_BYTES`]).
+pub type ByteStream = futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>;
+
+/// Size of the chunks an artifact is read in.
+pub const READ_CHUNK_BYTES: usize = 256 << 10;
+
+/// An artifact file being read: its size, and its bytes.
+pub struct ArtifactRead {
+    /// Size in bytes (known before the first chunk).
+    pub size: u64,
+    /// The file's bytes, in order.
+    pub bytes: ByteStream,
+}

@@ -158,6 +158,20 @@ impl RunStatus {
     }
 
     /// Parses MLflow's status name, case-insensitively.
+    /// MLflow's number of a status (RUNNING = 1 … KILLED = 5), as both wire formats carry
+    /// it.
+    pub fn from_number(n: i64) -> Option<Self> {
+        [
+            RunStatus::Running,
+            RunStatus::Scheduled,
+            RunStatus::Finished,
+            RunStatus::Failed,
+            RunStatus::Killed,
+        ]
+        .get(usize::try_from(n.checked_sub(1)?).ok()?)
+        .copied()
+    }
+
     pub fn from_name(s: &str) -> Option<Self> {
         [
             Self::Running,

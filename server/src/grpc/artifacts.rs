@@ -5,9 +5,7 @@
 
 use std::pin::Pin;
 
-use futures::Stream;
-use tokio::io::AsyncReadExt;
-use tokio_stream::wrappers::ReceiverStream;
+use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::instrument;
 use trackd_proto::v1 as pb;
@@ -19,9 +17,6 @@ use crate::identity::grpc_caller;
 use crate::tracker::Tracker;
 
 pub use trackd_proto::v1::artifact_service_server::ArtifactServiceServer;
-
-/// Size of the chunks a download sends.
-pub const DOWNLOAD_CHUNK_BYTES: usize = 256 << 10;
 
 /// `ArtifactService` implementation.
 #[derive(Clone)]
@@ -97,41 +92,34 @@ impl ArtifactService for ArtifactGrpc {
     ) -> Result<Response<DownloadStream>, Status> {
         let caller = grpc_caller(&request)?;
         let r = request.into_inner();
-        let (mut file, size) = self
+        let read = self
             .tracker
             .open_artifact(&caller, &r.run_id, &r.path)
             .await?;
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(async move {
-            let mut first = true;
-            loop {
-                let mut buf = vec![0u8; DOWNLOAD_CHUNK_BYTES];
-                let n = match file.read(&mut buf).await {
-                    Ok(n) => n,
-                    Err(e) => {
-                        let _ = tx
-                            .send(Err(Status::internal(format!(
-                                "reading the artifact failed: {e}"
-                            ))))
-                            .await;
-                        return;
-                    }
-                };
-                if n == 0 && !first {
-                    return;
-                }
-                buf.truncate(n);
-                let message = pb::DownloadArtifactResponse {
-                    file_size: first.then_some(size as i64),
-                    chunk: buf,
-                };
-                first = false;
-                if tx.send(Ok(message)).await.is_err() || n == 0 {
-                    return;
-                }
-            }
+        // The first message carries the size (and the first chunk, or none for an empty
+        // file); the others carry chunks.
+        let mut size = Some(read.size as i64);
+        let first = if read.size == 0 {
+            Some(Ok(pb::DownloadArtifactResponse {
+                file_size: size.take(),
+                chunk: Vec::new(),
+            }))
+        } else {
+            None
+        };
+        let chunks = read.bytes.map(move |chunk| match chunk {
+            Ok(bytes) => Ok(pb::DownloadArtifactResponse {
+                file_size: size.take(),
+                chunk: bytes.to_vec(),
+            }),
+            Err(e) => Err(Status::internal(format!(
+                "reading the artifact failed: {}",
+                e.kind()
+            ))),
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            futures::stream::iter(first).chain(chunks),
+        )))
     }
 
     #[instrument(skip_all, fields(run_id = %request.get_ref().run_id))]

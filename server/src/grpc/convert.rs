@@ -41,14 +41,8 @@ pub fn status(s: RunStatus) -> pb::RunStatus {
 
 /// Proto enum value → domain run status.
 pub fn status_from(v: i32) -> Result<RunStatus> {
-    match pb::RunStatus::try_from(v) {
-        Ok(pb::RunStatus::Running) => Ok(RunStatus::Running),
-        Ok(pb::RunStatus::Scheduled) => Ok(RunStatus::Scheduled),
-        Ok(pb::RunStatus::Finished) => Ok(RunStatus::Finished),
-        Ok(pb::RunStatus::Failed) => Ok(RunStatus::Failed),
-        Ok(pb::RunStatus::Killed) => Ok(RunStatus::Killed),
-        _ => Err(TrackingError::invalid(format!("Invalid run status {v}"))),
-    }
+    RunStatus::from_number(i64::from(v))
+        .ok_or_else(|| TrackingError::invalid(format!("Invalid run status {v}")))
 }
 
 /// Domain run info → proto.

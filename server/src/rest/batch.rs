@@ -33,10 +33,9 @@ impl<'de> Deserialize<'de> for LenientI64 {
                     .map_err(|_| E::custom(format!("{v} is out of the int64 range")))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<LenientI64, E> {
-                v.trim()
-                    .parse()
+                super::json::int64_text(v)
                     .map(LenientI64)
-                    .map_err(|_| E::custom(format!("'{v}' is not an integer")))
+                    .ok_or_else(|| E::custom(format!("'{v}' is not an integer")))
             }
         }
         d.deserialize_any(V)
@@ -65,16 +64,9 @@ impl<'de> Deserialize<'de> for LenientF64 {
                 Ok(LenientF64(v as f64))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<LenientF64, E> {
-                match v {
-                    "NaN" => Ok(LenientF64(f64::NAN)),
-                    "Infinity" | "inf" => Ok(LenientF64(f64::INFINITY)),
-                    "-Infinity" | "-inf" => Ok(LenientF64(f64::NEG_INFINITY)),
-                    other => other
-                        .trim()
-                        .parse()
-                        .map(LenientF64)
-                        .map_err(|_| E::custom(format!("'{v}' is not a number"))),
-                }
+                super::json::double_text(v)
+                    .map(LenientF64)
+                    .ok_or_else(|| E::custom(format!("'{v}' is not a number")))
             }
         }
         d.deserialize_any(V)

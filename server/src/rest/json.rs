@@ -152,9 +152,25 @@ pub fn int64(req: &Object, name: &str) -> Result<Option<i64>> {
     match present(req, name) {
         None => Ok(None),
         Some(v @ Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| bad(v)),
-        Some(v @ Value::String(s)) => s.trim().parse::<i64>().map(Some).map_err(|_| bad(v)),
+        Some(v @ Value::String(s)) => int64_text(s).map(Some).ok_or_else(|| bad(v)),
         Some(v) => Err(bad(v)),
     }
+}
+
+/// An int64 written as text, as MLflow's JSON parser reads it (surrounding whitespace
+/// allowed). One definition for every REST parser.
+pub fn int64_text(s: &str) -> Option<i64> {
+    s.trim().parse().ok()
+}
+
+/// A double written as text, as MLflow's protobuf JSON parser reads it: like Python's
+/// `float()` (surrounding whitespace; `NaN`, `inf`, `Infinity` in any case; `"1e999"` is
+/// infinity), except that exactly `"nan"` is refused. One definition for every REST parser.
+pub fn double_text(s: &str) -> Option<f64> {
+    if s == "nan" {
+        return None;
+    }
+    s.trim().parse().ok()
 }
 
 /// An optional double: a JSON number, a numeric string, or "NaN" / "Infinity" / "-Infinity".
@@ -167,14 +183,11 @@ pub fn double(req: &Object, name: &str) -> Result<Option<f64>> {
     match present(req, name) {
         None => Ok(None),
         Some(v @ Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| bad(v)),
-        // As MLflow's protobuf JSON parser: a quoted number is read like Python's float()
-        // (surrounding whitespace, `inf`, `Infinity`, `NaN` in any case; `"1e999"` is
-        // infinity), except that exactly "nan" is refused; a bare 1e999 is refused by the
-        // JSON parser itself.
+        // A bare 1e999 is refused by the JSON parser itself.
         Some(v @ Value::String(s)) if s == "nan" => Err(invalid(format!(
             "Invalid value {v} for parameter '{name}': use \"NaN\" for a NaN value."
         ))),
-        Some(v @ Value::String(s)) => s.trim().parse::<f64>().map(Some).map_err(|_| bad(v)),
+        Some(v @ Value::String(s)) => double_text(s).map(Some).ok_or_else(|| bad(v)),
         Some(v) => Err(bad(v)),
     }
 }
@@ -234,10 +247,9 @@ pub fn run_status(req: &Object, name: &str) -> Result<Option<RunStatus>> {
         return Ok(None);
     };
     let parsed = match v {
-        Value::String(s) => {
-            RunStatus::from_name(s).or_else(|| s.parse::<i64>().ok().and_then(status_from_number))
-        }
-        Value::Number(n) => n.as_i64().and_then(status_from_number),
+        Value::String(s) => RunStatus::from_name(s)
+            .or_else(|| s.parse::<i64>().ok().and_then(RunStatus::from_number)),
+        Value::Number(n) => n.as_i64().and_then(RunStatus::from_number),
         _ => None,
     };
     parsed.map(Some).ok_or_else(|| {
@@ -245,18 +257,6 @@ pub fn run_status(req: &Object, name: &str) -> Result<Option<RunStatus>> {
             "Invalid value {v} for parameter '{name}': not a run status."
         ))
     })
-}
-
-fn status_from_number(n: i64) -> Option<RunStatus> {
-    [
-        RunStatus::Running,
-        RunStatus::Scheduled,
-        RunStatus::Finished,
-        RunStatus::Failed,
-        RunStatus::Killed,
-    ]
-    .get(usize::try_from(n - 1).ok()?)
-    .copied()
 }
 
 /// A view type by name or number (default ACTIVE_ONLY).

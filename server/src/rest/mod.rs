@@ -775,24 +775,23 @@ async fn proxy_download(
     Path(path): Path<String>,
 ) -> Response {
     match t.open_artifact_at(&c, &path).await {
-        Ok((file, size)) => {
+        Ok(read) => {
             let name = path
                 .rsplit('/')
                 .next()
                 .unwrap_or("artifact")
                 .replace(['"', '\\'], "");
-            let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 << 10);
             (
                 [
                     (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-                    (header::CONTENT_LENGTH, size.to_string()),
+                    (header::CONTENT_LENGTH, read.size.to_string()),
                     (
                         header::CONTENT_DISPOSITION,
                         format!("attachment; filename=\"{name}\""),
                     ),
                     (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
                 ],
-                Body::from_stream(stream),
+                Body::from_stream(read.bytes),
             )
                 .into_response()
         }
