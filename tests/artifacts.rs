@@ -41,7 +41,7 @@ fn same_file(a: &Path, b: &Path) {
     );
 }
 
-fn listed(files: &[pb::FileInfo]) -> Vec<(String, bool, Option<i64>)> {
+fn listed(files: &[trackd_client::FileInfo]) -> Vec<(String, bool, Option<u64>)> {
     files
         .iter()
         .map(|f| (f.path.clone(), f.is_dir, f.file_size))
@@ -70,7 +70,7 @@ async fn round_trip(client: &Client) {
             ("data/sub".into(), true, None),
             ("data/sub/b.bin".into(), false, Some(1000)),
             ("data/sub/deep".into(), true, None),
-            ("data/sub/deep/big.bin".into(), false, Some(BIG as i64)),
+            ("data/sub/deep/big.bin".into(), false, Some(BIG as u64)),
         ]
     );
     let one_level = run.list_artifacts("data/sub", false).await.unwrap();

@@ -81,27 +81,22 @@ async fn exercise_handle_api(client: &Client) {
     run.finish().await.unwrap();
 
     let stored = client.get_run(&run_id).await.unwrap();
-    let info = stored.info.unwrap();
-    assert_eq!(info.status, RunStatus::Finished as i32);
+    let info = stored.info;
+    assert_eq!(info.status, RunStatus::Finished);
     assert!(info.end_time.is_some());
     assert_eq!(info.run_name, "first");
-    let inputs = stored.inputs.expect("dataset inputs").dataset_inputs;
+    let inputs = stored.datasets;
     assert_eq!(inputs.len(), 1, "the same dataset twice is linked once");
-    assert_eq!(inputs[0].dataset.as_ref(), Some(&iris));
-    assert_eq!(inputs[0].tags[0].value, "train");
-    let data = stored.data.unwrap();
-    let tag = |k: &str| {
-        data.tags
-            .iter()
-            .find(|t| t.key == k)
-            .map(|t| t.value.clone())
-    };
+    assert_eq!(inputs[0].dataset, iris);
+    assert_eq!(inputs[0].tags["mlflow.data.context"], "train");
+    let data = stored.data;
+    let tag = |k: &str| data.tags.get(k).cloned();
     assert_eq!(tag("team").as_deref(), Some("a"));
     assert_eq!(tag("phase").as_deref(), Some("train"));
     assert_eq!(tag("mlflow.source.type").as_deref(), Some("LOCAL"));
     assert!(tag("mlflow.user").is_some() && tag("mlflow.source.name").is_some());
     assert_eq!(data.params.len(), 3);
-    let loss = data.metrics.iter().find(|m| m.key == "loss").unwrap();
+    let loss = data.metrics["loss"];
     assert_eq!(loss.step, 2499);
     assert_full_history(client, &run_id, "loss", 2500).await;
     assert_full_history(client, &run_id, "acc", 2500).await;
@@ -120,15 +115,8 @@ async fn exercise_handle_api(client: &Client) {
         .await
         .unwrap();
     let child_run = client.get_run(child.id()).await.unwrap();
-    let parent_tag = child_run
-        .data
-        .unwrap()
-        .tags
-        .into_iter()
-        .find(|t| t.key == "mlflow.parentRunId")
-        .unwrap();
-    assert_eq!(parent_tag.value, parent.id());
-    assert_eq!(child_run.info.unwrap().experiment_id, exp);
+    assert_eq!(child_run.data.tags["mlflow.parentRunId"], parent.id());
+    assert_eq!(child_run.info.experiment_id, exp);
     child.finish().await.unwrap();
     parent.end(RunStatus::Failed).await.unwrap();
     let runs = client.search_runs(&[&exp]).await.unwrap();
@@ -678,9 +666,7 @@ async fn dropped_run_is_killed() {
     eventually("the dropped run is KILLED", || {
         let client = client.clone();
         let id = id.clone();
-        async move {
-            client.get_run(&id).await.unwrap().info.unwrap().status == RunStatus::Killed as i32
-        }
+        async move { client.get_run(&id).await.unwrap().info.status == RunStatus::Killed }
     })
     .await;
     assert_eq!(client.metric_history(&id, "m").await.unwrap().len(), 1);
@@ -697,8 +683,8 @@ async fn resume_by_id() {
     run.finish().await.unwrap();
     let resumed = client.resume_run(&id).await.unwrap();
     assert_eq!(
-        client.get_run(&id).await.unwrap().info.unwrap().status,
-        RunStatus::Running as i32
+        client.get_run(&id).await.unwrap().info.status,
+        RunStatus::Running
     );
     resumed.log_metric("m", 2.0, 1).await.unwrap();
     resumed.finish().await.unwrap();

@@ -9,12 +9,7 @@ use trackd_client::fluent::{self, StartRun};
 use trackd_client::{Client, ClientError, RunStatus};
 
 fn tag(run: &trackd_client::Run, key: &str) -> Option<String> {
-    run.data
-        .as_ref()?
-        .tags
-        .iter()
-        .find(|t| t.key == key)
-        .map(|t| t.value.clone())
+    run.data.tags.get(key).cloned()
 }
 
 fn clear_env() {
@@ -46,15 +41,8 @@ async fn fluent_api_follows_mlflow() {
     fluent::end_run(RunStatus::Finished).await.unwrap();
     assert!(fluent::active_run().await.is_none());
     let stored = client.get_run(auto.id()).await.unwrap();
-    assert_eq!(
-        stored.info.as_ref().unwrap().status,
-        RunStatus::Finished as i32
-    );
-    assert_eq!(
-        stored.data.as_ref().unwrap().metrics[0].step,
-        0,
-        "step defaults to 0"
-    );
+    assert_eq!(stored.info.status, RunStatus::Finished);
+    assert_eq!(stored.data.metrics["m"].step, 0, "step defaults to 0");
     assert_eq!(
         fluent::last_active_run_id().await.as_deref(),
         Some(auto.id())
@@ -94,10 +82,7 @@ async fn fluent_api_follows_mlflow() {
         3
     );
     let parent_run = fluent::get_run(parent.id()).await.unwrap();
-    assert_eq!(
-        parent_run.info.as_ref().unwrap().status,
-        RunStatus::Failed as i32
-    );
+    assert_eq!(parent_run.info.status, RunStatus::Failed);
     assert_eq!(tag(&parent_run, "kind").as_deref(), Some("sweep"));
 
     // MLFLOW_RUN_ID resumes that run, once.
@@ -107,14 +92,8 @@ async fn fluent_api_follows_mlflow() {
     let resumed = fluent::start_run(StartRun::new()).await.unwrap();
     assert_eq!(resumed.id(), parent.id());
     assert_eq!(
-        client
-            .get_run(parent.id())
-            .await
-            .unwrap()
-            .info
-            .unwrap()
-            .status,
-        RunStatus::Running as i32
+        client.get_run(parent.id()).await.unwrap().info.status,
+        RunStatus::Running
     );
     fluent::end_run(RunStatus::Finished).await.unwrap();
     let fresh = fluent::start_run(StartRun::new()).await.unwrap();
@@ -178,14 +157,8 @@ async fn fluent_api_follows_mlflow() {
         "{mismatch}"
     );
     assert_eq!(
-        client
-            .get_run(by_arg.id())
-            .await
-            .unwrap()
-            .info
-            .unwrap()
-            .status,
-        RunStatus::Finished as i32
+        client.get_run(by_arg.id()).await.unwrap().info.status,
+        RunStatus::Finished
     );
     assert!(fluent::active_run().await.is_none());
     std::env::remove_var("MLFLOW_EXPERIMENT_ID");

@@ -53,10 +53,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     run.finish().await?;
 
     let stored = client.get_run(&run_id).await?;
-    let data = stored.data.unwrap_or_default();
+    let data = stored.data;
     println!("demo run {run_id} in experiment {experiment}:");
-    for m in &data.metrics {
-        println!("  latest {} = {:.4} (step {})", m.key, m.value, m.step);
+    for (key, m) in &data.metrics {
+        println!("  latest {key} = {:.4} (step {})", m.value, m.step);
     }
     println!(
         "  {} points of train/loss stored",

@@ -52,19 +52,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     fluent::end_run(RunStatus::Finished).await?;
 
     let stored = fluent::get_run(run.id()).await?;
-    let data = stored.data.unwrap_or_default();
-    let param_alpha = data
-        .params
-        .iter()
-        .find(|p| p.key == "alpha")
-        .map(|p| p.value.clone())
-        .unwrap_or_default();
-    let logged_acc = data
-        .metrics
-        .iter()
-        .find(|m| m.key == "accuracy")
-        .map(|m| m.value)
-        .unwrap_or(f64::NAN);
+    let data = stored.data;
+    let param_alpha = data.params.get("alpha").cloned().unwrap_or_default();
+    let logged_acc = data.metrics.get("accuracy").map_or(f64::NAN, |m| m.value);
     let files = run.list_artifacts("", true).await?;
     println!("Tracking URI: {}", fluent::get_tracking_uri().await);
     println!("Run ID: {}", run.id());

@@ -300,7 +300,7 @@ impl Backend {
         &self,
         run_id: &str,
         key: &str,
-    ) -> Result<MetricColumnsStream> {
+    ) -> Result<WireColumnsStream> {
         use futures::StreamExt;
         match self {
             Backend::Remote(Stubs { tracking: c, .. }) => {
@@ -349,5 +349,5 @@ impl Backend {
     }
 }
 
-/// Pieces of one metric's history, in step order.
-pub type MetricColumnsStream = futures::stream::BoxStream<'static, Result<pb::MetricColumns>>;
+/// Pieces of one metric's history, in step order, as they come off the wire.
+pub(crate) type WireColumnsStream = futures::stream::BoxStream<'static, Result<pb::MetricColumns>>;

@@ -14,6 +14,10 @@ use crate::backend::{Backend, CreateRun, Stubs};
 use crate::error::{ClientError, Result};
 use crate::ingest::{Ingest, IngestConfig, IngestStats, Link};
 use crate::run::{ActiveRun, RunBuilder, RunHandle};
+use crate::types::{
+    DatasetInput, Experiment, FileInfo, Metric, MetricColumns, MetricColumnsStream, Run, RunInfo,
+    RunStatus,
+};
 use crate::uri::{self, Target};
 
 /// A tracking client. `Clone + Send + Sync`: clones share one gRPC channel (or one embedded
@@ -221,8 +225,13 @@ impl Client {
     /// assert_eq!(default.name, "Default");
     /// # Ok(()) }
     /// ```
-    pub async fn get_experiment(&self, experiment_id: &str) -> Result<pb::Experiment> {
-        self.inner.backend.get_experiment(experiment_id).await
+    pub async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        Ok(self
+            .inner
+            .backend
+            .get_experiment(experiment_id)
+            .await?
+            .into())
     }
 
     /// An experiment by name, or `None` if there is none.
@@ -240,9 +249,9 @@ impl Client {
     /// assert!(client.get_experiment_by_name("cifar").await?.is_none());
     /// # Ok(()) }
     /// ```
-    pub async fn get_experiment_by_name(&self, name: &str) -> Result<Option<pb::Experiment>> {
+    pub async fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
         match self.inner.backend.get_experiment_by_name(name).await {
-            Ok(e) => Ok(Some(e)),
+            Ok(e) => Ok(Some(e.into())),
             Err(e) if e.code() == tonic::Code::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -270,7 +279,7 @@ impl Client {
             Ok(id) => Ok(id),
             Err(e) if e.code() == tonic::Code::AlreadyExists => {
                 let exp = self.inner.backend.get_experiment_by_name(name).await?;
-                active_experiment_id(exp)
+                active_experiment_id(exp.into())
             }
             Err(e) => Err(e),
         }
@@ -286,7 +295,7 @@ impl Client {
     /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
     /// let id = client.create_experiment("scratch").await?;
     /// client.delete_experiment(&id).await?;
-    /// assert_eq!(client.get_experiment(&id).await?.lifecycle_stage, "deleted");
+    /// assert!(client.get_experiment(&id).await?.deleted);
     /// # Ok(()) }
     /// ```
     pub async fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
@@ -332,7 +341,7 @@ impl Client {
     /// let run_id = run.id().to_owned();
     /// run.finish().await?;
     /// let run = client.resume_run(&run_id).await?;
-    /// assert_eq!(run.info().status, RunStatus::Running as i32);
+    /// assert_eq!(run.info().status, RunStatus::Running);
     /// run.log_metric("loss", 0.1, 1000).await?;
     /// run.finish().await?;
     /// # Ok(()) }
@@ -349,8 +358,8 @@ impl Client {
         experiment_id: Option<&str>,
     ) -> Result<ActiveRun> {
         let run = self.get_run(run_id).await?;
-        let info = run.info.unwrap_or_default();
-        if info.lifecycle_stage == "deleted" {
+        let info = run.info;
+        if info.deleted {
             return Err(ClientError::Usage(format!(
                 "Cannot resume run {run_id}: it is deleted."
             )));
@@ -373,7 +382,7 @@ impl Client {
             .backend
             .update_run(run_id, Some(pb::RunStatus::Running), None)
             .await?;
-        Ok(ActiveRun::new(self.clone(), info))
+        Ok(ActiveRun::new(self.clone(), info.into()))
     }
 
     /// A logging handle for an existing run, without taking over its lifecycle (the run is
@@ -395,7 +404,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn attach(&self, run_id: &str) -> Result<RunHandle> {
-        let info = self.get_run(run_id).await?.info.unwrap_or_default();
+        let info = self.get_run(run_id).await?.info;
         Ok(RunHandle::new(self.clone(), info))
     }
 
@@ -414,13 +423,13 @@ impl Client {
     /// # let run = client.start_run().start().await?;
     /// run.log_param("lr", 0.01).await?;
     /// let fetched = client.get_run(run.id()).await?;
-    /// let params = fetched.data.unwrap_or_default().params;
-    /// assert!(params.iter().any(|p| p.key == "lr" && p.value == "0.01"));
+    /// let params = fetched.data.params;
+    /// assert_eq!(params["lr"], "0.01");
     /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn get_run(&self, run_id: &str) -> Result<pb::Run> {
-        self.inner.backend.get_run(run_id).await
+    pub async fn get_run(&self, run_id: &str) -> Result<Run> {
+        Ok(self.inner.backend.get_run(run_id).await?.into())
     }
 
     /// Every run of the given experiments, newest first (all pages).
@@ -440,7 +449,7 @@ impl Client {
     /// assert_eq!(client.search_runs(&[&experiment]).await?.len(), 2);
     /// # Ok(()) }
     /// ```
-    pub async fn search_runs(&self, experiment_ids: &[&str]) -> Result<Vec<pb::Run>> {
+    pub async fn search_runs(&self, experiment_ids: &[&str]) -> Result<Vec<Run>> {
         let ids: Vec<String> = experiment_ids.iter().map(|s| (*s).to_owned()).collect();
         let mut out = Vec::new();
         let mut token = String::new();
@@ -450,7 +459,7 @@ impl Client {
                 .backend
                 .search_runs(ids.clone(), 1000, token)
                 .await?;
-            out.extend(runs);
+            out.extend(runs.into_iter().map(Run::from));
             if next.is_empty() {
                 return Ok(out);
             }
@@ -481,13 +490,13 @@ impl Client {
     /// ([`Client::metric_history_stream`]) and is collected here. For long series,
     /// [`Client::metric_history_columns`] holds a third of the memory, and the stream itself
     /// only what the caller keeps.
-    pub async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<pb::Metric>> {
+    pub async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
         use futures::TryStreamExt;
         let mut pieces = self.metric_history_stream(run_id, key).await?;
         let mut out = Vec::new();
         while let Some(c) = pieces.try_next().await? {
             out.extend(c.steps.iter().zip(&c.timestamps).zip(&c.values).map(
-                |((&step, &timestamp), &value)| pb::Metric {
+                |((&step, &timestamp), &value)| Metric {
                     key: key.to_owned(),
                     value,
                     timestamp,
@@ -529,8 +538,14 @@ impl Client {
         &self,
         run_id: &str,
         key: &str,
-    ) -> Result<crate::MetricColumnsStream> {
-        self.inner.backend.metric_history_stream(run_id, key).await
+    ) -> Result<MetricColumnsStream> {
+        use futures::StreamExt;
+        let pieces = self
+            .inner
+            .backend
+            .metric_history_stream(run_id, key)
+            .await?;
+        Ok(pieces.map(|piece| piece.map(MetricColumns::from)).boxed())
     }
 
     /// Every point of a metric in columns (steps, timestamps, values), in step order: the
@@ -553,14 +568,10 @@ impl Client {
     /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn metric_history_columns(
-        &self,
-        run_id: &str,
-        key: &str,
-    ) -> Result<pb::MetricColumns> {
+    pub async fn metric_history_columns(&self, run_id: &str, key: &str) -> Result<MetricColumns> {
         use futures::TryStreamExt;
         let mut pieces = self.metric_history_stream(run_id, key).await?;
-        let mut all = pb::MetricColumns {
+        let mut all = MetricColumns {
             key: key.to_owned(),
             ..Default::default()
         };
@@ -586,14 +597,16 @@ impl Client {
     /// run.finish().await?;
     /// // Later, e.g. from a scheduler that learned the job's outcome:
     /// let info = client.set_terminated(&run_id, RunStatus::Failed).await?;
-    /// assert_eq!(info.status, RunStatus::Failed as i32);
+    /// assert_eq!(info.status, RunStatus::Failed);
     /// # Ok(()) }
     /// ```
-    pub async fn set_terminated(&self, run_id: &str, status: pb::RunStatus) -> Result<pb::RunInfo> {
-        self.inner
+    pub async fn set_terminated(&self, run_id: &str, status: RunStatus) -> Result<RunInfo> {
+        Ok(self
+            .inner
             .backend
-            .update_run(run_id, Some(status), Some(now_ms()))
-            .await
+            .update_run(run_id, Some(status.to_wire()), Some(now_ms()))
+            .await?
+            .into())
     }
 
     // --- logging to any run by id ---------------------------------------------------------
@@ -640,7 +653,7 @@ impl Client {
     /// let run_id = run.id();
     /// client.log_metrics(run_id, &[("loss", 0.3), ("accuracy", 0.9)], 1, 1_700_000_000_000).await?;
     /// client.flush().await?;
-    /// assert_eq!(client.get_run(run_id).await?.data.unwrap_or_default().metrics.len(), 2);
+    /// assert_eq!(client.get_run(run_id).await?.data.metrics.len(), 2);
     /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
@@ -708,14 +721,15 @@ impl Client {
     ///     ..Default::default()
     /// };
     /// client
-    ///     .log_inputs(run_id, vec![DatasetInput { dataset: Some(iris), tags: vec![] }])
+    ///     .log_inputs(run_id, vec![DatasetInput { dataset: iris, ..Default::default() }])
     ///     .await?;
-    /// let inputs = client.get_run(run_id).await?.inputs.unwrap_or_default();
-    /// assert_eq!(inputs.dataset_inputs.len(), 1);
+    /// let datasets = client.get_run(run_id).await?.datasets;
+    /// assert_eq!(datasets[0].dataset.name, "iris");
     /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn log_inputs(&self, run_id: &str, datasets: Vec<pb::DatasetInput>) -> Result<()> {
+    pub async fn log_inputs(&self, run_id: &str, datasets: Vec<DatasetInput>) -> Result<()> {
+        let datasets = datasets.into_iter().map(Into::into).collect();
         self.inner.backend.log_inputs(run_id, datasets).await
     }
 
@@ -830,13 +844,16 @@ impl Client {
         run_id: &str,
         path: &str,
         recursive: bool,
-    ) -> Result<Vec<pb::FileInfo>> {
+    ) -> Result<Vec<FileInfo>> {
         Ok(self
             .inner
             .backend
             .list_artifacts(run_id, path, recursive)
             .await?
-            .1)
+            .1
+            .into_iter()
+            .map(FileInfo::from)
+            .collect())
     }
 
     /// Downloads the artifact file or directory `path` of a run into the local directory
@@ -962,8 +979,8 @@ impl Client {
     }
 }
 
-fn active_experiment_id(exp: pb::Experiment) -> Result<String> {
-    if exp.lifecycle_stage == "deleted" {
+fn active_experiment_id(exp: Experiment) -> Result<String> {
+    if exp.deleted {
         return Err(ClientError::Api {
             code: crate::ErrorKind::InvalidArgument.grpc_code(),
             error_code: crate::ErrorKind::InvalidArgument.mlflow_error_code().into(),

@@ -32,7 +32,6 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Mutex;
-use trackd_proto::v1 as pb;
 
 use crate::Client;
 use crate::error::{ClientError, Result};
@@ -225,8 +224,8 @@ impl StartRun {
     /// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
     /// let parent = fluent::start_run(StartRun::new()).await?;
     /// let child = fluent::start_run(StartRun::new().nested(true)).await?;
-    /// let tags = fluent::get_run(child.id()).await?.data.unwrap_or_default().tags;
-    /// assert!(tags.iter().any(|t| t.key == "mlflow.parentRunId" && t.value == parent.id()));
+    /// let tags = fluent::get_run(child.id()).await?.data.tags;
+    /// assert_eq!(tags["mlflow.parentRunId"], parent.id());
     /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
     /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
     /// # Ok(()) }
@@ -246,8 +245,8 @@ impl StartRun {
     /// use trackd_client::fluent::{self, StartRun};
     /// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
     /// let run = fluent::start_run(StartRun::new().tag("team", "vision")).await?;
-    /// let tags = fluent::get_run(run.id()).await?.data.unwrap_or_default().tags;
-    /// assert!(tags.iter().any(|t| t.key == "team" && t.value == "vision"));
+    /// let tags = fluent::get_run(run.id()).await?.data.tags;
+    /// assert_eq!(tags["team"], "vision");
     /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
     /// # Ok(()) }
     /// ```
@@ -365,7 +364,7 @@ pub async fn set_experiment_by_id(id: &str) -> Result<()> {
     let mut state = STATE.lock().await;
     let client = client_locked(&mut state).await?;
     let exp = client.get_experiment(id).await?;
-    if exp.lifecycle_stage == "deleted" {
+    if exp.deleted {
         return Err(invalid(format!(
             "Cannot set a deleted experiment '{}' as the active experiment.",
             exp.name
@@ -552,12 +551,12 @@ pub async fn last_active_run_id() -> Option<String> {
 /// let run = fluent::start_run(StartRun::new()).await?;
 /// fluent::log_metric("loss", 0.5, Some(0)).await?;
 /// fluent::end_run(RunStatus::Finished).await?;
-/// let info = fluent::get_run(run.id()).await?.info.unwrap_or_default();
-/// assert_eq!(info.status, RunStatus::Finished as i32);
+/// let info = fluent::get_run(run.id()).await?.info;
+/// assert_eq!(info.status, RunStatus::Finished);
 /// fluent::end_run(RunStatus::Finished).await?; // nothing active: no-op
 /// # Ok(()) }
 /// ```
-pub async fn end_run(status: pb::RunStatus) -> Result<()> {
+pub async fn end_run(status: crate::RunStatus) -> Result<()> {
     let run = STATE.lock().await.stack.pop();
     match run {
         Some(run) => run.end(status).await,
@@ -583,8 +582,8 @@ async fn active_or_start() -> Result<RunHandle> {
 /// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
 /// fluent::log_param("lr", 0.01).await?; // starts a run: none was active
 /// let run = fluent::active_run().await.expect("started by log_param");
-/// let params = fluent::get_run(run.id()).await?.data.unwrap_or_default().params;
-/// assert_eq!(params[0].value, "0.01");
+/// let params = fluent::get_run(run.id()).await?.data.params;
+/// assert_eq!(params["lr"], "0.01");
 /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
 /// # Ok(()) }
 /// ```
@@ -603,7 +602,7 @@ pub async fn log_param(key: &str, value: impl Display) -> Result<()> {
 /// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
 /// fluent::log_params([("epochs", 10), ("batch_size", 64)]).await?;
 /// # let run = fluent::active_run().await.unwrap();
-/// # assert_eq!(fluent::get_run(run.id()).await?.data.unwrap_or_default().params.len(), 2);
+/// # assert_eq!(fluent::get_run(run.id()).await?.data.params.len(), 2);
 /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
 /// # Ok(()) }
 /// ```
@@ -650,7 +649,7 @@ pub async fn log_metric(key: &str, value: f64, step: Option<i64>) -> Result<()> 
 /// fluent::log_metrics(&[("loss", 0.3), ("accuracy", 0.9)], Some(1)).await?;
 /// fluent::flush().await?;
 /// # let run = fluent::active_run().await.unwrap();
-/// # assert_eq!(fluent::get_run(run.id()).await?.data.unwrap_or_default().metrics.len(), 2);
+/// # assert_eq!(fluent::get_run(run.id()).await?.data.metrics.len(), 2);
 /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
 /// # Ok(()) }
 /// ```
@@ -672,8 +671,8 @@ pub async fn log_metrics(metrics: &[(&str, f64)], step: Option<i64>) -> Result<(
 /// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
 /// fluent::set_tag("release", "v1.2").await?;
 /// # let run = fluent::active_run().await.unwrap();
-/// # let tags = fluent::get_run(run.id()).await?.data.unwrap_or_default().tags;
-/// # assert!(tags.iter().any(|t| t.key == "release" && t.value == "v1.2"));
+/// # let tags = fluent::get_run(run.id()).await?.data.tags;
+/// # assert_eq!(tags["release"], "v1.2");
 /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
 /// # Ok(()) }
 /// ```
@@ -692,11 +691,11 @@ pub async fn set_tag(key: &str, value: impl Display) -> Result<()> {
 /// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
 /// let run = fluent::start_run(StartRun::new().run_name("baseline")).await?;
 /// let fetched = fluent::get_run(run.id()).await?;
-/// assert_eq!(fetched.info.unwrap_or_default().run_name, "baseline");
+/// assert_eq!(fetched.info.run_name, "baseline");
 /// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
 /// # Ok(()) }
 /// ```
-pub async fn get_run(run_id: &str) -> Result<pb::Run> {
+pub async fn get_run(run_id: &str) -> Result<crate::Run> {
     client().await?.get_run(run_id).await
 }
 
@@ -734,14 +733,14 @@ pub async fn flush() -> Result<()> {
 /// fluent::reset().await?;
 /// assert!(fluent::active_run().await.is_none());
 /// # fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
-/// let info = fluent::get_run(run.id()).await?.info.unwrap_or_default();
-/// assert_eq!(info.status, trackd_client::RunStatus::Killed as i32);
+/// let info = fluent::get_run(run.id()).await?.info;
+/// assert_eq!(info.status, trackd_client::RunStatus::Killed);
 /// # Ok(()) }
 /// ```
 pub async fn reset() -> Result<()> {
     let runs: Vec<ActiveRun> = std::mem::take(&mut STATE.lock().await.stack);
     for run in runs.into_iter().rev() {
-        run.end(pb::RunStatus::Killed).await?;
+        run.end(crate::RunStatus::Killed).await?;
     }
     let mut state = STATE.lock().await;
     *state = State::default();

@@ -47,13 +47,14 @@ mod error;
 pub mod fluent;
 mod ingest;
 mod run;
+mod types;
 pub mod uri;
 
-pub use backend::MetricColumnsStream;
 pub use client::Client;
 pub use error::{ClientError, ErrorKind, Result};
 pub use ingest::{IngestConfig, IngestStats};
 pub use run::{ActiveRun, RunBuilder, RunHandle};
-pub use trackd_proto::v1::{
-    Dataset, DatasetInput, Experiment, InputTag, Metric, Run, RunInfo, RunStatus,
+pub use types::{
+    Dataset, DatasetInput, Experiment, FileInfo, Metric, MetricColumns, MetricColumnsStream,
+    MetricPoint, ModelOutput, Run, RunData, RunInfo, RunStatus,
 };

@@ -12,6 +12,7 @@ use crate::backend::CreateRun;
 use crate::client::{Client, now_ms};
 use crate::context;
 use crate::error::Result;
+use crate::types::{Dataset, DatasetInput, FileInfo, RunInfo, RunStatus};
 
 /// Builds a new run. Created by [`Client::start_run`] or [`RunHandle::start_child`].
 ///
@@ -96,8 +97,8 @@ impl RunBuilder {
     /// # let store = tempfile::tempdir()?;
     /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
     /// let run = client.start_run().tag("team", "vision").tag("priority", 2).start().await?;
-    /// let tags = client.get_run(run.id()).await?.data.unwrap_or_default().tags;
-    /// assert!(tags.iter().any(|t| t.key == "priority" && t.value == "2"));
+    /// let tags = client.get_run(run.id()).await?.data.tags;
+    /// assert_eq!(tags["priority"], "2");
     /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
@@ -116,8 +117,8 @@ impl RunBuilder {
     /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
     /// let parent = client.start_run().run_name("sweep").start().await?;
     /// let child = client.start_run().parent(parent.id()).start().await?;
-    /// let tags = client.get_run(child.id()).await?.data.unwrap_or_default().tags;
-    /// assert!(tags.iter().any(|t| t.key == "mlflow.parentRunId" && t.value == parent.id()));
+    /// let tags = client.get_run(child.id()).await?.data.tags;
+    /// assert_eq!(tags["mlflow.parentRunId"], parent.id());
     /// # child.finish().await?;
     /// # parent.finish().await?;
     /// # Ok(()) }
@@ -135,8 +136,8 @@ impl RunBuilder {
     /// # let store = tempfile::tempdir()?;
     /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
     /// let run = client.start_run().system_tags(false).start().await?;
-    /// let tags = client.get_run(run.id()).await?.data.unwrap_or_default().tags;
-    /// assert!(!tags.iter().any(|t| t.key == "mlflow.user"));
+    /// let tags = client.get_run(run.id()).await?.data.tags;
+    /// assert!(!tags.contains_key("mlflow.user"));
     /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
@@ -155,7 +156,7 @@ impl RunBuilder {
     /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
     /// use trackd_client::RunStatus;
     /// let run = client.start_run().start().await?;
-    /// assert_eq!(run.info().status, RunStatus::Running as i32);
+    /// assert_eq!(run.info().status, RunStatus::Running);
     /// run.finish().await?;
     /// # Ok(()) }
     /// ```
@@ -184,7 +185,12 @@ impl RunBuilder {
                 user_id,
             })
             .await?;
-        Ok(ActiveRun::new(self.client, run.info.unwrap_or_default()))
+        Ok(ActiveRun::new(
+            self.client,
+            run.info
+                .map(RunInfo::from)
+                .unwrap_or_else(|| pb::RunInfo::default().into()),
+        ))
     }
 }
 
@@ -221,11 +227,11 @@ impl RunBuilder {
 #[derive(Clone)]
 pub struct RunHandle {
     client: Client,
-    info: Arc<pb::RunInfo>,
+    info: Arc<RunInfo>,
 }
 
 impl RunHandle {
-    pub(crate) fn new(client: Client, info: pb::RunInfo) -> Self {
+    pub(crate) fn new(client: Client, info: RunInfo) -> Self {
         RunHandle {
             client,
             info: Arc::new(info),
@@ -281,7 +287,7 @@ impl RunHandle {
     /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
-    pub fn info(&self) -> &pb::RunInfo {
+    pub fn info(&self) -> &RunInfo {
         &self.info
     }
 
@@ -457,7 +463,7 @@ impl RunHandle {
     /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
     /// # let run = client.start_run().start().await?;
     /// run.log_params([("epochs", "10"), ("batch_size", "64")]).await?;
-    /// let params = client.get_run(run.id()).await?.data.unwrap_or_default().params;
+    /// let params = client.get_run(run.id()).await?.data.params;
     /// assert_eq!(params.len(), 2);
     /// # run.finish().await?;
     /// # Ok(()) }
@@ -486,8 +492,8 @@ impl RunHandle {
     /// # let run = client.start_run().start().await?;
     /// run.set_tag("dataset", "iris-v1").await?;
     /// run.set_tag("dataset", "iris-v2").await?;
-    /// let tags = client.get_run(run.id()).await?.data.unwrap_or_default().tags;
-    /// assert!(tags.iter().any(|t| t.key == "dataset" && t.value == "iris-v2"));
+    /// let tags = client.get_run(run.id()).await?.data.tags;
+    /// assert_eq!(tags["dataset"], "iris-v2");
     /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
@@ -519,23 +525,17 @@ impl RunHandle {
     ///     ..Default::default()
     /// };
     /// run.log_input(iris, Some("train")).await?;
-    /// # let inputs = client.get_run(run.id()).await?.inputs.unwrap_or_default();
-    /// # assert_eq!(inputs.dataset_inputs[0].tags[0].value, "train");
+    /// # let datasets = client.get_run(run.id()).await?.datasets;
+    /// # assert_eq!(datasets[0].tags["mlflow.data.context"], "train");
     /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn log_input(&self, dataset: pb::Dataset, context: Option<&str>) -> Result<()> {
+    pub async fn log_input(&self, dataset: Dataset, context: Option<&str>) -> Result<()> {
         let tags = context
-            .map(|c| pb::InputTag {
-                key: "mlflow.data.context".into(),
-                value: c.into(),
-            })
+            .map(|c| ("mlflow.data.context".to_owned(), c.to_owned()))
             .into_iter()
             .collect();
-        let input = pb::DatasetInput {
-            tags,
-            dataset: Some(dataset),
-        };
+        let input = DatasetInput { dataset, tags };
         self.client.log_inputs(self.id(), vec![input]).await
     }
 
@@ -633,7 +633,7 @@ impl RunHandle {
     /// # run.finish().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn list_artifacts(&self, path: &str, recursive: bool) -> Result<Vec<pb::FileInfo>> {
+    pub async fn list_artifacts(&self, path: &str, recursive: bool) -> Result<Vec<FileInfo>> {
         self.client.list_artifacts(self.id(), path, recursive).await
     }
 
@@ -731,7 +731,7 @@ pub struct ActiveRun {
 }
 
 impl ActiveRun {
-    pub(crate) fn new(client: Client, info: pb::RunInfo) -> Self {
+    pub(crate) fn new(client: Client, info: RunInfo) -> Self {
         ActiveRun {
             handle: RunHandle {
                 client,
@@ -773,13 +773,13 @@ impl ActiveRun {
     /// use trackd_client::RunStatus;
     /// let run_id = run.id().to_owned();
     /// run.finish().await?;
-    /// let info = client.get_run(&run_id).await?.info.unwrap_or_default();
-    /// assert_eq!(info.status, RunStatus::Finished as i32);
+    /// let info = client.get_run(&run_id).await?.info;
+    /// assert_eq!(info.status, RunStatus::Finished);
     /// assert!(info.end_time.is_some_and(|t| t > 0));
     /// # Ok(()) }
     /// ```
     pub async fn finish(self) -> Result<()> {
-        self.end(pb::RunStatus::Finished).await
+        self.end(RunStatus::Finished).await
     }
 
     /// Flushes and ends the run with `status`. The run is ended even when the flush reports
@@ -795,11 +795,11 @@ impl ActiveRun {
     /// use trackd_client::RunStatus;
     /// let run_id = run.id().to_owned();
     /// run.end(RunStatus::Failed).await?;
-    /// let info = client.get_run(&run_id).await?.info.unwrap_or_default();
-    /// assert_eq!(info.status, RunStatus::Failed as i32);
+    /// let info = client.get_run(&run_id).await?.info;
+    /// assert_eq!(info.status, RunStatus::Failed);
     /// # Ok(()) }
     /// ```
-    pub async fn end(self, status: pb::RunStatus) -> Result<()> {
+    pub async fn end(self, status: RunStatus) -> Result<()> {
         self.ended.store(true, Ordering::Relaxed);
         let flushed = self.handle.flush().await;
         self.handle
@@ -824,13 +824,13 @@ impl Drop for ActiveRun {
             return;
         }
         let status = if std::thread::panicking() {
-            pb::RunStatus::Failed
+            RunStatus::Failed
         } else {
-            pb::RunStatus::Killed
+            RunStatus::Killed
         };
         tracing::warn!(
             run_id = %self.handle.id(),
-            status = status.as_str_name(),
+            status = status.as_str(),
             "run dropped without finish(); ending it on a best-effort basis (call .finish().await)"
         );
         let handle = self.handle.clone();
