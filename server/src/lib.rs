@@ -16,6 +16,8 @@
 //! - [`tracker`]: the [`Tracker`], the one implementation of every tracking operation —
 //!   validation, defaults, MLflow's rules, which artifact path names what; every edge calls
 //!   it. Its reads (`tracker::reads`) and streaming history reads (`tracker::history`).
+//! - [`backend`]: the seam under the Tracker — the `TrackingBackend` trait (the sled store
+//!   implements it) and history sources.
 //! - [`domain`]: entities, validation limits and state rules, free of wire and storage types.
 //! - [`query`]: pure query logic (filter language, evaluation, ordering, keyset pages,
 //!   sampling), used by the store and the Tracker.
@@ -30,6 +32,7 @@
 //!   shutdown. [`config`] is the `trackd server` command line; [`telemetry`] the logging.
 
 pub mod artifacts;
+pub mod backend;
 pub mod config;
 pub mod connections;
 pub mod domain;

@@ -96,7 +96,7 @@ pub async fn serve(
         .layer(axum::middleware::from_fn(crate::identity::identify));
 
     let local = listener.local_addr()?;
-    tracing::info!(addr = %local, store = %tracker.store_dir().display(), durability = ?tracker.durability(), "trackd serving");
+    tracing::info!(addr = %local, store = %tracker.location(), durability = ?tracker.durability(), "trackd serving");
 
     let (drain_started, drain_signal) = oneshot::channel::<()>();
     let shutdown_sequence = async move {

@@ -13,14 +13,19 @@ use futures::FutureExt;
 use tokio::sync::Semaphore;
 use tracing::instrument;
 
-use crate::artifacts::{ArtifactFile, ArtifactRead, ArtifactStore, Upload};
+use crate::artifacts::{
+    validate_relative_path, ArtifactFile, ArtifactRead, ArtifactRepository, ArtifactStore,
+    ArtifactUpload, DEFAULT_MAX_FILE_BYTES,
+};
+use crate::backend::{BackendMetric, PendingWrite, TrackingBackend};
 use crate::domain::caller::{Caller, Need, Permission};
 use crate::domain::{
     names, now_ms, validate, Experiment, ExperimentId, Lifecycle, ModelOutput, Point, Run, RunId,
     RunInfo, RunInputs, RunStatus, RunWrites, RUN_NAME_TAG, USER_TAG,
 };
+use crate::domain::{Durability, Outcome, WriteOp};
 use crate::error::{Result, TrackingError};
-use crate::store::{Durability, Outcome, Store, WriteOp};
+use crate::store::Store;
 
 pub mod history;
 pub mod reads;
@@ -81,8 +86,9 @@ pub struct StreamAck {
 /// The tracking service. Cheap to clone.
 #[derive(Clone)]
 pub struct Tracker {
-    store: Store,
-    artifacts: ArtifactStore,
+    store: Arc<dyn TrackingBackend>,
+    artifacts: Arc<dyn ArtifactRepository>,
+    max_artifact_bytes: u64,
     ingest_budget: Arc<Semaphore>,
     read_stats: Arc<ReadStats>,
 }
@@ -99,9 +105,11 @@ impl Tracker {
     /// A tracker over an open store, creating its artifact directory.
     pub fn open(store: Store) -> Result<Self> {
         let artifacts = ArtifactStore::open(store.artifact_root())?;
+        let store: Arc<dyn TrackingBackend> = Arc::new(store);
         Ok(Tracker {
             store,
-            artifacts,
+            artifacts: Arc::new(artifacts),
+            max_artifact_bytes: DEFAULT_MAX_FILE_BYTES,
             ingest_budget: Arc::new(Semaphore::new(INGEST_BUDGET_POINTS)),
             read_stats: Arc::default(),
         })
@@ -118,18 +126,33 @@ impl Tracker {
     /// The same tracker with another largest artifact file size (uploads beyond it are
     /// refused on every edge).
     pub fn with_max_artifact_bytes(mut self, max: u64) -> Self {
-        self.artifacts = self.artifacts.with_max_file_bytes(max);
+        self.max_artifact_bytes = max;
         self
     }
 
     /// Largest artifact file an upload may write, in bytes.
     pub fn max_artifact_bytes(&self) -> u64 {
-        self.artifacts.max_file_bytes()
+        self.max_artifact_bytes
     }
 
-    /// The store directory (for logs).
-    pub fn store_dir(&self) -> &std::path::Path {
-        self.store.dir()
+    /// A tracker over any backends (the sled store and its directory's artifacts are what
+    /// [`Tracker::open`] uses).
+    pub fn with_backends(
+        backend: Arc<dyn TrackingBackend>,
+        artifacts: Arc<dyn ArtifactRepository>,
+    ) -> Self {
+        Tracker {
+            store: backend,
+            artifacts,
+            max_artifact_bytes: DEFAULT_MAX_FILE_BYTES,
+            ingest_budget: Arc::new(Semaphore::new(INGEST_BUDGET_POINTS)),
+            read_stats: Arc::default(),
+        }
+    }
+
+    /// Where the data is (for logs).
+    pub fn location(&self) -> String {
+        self.store.location()
     }
 
     /// What an acknowledgement of a write promises on this server.
@@ -137,14 +160,14 @@ impl Tracker {
         self.store.durability()
     }
 
-    /// Counters of the store's committer (for `/metrics`).
-    pub fn commit_stats(&self) -> &crate::store::CommitStats {
-        self.store.commit_stats()
+    /// The backend's figures (for `/metrics`).
+    pub fn backend_metrics(&self) -> Vec<BackendMetric> {
+        self.store.metrics()
     }
 
     /// Stops accepting writes, commits and flushes what is queued, and closes the store.
     pub async fn close(&self) -> Result<()> {
-        self.store.close().await.map_err(TrackingError::from)
+        self.store.close().await
     }
 
     // --- experiments --------------------------------------------------------------------
@@ -174,7 +197,7 @@ impl Tracker {
             tags,
             now: now_ms(),
         };
-        match self.store.write(op).await? {
+        match self.write(op).await? {
             Outcome::ExperimentCreated(id) => Ok(id),
             other => Err(unexpected(other)),
         }
@@ -207,7 +230,7 @@ impl Tracker {
         search: ExperimentSearch,
     ) -> Result<Page<Experiment>> {
         self.authorize(caller, Need::Search)?;
-        reads::search_experiments(&self.store, &search)
+        reads::search_experiments(self.store.as_ref(), &search)
     }
 
     /// Renames an experiment.
@@ -360,7 +383,7 @@ impl Tracker {
             artifact_uri: String::new(),
             lifecycle: Lifecycle::Active,
         };
-        match self.store.write(WriteOp::CreateRun { info, tags }).await? {
+        match self.write(WriteOp::CreateRun { info, tags }).await? {
             Outcome::Run(info) => self.store.run_with_info(*info),
             other => Err(unexpected(other)),
         }
@@ -400,7 +423,7 @@ impl Tracker {
             end_time: update.end_time,
             run_name,
         };
-        match self.store.write(op).await? {
+        match self.write(op).await? {
             Outcome::Run(info) => Ok(*info),
             other => Err(unexpected(other)),
         }
@@ -435,7 +458,7 @@ impl Tracker {
     pub async fn search_runs(&self, caller: &Caller, search: RunSearch) -> Result<Page<Arc<Run>>> {
         self.authorize(caller, Need::Search)?;
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || reads::search_runs(&store, &search))
+        tokio::task::spawn_blocking(move || reads::search_runs(store.as_ref(), &search))
             .await
             .map_err(|e| TrackingError::Storage(format!("search task failed: {e}")))?
     }
@@ -585,7 +608,7 @@ impl Tracker {
         let key = key.to_owned();
         let token = page_token.to_owned();
         tokio::task::spawn_blocking(move || {
-            reads::metric_history(&store, run_id, &key, &token, max_results)
+            reads::metric_history(store.as_ref(), run_id, &key, &token, max_results)
         })
         .await
         .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
@@ -645,7 +668,7 @@ impl Tracker {
         let store = self.store.clone();
         let key = key.to_owned();
         tokio::task::spawn_blocking(move || {
-            reads::history_range(&store, run, &key, start_step, end_step)
+            reads::history_range(store.as_ref(), run, &key, start_step, end_step)
         })
         .await
         .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
@@ -661,7 +684,7 @@ impl Tracker {
     ) -> Result<Vec<SampledSeries>> {
         self.authorize(caller, Need::Search)?;
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || reads::sampled_history(&store, &request))
+        tokio::task::spawn_blocking(move || reads::sampled_history(store.as_ref(), &request))
             .await
             .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
     }
@@ -739,7 +762,7 @@ impl Tracker {
             runs: parsed,
             now: now_ms(),
         };
-        let pending = self.store.enqueue(op).await?;
+        let pending: PendingWrite = self.store.enqueue(op).await?;
         // The budget is returned as soon as the committer answers, whether or not the caller
         // is polling the acknowledgement yet (a stream handler busy queueing the next batch
         // must not hold budget it is waiting for).
@@ -802,7 +825,7 @@ impl Tracker {
             runs: Vec::new(),
             now: now_ms(),
         };
-        let pending = self.store.enqueue(op).await?;
+        let pending: PendingWrite = self.store.enqueue(op).await?;
         Ok(async move {
             match pending.await {
                 // Recorded now or before: the answer is the refusal.
@@ -827,6 +850,13 @@ impl Tracker {
         Ok((info, dir))
     }
 
+    /// The same tracker with its artifacts in `repository` instead of the store's
+    /// directory (an object store, a test double).
+    pub fn with_artifact_repository(mut self, repository: Arc<dyn ArtifactRepository>) -> Self {
+        self.artifacts = repository;
+        self
+    }
+
     /// Starts uploading the artifact file `path` of a run.
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn begin_artifact_upload(
@@ -834,10 +864,21 @@ impl Tracker {
         caller: &Caller,
         run_id: &str,
         path: &str,
-    ) -> Result<Upload> {
+    ) -> Result<Box<dyn ArtifactUpload>> {
         self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let (_, dir) = self.artifact_dir(run_id, true).await?;
-        self.artifacts.begin_upload(&dir, path).await
+        let rel = validate_relative_path(path)?;
+        if rel.is_empty() {
+            return Err(TrackingError::invalid(
+                "an upload needs a file path, not the artifact root",
+            ));
+        }
+        let inner = self.artifacts.put(&dir, &rel).await?;
+        Ok(Box::new(CappedUpload {
+            inner,
+            rel,
+            limit: self.max_artifact_bytes,
+        }))
     }
 
     /// Reads the artifact file `path` of a run: its size, and its bytes as a stream.
@@ -850,14 +891,8 @@ impl Tracker {
     ) -> Result<ArtifactRead> {
         self.authorize(caller, Need::Run(Permission::Read, run_id))?;
         let (_, dir) = self.artifact_dir(run_id, false).await?;
-        let (file, size) = self.artifacts.open_file(&dir, path).await?;
-        Ok(ArtifactRead {
-            size,
-            bytes: futures::StreamExt::boxed(tokio_util::io::ReaderStream::with_capacity(
-                file,
-                crate::artifacts::READ_CHUNK_BYTES,
-            )),
-        })
+        let rel = validate_relative_path(path)?;
+        self.artifacts.get(&dir, &rel, None).await
     }
 
     /// Lists artifacts of a run under `path`; returns the run's artifact URI and the entries.
@@ -871,7 +906,8 @@ impl Tracker {
     ) -> Result<(String, Vec<ArtifactFile>)> {
         self.authorize(caller, Need::Run(Permission::Read, run_id))?;
         let (info, dir) = self.artifact_dir(run_id, false).await?;
-        let files = self.artifacts.list(&dir, path, recursive).await?;
+        let rel = validate_relative_path(path)?;
+        let files = self.artifacts.list(&dir, &rel, recursive).await?;
         Ok((info.artifact_uri, files))
     }
 
@@ -880,7 +916,14 @@ impl Tracker {
     pub async fn delete_artifact(&self, caller: &Caller, run_id: &str, path: &str) -> Result<()> {
         self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let (_, dir) = self.artifact_dir(run_id, true).await?;
-        self.artifacts.delete(&dir, path).await
+        let rel = validate_relative_path(path)?;
+        if rel.is_empty() {
+            return Err(TrackingError::invalid(
+                "Invalid path '': the root of a run's artifacts cannot be deleted; name a file \
+                 or directory inside it.",
+            ));
+        }
+        self.artifacts.delete(&dir, &rel).await
     }
 
     /// Where the artifact file `path` of a run lives, relative to the artifact root (the
@@ -907,21 +950,25 @@ impl Tracker {
             ),
         )?;
         let (_, dir) = self.artifact_dir(run_id, for_upload).await?;
-        let (absolute, clean) = self.artifacts.resolve(&dir, path)?;
+        let clean = validate_relative_path(path)?;
         if clean.is_empty() {
             return Err(TrackingError::invalid(
                 "Missing value for required parameter 'path'.",
             ));
         }
-        let size = if for_upload {
-            if absolute.is_dir() {
+        let size = match (self.artifacts.stat(&dir, &clean).await?, for_upload) {
+            (Some(f), _) if f.is_dir => {
                 return Err(TrackingError::invalid(format!(
                     "Artifact path '{clean}' is a directory."
-                )));
+                )))
             }
-            None
-        } else {
-            Some(self.artifacts.open_file(&dir, &clean).await?.1)
+            (_, true) => None,
+            (Some(f), false) => f.size,
+            (None, false) => {
+                return Err(TrackingError::not_found(format!(
+                    "No artifact at '{clean}'"
+                )))
+            }
         };
         Ok((format!("{dir}/{clean}"), size))
     }
@@ -967,7 +1014,11 @@ impl Tracker {
     /// Uploads through the artifact proxy: the path names a run's artifact (see
     /// `locate_artifact_path`), and the run's rules apply as for [`Tracker::begin_artifact_upload`].
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn begin_artifact_upload_at(&self, caller: &Caller, path: &str) -> Result<Upload> {
+    pub async fn begin_artifact_upload_at(
+        &self,
+        caller: &Caller,
+        path: &str,
+    ) -> Result<Box<dyn ArtifactUpload>> {
         let (info, rel) = self.locate_artifact_path(path).await?;
         self.begin_artifact_upload(caller, &info.run_id.to_string(), &rel)
             .await
@@ -1005,7 +1056,43 @@ impl Tracker {
     }
 
     async fn write_done(&self, op: WriteOp) -> Result<()> {
-        self.store.write(op).await.map(|_| ())
+        self.write(op).await.map(|_| ())
+    }
+
+    /// Queues a write and waits for its answer.
+    async fn write(&self, op: WriteOp) -> Result<Outcome> {
+        self.store.enqueue(op).await?.await
+    }
+}
+
+/// An upload that refuses to grow past the largest artifact file (a rule of the Tracker, so
+/// every repository keeps it).
+struct CappedUpload {
+    inner: Box<dyn ArtifactUpload>,
+    rel: String,
+    limit: u64,
+}
+
+#[tonic::async_trait]
+impl ArtifactUpload for CappedUpload {
+    async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        if self.inner.written().saturating_add(chunk.len() as u64) > self.limit {
+            return Err(TrackingError::TooLarge(format!(
+                "Artifact '{}' is larger than this server accepts ({} bytes; see \
+                 --max-artifact-mb).",
+                validate::abbreviate(&self.rel),
+                self.limit
+            )));
+        }
+        self.inner.write(chunk).await
+    }
+
+    fn written(&self) -> u64 {
+        self.inner.written()
+    }
+
+    async fn finish(self: Box<Self>) -> Result<ArtifactFile> {
+        self.inner.finish().await
     }
 }
 

@@ -1,10 +1,12 @@
-//! [`ArtifactStore`]: artifact files under `<store>/artifacts`.
+//! [`ArtifactStore`]: the local file system's [`ArtifactRepository`], files under
+//! `<store>/artifacts`.
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use tokio::io::AsyncWriteExt;
 
+use super::repository::{ArtifactRead, ArtifactRepository, ArtifactUpload};
 use super::validate_relative_path;
 use crate::error::{Result, TrackingError};
 
@@ -22,14 +24,10 @@ pub struct ArtifactFile {
     pub size: Option<u64>,
 }
 
-/// Default largest artifact file, in bytes (5 GiB, the size of one S3 PUT).
-pub const DEFAULT_MAX_FILE_BYTES: u64 = 5 << 30;
-
-/// Artifact files of every run of one store.
+/// Artifact files of every run of one store, on the local file system.
 #[derive(Debug, Clone)]
 pub struct ArtifactStore {
     root: PathBuf,
-    max_file_bytes: u64,
 }
 
 /// A file-system failure as the client sees it: never the server-side path (only the last
@@ -52,14 +50,6 @@ fn root_err(what: &str, path: &Path, e: std::io::Error) -> TrackingError {
     TrackingError::Storage(format!("{what} {}: {e}", path.display()))
 }
 
-/// An upload larger than the store accepts.
-pub(crate) fn too_large(rel: &str, limit: u64) -> TrackingError {
-    TrackingError::TooLarge(format!(
-        "Artifact '{}' is larger than this server accepts ({limit} bytes; see --max-artifact-mb).",
-        crate::domain::validate::abbreviate(rel)
-    ))
-}
-
 fn symlink_refused(rel: &str) -> TrackingError {
     TrackingError::invalid(format!(
         "Invalid path '{}': it passes through a symbolic link, which is never followed.",
@@ -75,21 +65,7 @@ impl ArtifactStore {
         let root = root
             .canonicalize()
             .map_err(|e| root_err("cannot resolve", &root, e))?;
-        Ok(ArtifactStore {
-            root,
-            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
-        })
-    }
-
-    /// The same store with another largest file size for uploads.
-    pub fn with_max_file_bytes(mut self, max: u64) -> Self {
-        self.max_file_bytes = max;
-        self
-    }
-
-    /// Largest file an upload may write, in bytes.
-    pub fn max_file_bytes(&self) -> u64 {
-        self.max_file_bytes
+        Ok(ArtifactStore { root })
     }
 
     /// The artifact root directory.
@@ -181,7 +157,6 @@ impl ArtifactStore {
             dest,
             rel: clean,
             written: 0,
-            limit: self.max_file_bytes,
         })
     }
 
@@ -323,16 +298,11 @@ pub struct Upload {
     dest: PathBuf,
     rel: String,
     written: u64,
-    limit: u64,
 }
 
 impl Upload {
-    /// Appends a chunk; refused (and the upload abandoned by the caller) once the file would
-    /// outgrow the store's largest file size.
+    /// Appends a chunk.
     pub async fn write(&mut self, chunk: &[u8]) -> Result<()> {
-        if self.written.saturating_add(chunk.len() as u64) > self.limit {
-            return Err(too_large(&self.rel, self.limit));
-        }
         let file = self.file.as_mut().expect("open until finish");
         file.write_all(chunk)
             .await
@@ -372,5 +342,160 @@ impl Drop for Upload {
         if self.file.is_some() {
             let _ = std::fs::remove_file(&self.tmp);
         }
+    }
+}
+
+#[tonic::async_trait]
+impl ArtifactRepository for ArtifactStore {
+    async fn put(&self, run_dir: &str, rel: &str) -> Result<Box<dyn ArtifactUpload>> {
+        Ok(Box::new(self.begin_upload(run_dir, rel).await?))
+    }
+
+    async fn get(
+        &self,
+        run_dir: &str,
+        rel: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<ArtifactRead> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let (mut file, size) = self.open_file(run_dir, rel).await?;
+        let (start, end) = match range {
+            Some(r) => (r.start.min(size), r.end.min(size).max(r.start.min(size))),
+            None => (0, size),
+        };
+        if start > 0 {
+            file.seek(std::io::SeekFrom::Start(start))
+                .await
+                .map_err(|e| io_err("cannot read", Path::new(rel), e))?;
+        }
+        let reader = file.take(end - start);
+        Ok(ArtifactRead {
+            size: end - start,
+            bytes: futures::StreamExt::boxed(tokio_util::io::ReaderStream::with_capacity(
+                reader,
+                super::READ_CHUNK_BYTES,
+            )),
+        })
+    }
+
+    async fn stat(&self, run_dir: &str, rel: &str) -> Result<Option<ArtifactFile>> {
+        let (path, clean) = self.resolve(run_dir, rel)?;
+        match tokio::fs::symlink_metadata(&path).await {
+            Ok(m) if m.is_dir() => Ok(Some(ArtifactFile {
+                path: clean,
+                is_dir: true,
+                size: None,
+            })),
+            Ok(m) if m.is_file() => Ok(Some(ArtifactFile {
+                path: clean,
+                is_dir: false,
+                size: Some(m.len()),
+            })),
+            Ok(_) => Err(symlink_refused(&clean)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("cannot inspect", &path, e)),
+        }
+    }
+
+    async fn list(&self, run_dir: &str, rel: &str, recursive: bool) -> Result<Vec<ArtifactFile>> {
+        ArtifactStore::list(self, run_dir, rel, recursive).await
+    }
+
+    async fn delete(&self, run_dir: &str, rel: &str) -> Result<()> {
+        ArtifactStore::delete(self, run_dir, rel).await
+    }
+}
+
+#[tonic::async_trait]
+impl ArtifactUpload for Upload {
+    async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        Upload::write(self, chunk).await
+    }
+
+    fn written(&self) -> u64 {
+        Upload::written(self)
+    }
+
+    async fn finish(self: Box<Self>) -> Result<ArtifactFile> {
+        Upload::finish(*self).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::TryStreamExt;
+
+    use super::*;
+
+    async fn read_all(read: ArtifactRead) -> Vec<u8> {
+        let chunks: Vec<bytes::Bytes> = read.bytes.try_collect().await.unwrap();
+        chunks.concat()
+    }
+
+    /// The local repository through the trait: put, whole and ranged get, stat, list,
+    /// delete.
+    #[tokio::test]
+    async fn the_local_repository_keeps_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo: Box<dyn ArtifactRepository> = Box::new(ArtifactStore::open(dir.path()).unwrap());
+        let mut upload = repo
+            .put("0/run/artifacts", "model/weights.bin")
+            .await
+            .unwrap();
+        upload.write(b"0123456789").await.unwrap();
+        assert_eq!(upload.written(), 10);
+        let file = upload.finish().await.unwrap();
+        assert_eq!(
+            (file.path.as_str(), file.size),
+            ("model/weights.bin", Some(10))
+        );
+
+        let whole = repo
+            .get("0/run/artifacts", "model/weights.bin", None)
+            .await
+            .unwrap();
+        assert_eq!(whole.size, 10);
+        assert_eq!(read_all(whole).await, b"0123456789");
+        let part = repo
+            .get("0/run/artifacts", "model/weights.bin", Some(2..5))
+            .await
+            .unwrap();
+        assert_eq!((part.size, read_all(part).await), (3, b"234".to_vec()));
+        let past = repo
+            .get("0/run/artifacts", "model/weights.bin", Some(8..100))
+            .await
+            .unwrap();
+        assert_eq!(
+            read_all(past).await,
+            b"89",
+            "a range is clamped to the file"
+        );
+
+        let stat = |rel: &'static str| repo.stat("0/run/artifacts", rel);
+        assert_eq!(stat("model").await.unwrap().map(|f| f.is_dir), Some(true));
+        assert_eq!(
+            stat("model/weights.bin")
+                .await
+                .unwrap()
+                .and_then(|f| f.size),
+            Some(10)
+        );
+        assert!(stat("nothing").await.unwrap().is_none());
+        let listed = repo.list("0/run/artifacts", "", true).await.unwrap();
+        let paths: Vec<&str> = listed.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["model", "model/weights.bin"]);
+
+        let dropped = repo.put("0/run/artifacts", "half.bin").await.unwrap();
+        drop(dropped);
+        assert!(
+            stat("half.bin").await.unwrap().is_none(),
+            "an unfinished upload leaves nothing"
+        );
+        repo.delete("0/run/artifacts", "model").await.unwrap();
+        assert!(repo
+            .list("0/run/artifacts", "", true)
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

@@ -5,6 +5,8 @@ mod model;
 pub mod names;
 pub mod rules;
 pub mod validate;
+mod writes;
 
 pub use caller::{Caller, Need, Permission};
 pub use model::*;
+pub use writes::{Outcome, WriteOp};

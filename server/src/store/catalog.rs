@@ -10,8 +10,9 @@ use std::sync::{Arc, RwLock};
 
 use super::read::load_run_data;
 use super::run_index::RunIndex;
-use super::writer::{load_run, WriteOp};
+use super::writer::load_run;
 use super::{keys, StoreError, Trees};
+use crate::domain::WriteOp;
 use crate::domain::{ExperimentId, Run, RunId, ViewType};
 use crate::query::filter::Expr;
 

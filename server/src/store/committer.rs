@@ -15,9 +15,10 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use super::streams::Pruner;
-use super::writer::{self, Outcome, WriteOp};
+use super::writer;
 use super::{StoreConfig, StoreError, Trees};
 use crate::domain::Durability;
+use crate::domain::{Outcome, WriteOp};
 use crate::error::{Result, TrackingError};
 
 /// sled's background flush interval in buffered mode, in milliseconds.

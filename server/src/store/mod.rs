@@ -11,6 +11,7 @@
 //! Nothing here knows about protobuf or JSON. A second backend would implement the same
 //! `Store` surface (`open`, `write`, the read methods).
 
+mod as_backend;
 mod catalog;
 pub mod chunk;
 mod committer;
@@ -28,11 +29,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::domain::Durability;
+pub use crate::domain::{Outcome, WriteOp};
 pub use catalog::Catalog;
 pub use committer::CommitStats;
 pub use history::{HistoryReader, HISTORY_BLOCK_POINTS};
-pub use read::SeriesChunks;
-pub use writer::{Outcome, WriteOp};
 
 use crate::domain::{now_ms, Experiment, ExperimentId, Lifecycle};
 

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::writer::{load_experiment, load_run};
-use super::{chunk, decode_record, keys, Store, StoreError};
-use crate::domain::{Experiment, ExperimentId, Point, Run, RunId, RunInfo};
+use super::{decode_record, keys, Store, StoreError};
+use crate::domain::{Experiment, ExperimentId, Run, RunId, RunInfo};
 use crate::error::{Result, TrackingError};
 
 fn sled_err(e: sled::Error) -> TrackingError {
@@ -105,69 +105,5 @@ impl Store {
                     .ok_or_else(|| TrackingError::Corrupted("experiment_runs key".into()))
             })
             .collect()
-    }
-
-    /// Every point of one metric series, in insertion order. Blocking for long series.
-    pub fn metric_history(&self, run: RunId, key: &str) -> Result<Vec<Point>> {
-        let chunks = self.series_chunks(run, key)?;
-        // One allocation of the right size instead of growing (and copying) per chunk.
-        let mut out = Vec::with_capacity(chunks.point_count()?);
-        chunks.for_each(|points| {
-            out.extend_from_slice(points);
-            true
-        })?;
-        Ok(out)
-    }
-
-    /// The stored chunks of one metric series, to decode one at a time (in insertion order).
-    pub fn series_chunks(&self, run: RunId, key: &str) -> Result<SeriesChunks> {
-        let chunks = self
-            .trees()
-            .metric_chunks
-            .scan_prefix(keys::series_prefix(run, key))
-            .values()
-            .collect::<std::result::Result<_, _>>()
-            .map_err(sled_err)?;
-        Ok(SeriesChunks {
-            run,
-            key: key.to_owned(),
-            chunks,
-        })
-    }
-}
-
-/// The encoded chunks of one series, read in one scan.
-pub struct SeriesChunks {
-    run: RunId,
-    key: String,
-    chunks: Vec<sled::IVec>,
-}
-
-impl SeriesChunks {
-    fn corrupt(&self, e: chunk::ChunkError) -> TrackingError {
-        TrackingError::Corrupted(format!("run {} metric '{}': {e}", self.run, self.key))
-    }
-
-    /// Number of points, from the chunk headers (nothing is decoded).
-    pub fn point_count(&self) -> Result<usize> {
-        self.chunks
-            .iter()
-            .map(|c| chunk::count(c))
-            .sum::<std::result::Result<usize, _>>()
-            .map_err(|e| self.corrupt(e))
-    }
-
-    /// Decodes the chunks in order into one reused buffer and hands each to `f`, which
-    /// returns whether to go on.
-    pub fn for_each(&self, mut f: impl FnMut(&[Point]) -> bool) -> Result<()> {
-        let mut buffer = Vec::with_capacity(super::writer::MAX_CHUNK_POINTS);
-        for c in &self.chunks {
-            buffer.clear();
-            chunk::decode_into(c, &mut buffer).map_err(|e| self.corrupt(e))?;
-            if !f(&buffer) {
-                break;
-            }
-        }
-        Ok(())
     }
 }

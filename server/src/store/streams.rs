@@ -143,7 +143,7 @@ impl Pruner {
 mod tests {
     use super::*;
     use crate::domain::now_ms;
-    use crate::store::writer::{Outcome, WriteOp};
+    use crate::domain::{Outcome, WriteOp};
     use crate::store::{Store, StoreConfig};
 
     const DAY_MS: i64 = 86_400_000;

@@ -1,7 +1,7 @@
 //! Streaming history reads: one series in history order as a stream of bounded blocks, so
 //! no read holds a whole series, whatever its length.
 //!
-//! A blocking task reads the store ([`crate::store::HistoryReader`]) and hands blocks over a
+//! A blocking task reads the backend ([`crate::backend::HistorySource`]) and hands blocks over a
 //! channel of one; a block is at most [`MAX_BLOCK_POINTS`] points, so a read holds at most
 //! three blocks (one being read, one queued, one being sent). Dropping the stream (a client
 //! that went away) stops the task at its next block. Every block counts its bytes in
@@ -15,9 +15,10 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tokio::sync::mpsc;
 
+use crate::backend::TrackingBackend;
 use crate::domain::{Point, RunId};
 use crate::error::{Result, TrackingError};
-use crate::store::{Store, HISTORY_BLOCK_POINTS};
+use crate::store::HISTORY_BLOCK_POINTS;
 
 /// Largest block of a streaming history read, in points (1.5 MiB).
 pub const MAX_BLOCK_POINTS: usize = HISTORY_BLOCK_POINTS;
@@ -141,7 +142,7 @@ impl Stream for HistoryBlocks {
 /// Starts a streaming read (see the module docs). Errors that can be known before the
 /// first block (unknown run, bad range) are returned here.
 pub(crate) async fn start(
-    store: &Store,
+    store: &Arc<dyn TrackingBackend>,
     stats: &Arc<ReadStats>,
     read: HistoryRead,
 ) -> Result<HistoryBlocks> {
@@ -165,7 +166,7 @@ pub(crate) async fn start(
     let store = store.clone();
     let opened = tokio::task::spawn_blocking(move || {
         store.run_info(run)?;
-        store.history_reader(run, &read.key, read.start_step, read.end_step)
+        store.history(run, &read.key, read.start_step, read.end_step)
     })
     .await
     .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))??;

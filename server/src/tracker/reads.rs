@@ -2,6 +2,7 @@
 //! (filter, order, keyset pages from `query/`), paged and one-message metric histories, and
 //! sampled histories for charts. Streaming history reads are in `history`.
 
+use crate::backend::TrackingBackend;
 use crate::domain::{Experiment, ExperimentId, Point, Run, RunId, ViewType};
 use crate::error::{Result, TrackingError};
 use crate::query::order::{self, SortKey};
@@ -10,7 +11,6 @@ use crate::query::page::{
     RUN_TOKEN,
 };
 use crate::query::{eval, filter, sample};
-use crate::store::Store;
 
 /// Default `max_results` of searches.
 pub const SEARCH_MAX_RESULTS_DEFAULT: i64 = 1000;
@@ -83,7 +83,10 @@ fn invalid_filter(e: impl std::fmt::Display) -> TrackingError {
 
 // --- runs -----------------------------------------------------------------------------------
 
-pub(crate) fn search_runs(store: &Store, search: &RunSearch) -> Result<Page<std::sync::Arc<Run>>> {
+pub(crate) fn search_runs(
+    store: &dyn TrackingBackend,
+    search: &RunSearch,
+) -> Result<Page<std::sync::Arc<Run>>> {
     let size = page_size(search.max_results)?;
     let expr = filter::parse(&search.filter).map_err(invalid_filter)?;
     if let Some(e) = &expr {
@@ -106,9 +109,7 @@ pub(crate) fn search_runs(store: &Store, search: &RunSearch) -> Result<Page<std:
         .iter()
         .map(|e| ExperimentId::parse(e))
         .collect::<Result<_>>()?;
-    let runs = store
-        .catalog()
-        .search(&experiments, search.view, expr.as_ref());
+    let runs = store.search_runs(&experiments, search.view, expr.as_ref())?;
     let rows: Vec<(SortKey, std::sync::Arc<Run>)> = runs
         .into_iter()
         .map(|r| (order::run_key(&r, &clauses), r))
@@ -123,7 +124,7 @@ pub(crate) fn search_runs(store: &Store, search: &RunSearch) -> Result<Page<std:
 // --- experiments ----------------------------------------------------------------------------
 
 pub(crate) fn search_experiments(
-    store: &Store,
+    store: &dyn TrackingBackend,
     search: &ExperimentSearch,
 ) -> Result<Page<Experiment>> {
     let size = page_size(search.max_results)?;
@@ -162,7 +163,7 @@ pub(crate) fn search_experiments(
 // --- metric history -------------------------------------------------------------------------
 
 pub(crate) fn metric_history(
-    store: &Store,
+    store: &dyn TrackingBackend,
     run: RunId,
     key: &str,
     page_token: &str,
@@ -181,7 +182,7 @@ pub(crate) fn metric_history(
         let raw = decode_token(HISTORY_TOKEN, page_token, 8)?;
         u64::from_be_bytes(raw.try_into().expect("8 bytes")) as usize
     };
-    let mut reader = store.history_reader(run, key, None, None)?;
+    let mut reader = store.history(run, key, None, None)?;
     let total = reader.points_hint();
     let wanted = if max_results == 0 {
         let rest = total.saturating_sub(offset as u64);
@@ -227,7 +228,7 @@ fn too_long_for_one_message(call: &str, points: u64, limit: u64, instead: &str) 
 /// Every point of one series in step order, optionally limited to a step range, for
 /// answers in one message (at most [`UNARY_COLUMNS_MAX_POINTS`]).
 pub(crate) fn history_range(
-    store: &Store,
+    store: &dyn TrackingBackend,
     run: RunId,
     key: &str,
     start_step: Option<i64>,
@@ -241,7 +242,7 @@ pub(crate) fn history_range(
         }
     }
     store.run_info(run)?;
-    let mut reader = store.history_reader(run, key, start_step, end_step)?;
+    let mut reader = store.history(run, key, start_step, end_step)?;
     let mut points = Vec::new();
     while let Some(block) = reader.next_block()? {
         points.extend(block);
@@ -302,7 +303,10 @@ pub struct SampledSeries {
     pub total_points: usize,
 }
 
-pub(crate) fn sampled_history(store: &Store, req: &SampledHistory) -> Result<Vec<SampledSeries>> {
+pub(crate) fn sampled_history(
+    store: &dyn TrackingBackend,
+    req: &SampledHistory,
+) -> Result<Vec<SampledSeries>> {
     if req.run_ids.is_empty() || req.keys.is_empty() {
         return Err(TrackingError::invalid(
             "run_ids and metric_keys must each name at least one entry",
@@ -347,7 +351,7 @@ pub(crate) fn sampled_history(store: &Store, req: &SampledHistory) -> Result<Vec
                 }
             }
             // Only the chunks that hold the range are read.
-            let mut reader = store.history_reader(*run, key, req.start_step, req.end_step)?;
+            let mut reader = store.history(*run, key, req.start_step, req.end_step)?;
             let mut points = Vec::new();
             while let Some(block) = reader.next_block()? {
                 points.extend(block);
@@ -368,81 +372,25 @@ pub(crate) fn sampled_history(store: &Store, req: &SampledHistory) -> Result<Vec
     Ok(out)
 }
 
-/// Min/max sampling of a whole series straight from its chunks, without materialising it
-/// (a million points would be 24 MB). `None` if the series is not stored in history order
-/// (steps logged out of order), which needs the sorting path.
+/// Min/max sampling of a whole series as it is read, a block at a time, without
+/// materialising it (a million points would be 24 MB). Always an answer; the `Option` keeps
+/// the caller's shape.
 fn stream_min_max(
-    store: &Store,
+    store: &dyn TrackingBackend,
     run: RunId,
     key: &str,
     max_points: usize,
 ) -> Result<Option<SampledSeries>> {
-    let chunks = store.series_chunks(run, key)?;
-    let total = chunks.point_count()?;
+    let mut reader = store.history(run, key, None, None)?;
+    let total = reader.points_hint() as usize;
     let mut sampler = sample::MinMaxSampler::new(total, max_points);
-    let mut previous: Option<Point> = None;
-    let mut in_order = true;
-    chunks.for_each(|points| {
-        let joined = match (previous, points.first()) {
-            (Some(q), Some(p)) => in_history_order(&q, p),
-            _ => true,
-        };
-        if !joined || !is_in_history_order(points) {
-            in_order = false;
-            return false;
-        }
-        previous = points.last().copied().or(previous);
-        sampler.extend(points);
-        true
-    })?;
-    Ok(in_order.then(|| SampledSeries {
+    while let Some(block) = reader.next_block()? {
+        sampler.extend(&block);
+    }
+    Ok(Some(SampledSeries {
         run_id: run,
         key: key.to_owned(),
         points: sampler.finish(),
         total_points: total,
     }))
-}
-
-/// `a` may come before `b` in history order (the fast form of `a.latest_cmp(b) <= Equal`).
-fn in_history_order(a: &Point, b: &Point) -> bool {
-    a.step < b.step
-        || (a.step == b.step
-            && (a.timestamp < b.timestamp
-                || (a.timestamp == b.timestamp && a.value.total_cmp(&b.value).is_le())))
-}
-
-/// Whether the points are already in history order (the common case: no sort needed).
-fn is_in_history_order(points: &[Point]) -> bool {
-    points.windows(2).all(|w| in_history_order(&w[0], &w[1]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fast_order_check_agrees_with_history_order() {
-        let values = [f64::NAN, -f64::NAN, -0.0, 0.0, 1.0, f64::NEG_INFINITY];
-        let mut points = Vec::new();
-        for step in [-1, 0, 1] {
-            for timestamp in [0, 5] {
-                for value in values {
-                    points.push(Point {
-                        step,
-                        timestamp,
-                        value,
-                    });
-                }
-            }
-        }
-        for a in &points {
-            for b in &points {
-                assert_eq!(
-                    in_history_order(a, b),
-                    a.latest_cmp(b).is_le(),
-                    "{a:?} {b:?}"
-                );
-            }
-        }
-    }
 }

@@ -1,0 +1,119 @@
+//! The seam under the Tracker: what it needs from wherever tracking data lives. The sled
+//! store ([`crate::store::Store`]) is the one implementation today; a PostgreSQL one goes
+//! next to it. The Tracker holds an `Arc<dyn TrackingBackend>` and never hands it out, so
+//! the edges cannot reach a backend around the Tracker's rules.
+//!
+//! - Writes are domain commands ([`WriteOp`]), applied in the order they are queued; the
+//!   backend checks MLflow's state rules (`crate::domain::rules`: write-once params, deleted
+//!   runs refuse writes, stream sequence numbers) atomically with the write, and answers
+//!   once the write is as durable as [`TrackingBackend::durability`] says.
+//! - Reads are synchronous and may block briefly (a lookup); the Tracker runs the ones that
+//!   grow with the data (searches, histories) on a blocking thread.
+//! - A metric history is read through a [`HistorySource`]: points in history order (step,
+//!   timestamp, value), a bounded block at a time.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use crate::domain::{Durability, Experiment, ExperimentId, Point, Run, RunId, RunInfo, ViewType};
+pub use crate::domain::{Outcome, WriteOp};
+use crate::error::Result;
+use crate::query::filter::Expr;
+
+/// The answer to a queued write, once it is durable as promised.
+pub type PendingWrite = BoxFuture<'static, Result<Outcome>>;
+
+/// Whether a [`BackendMetric`] only grows or goes up and down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Only grows.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+}
+
+/// One figure a backend reports on `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendMetric {
+    /// Prometheus name (`trackd_…`).
+    pub name: &'static str,
+    /// What it counts.
+    pub help: &'static str,
+    /// Counter or gauge.
+    pub kind: MetricKind,
+    /// Its value now.
+    pub value: u64,
+}
+
+/// Where tracking data lives; see the module docs.
+pub trait TrackingBackend: Send + Sync + 'static {
+    /// What an acknowledged write promises.
+    fn durability(&self) -> Durability;
+
+    /// Where the data is, for logs (a directory, a database URI without its password).
+    fn location(&self) -> String;
+
+    /// Figures for `/metrics`.
+    fn metrics(&self) -> Vec<BackendMetric>;
+
+    /// Queues a write (waiting while the queue is full); the returned future answers once
+    /// the write is applied and as durable as promised. Writes are applied in queue order.
+    fn enqueue(&self, op: WriteOp) -> BoxFuture<'_, Result<PendingWrite>>;
+
+    /// Stops accepting writes, applies and makes durable what is queued, and closes.
+    fn close(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// An experiment by id (deleted ones too).
+    fn experiment(&self, id: ExperimentId) -> Result<Experiment>;
+
+    /// An experiment by exact name (deleted ones too).
+    fn experiment_by_name(&self, name: &str) -> Result<Experiment>;
+
+    /// Every experiment, in id order.
+    fn experiments(&self) -> Result<Vec<Experiment>>;
+
+    /// A run's metadata.
+    fn run_info(&self, id: RunId) -> Result<RunInfo>;
+
+    /// A run with its latest metrics, params, tags, inputs and outputs.
+    fn run(&self, id: RunId) -> Result<Run>;
+
+    /// Completes a run's metadata with its data.
+    fn run_with_info(&self, info: RunInfo) -> Result<Run>;
+
+    /// The runs of `experiments` in `view` that match `filter` (unordered).
+    fn search_runs(
+        &self,
+        experiments: &[ExperimentId],
+        view: ViewType,
+        filter: Option<&Expr>,
+    ) -> Result<Vec<Arc<Run>>>;
+
+    /// One metric series in history order, limited to steps in `start..=end` (each bound
+    /// optional); a metric never logged reads as empty. The run is not checked.
+    fn history(
+        &self,
+        run: RunId,
+        key: &str,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<Box<dyn HistorySource>>;
+}
+
+/// One metric series being read in history order, a block at a time.
+pub trait HistorySource: Send {
+    /// Points the read will deliver: exact for a whole series, an upper bound for a range.
+    fn points_hint(&self) -> u64;
+
+    /// Skips up to `n` points; returns how many were skipped.
+    fn skip(&mut self, n: usize) -> Result<usize>;
+
+    /// The next block of at most `max` points (at least one); `None` at the end.
+    fn next_block_max(&mut self, max: usize) -> Result<Option<Vec<Point>>>;
+
+    /// The next block of at most 65,536 points; `None` at the end.
+    fn next_block(&mut self) -> Result<Option<Vec<Point>>> {
+        self.next_block_max(crate::store::HISTORY_BLOCK_POINTS)
+    }
+}

@@ -1,0 +1,158 @@
+//! Writes as domain commands: what the Tracker asks a backend to apply, and what it
+//! answers. A backend applies them in order, with MLflow's state rules (`rules`) checked
+//! against the current state atomically with the write.
+
+use super::{
+    ExperimentId, Lifecycle, ModelOutput, RunId, RunInfo, RunInputs, RunStatus, RunWrites,
+};
+use crate::error::TrackingError;
+
+/// A state change, in domain terms.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Create an experiment; fails if the name is taken (also by a deleted one).
+    CreateExperiment {
+        /// Its name.
+        name: String,
+        /// Explicit artifact location (already validated), or the default.
+        artifact_location: Option<String>,
+        /// Initial tags.
+        tags: Vec<(String, String)>,
+        /// Creation time.
+        now: i64,
+    },
+    /// Rename an active experiment.
+    RenameExperiment {
+        /// Which one.
+        id: ExperimentId,
+        /// The new unique name.
+        new_name: String,
+        /// Update time.
+        now: i64,
+    },
+    /// Soft-delete or restore an experiment and all its runs.
+    SetExperimentLifecycle {
+        /// Which one.
+        id: ExperimentId,
+        /// Target stage.
+        lifecycle: Lifecycle,
+        /// Update time.
+        now: i64,
+    },
+    /// Set (or, with `None`, delete) an experiment tag.
+    ExperimentTag {
+        /// Which experiment.
+        id: ExperimentId,
+        /// Tag key.
+        key: String,
+        /// New value, or `None` to delete.
+        value: Option<String>,
+    },
+    /// Create a run (id, name and times already chosen by the Tracker).
+    CreateRun {
+        /// Run metadata; `artifact_uri` is filled from the experiment.
+        info: RunInfo,
+        /// Initial tags (`mlflow.runName` included).
+        tags: Vec<(String, String)>,
+    },
+    /// Change status, end time and/or name of a run.
+    UpdateRun {
+        /// Which run.
+        run_id: RunId,
+        /// New status.
+        status: Option<RunStatus>,
+        /// New end time.
+        end_time: Option<i64>,
+        /// New name (also rewrites `mlflow.runName`).
+        run_name: Option<String>,
+    },
+    /// Soft-delete or restore a run.
+    SetRunLifecycle {
+        /// Which run.
+        run_id: RunId,
+        /// Target stage.
+        lifecycle: Lifecycle,
+    },
+    /// Metrics, params and tags for one run (LogMetric, LogParam, SetTag, LogBatch). Exact
+    /// duplicate points, within the batch or already in the newest chunk, are skipped.
+    Log {
+        /// Which run.
+        run_id: RunId,
+        /// What to write.
+        writes: RunWrites,
+    },
+    /// Delete a run tag.
+    DeleteTag {
+        /// Which run.
+        run_id: RunId,
+        /// Tag key.
+        key: String,
+    },
+    /// Link datasets and models to a run (LogInputs, LogOutputs); each is stored once.
+    LogIo {
+        /// Which run.
+        run_id: RunId,
+        /// Datasets and models used.
+        inputs: RunInputs,
+        /// Models produced.
+        outputs: Vec<ModelOutput>,
+    },
+    /// Append a model description (MLmodel as a JSON object) to the run's
+    /// `mlflow.log-model.history` tag (LogModel).
+    AppendLoggedModel {
+        /// Which run.
+        run_id: RunId,
+        /// The model, a JSON object.
+        model_json: String,
+    },
+    /// One LogStream batch: applied at most once per (stream, seq). Each run's part is
+    /// checked on its own: a run that breaks a rule (deleted, a changed param) is refused
+    /// and skipped, the others are stored.
+    StreamBatch {
+        /// Client-chosen stream id.
+        stream_id: String,
+        /// Sequence number of the batch.
+        seq: u64,
+        /// Writes per run.
+        runs: Vec<(RunId, RunWrites)>,
+        /// When the batch arrived (kept with the stream's record, for its retention).
+        now: i64,
+    },
+}
+
+impl WriteOp {
+    /// Metric points this op carries (for queue accounting and metrics).
+    pub fn point_count(&self) -> usize {
+        match self {
+            WriteOp::Log { writes, .. } => writes.point_count(),
+            WriteOp::StreamBatch { runs, .. } => runs.iter().map(|(_, w)| w.point_count()).sum(),
+            _ => 0,
+        }
+    }
+}
+
+/// What a successful write produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Nothing to report.
+    Done,
+    /// The id of a new experiment.
+    ExperimentCreated(ExperimentId),
+    /// The stored run metadata after a create or update.
+    Run(Box<RunInfo>),
+    /// Result of a Log op.
+    Logged {
+        /// Points written (exact duplicates are not).
+        points_stored: u64,
+    },
+    /// Result of a stream batch.
+    Stream {
+        /// Points written (0 when the batch had been stored before).
+        points_stored: u64,
+        /// Whether this (stream, seq) had been stored before.
+        duplicate: bool,
+        /// Runs whose writes were refused (and skipped) by MLflow's rules; the other runs'
+        /// writes were stored.
+        refused: Vec<(RunId, TrackingError)>,
+    },
+}
