@@ -1145,3 +1145,142 @@ fn validate_artifact_location(location: &str) -> Result<String> {
     }
     Ok(format!("mlflow-artifacts:/{rel}"))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The Tracker's rules, checked through its backend traits: each test runs against every
+    //! backend in [`backends`] (sled and the local file system today), so a second backend
+    //! joins these tests by being listed there.
+
+    use super::*;
+
+    /// Every (tracking backend, artifact repository) pair the Tracker can run on, over
+    /// fresh temporary storage.
+    fn backends() -> Vec<(&'static str, tempfile::TempDir, Tracker)> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(crate::store::StoreConfig::new(dir.path())).unwrap();
+        let files = ArtifactStore::open(dir.path().join("artifacts")).unwrap();
+        let tracker = Tracker::with_backends(Arc::new(store), Arc::new(files));
+        vec![("sled + local files", dir, tracker)]
+    }
+
+    async fn new_run(tracker: &Tracker) -> String {
+        let run = tracker
+            .create_run(&Caller::InProcess, NewRun::default())
+            .await
+            .unwrap();
+        run.info.run_id.to_string()
+    }
+
+    #[tokio::test]
+    async fn params_are_write_once_and_deleted_runs_refuse_writes() {
+        for (name, _dir, t) in backends() {
+            let c = &Caller::InProcess;
+            let run = new_run(&t).await;
+            t.log_param(c, &run, "lr", "0.1").await.unwrap();
+            t.log_param(c, &run, "lr", "0.1").await.unwrap();
+            let changed = t.log_param(c, &run, "lr", "0.2").await.unwrap_err();
+            assert!(
+                changed.to_string().contains("Changing param values"),
+                "{name}"
+            );
+            t.delete_run(c, &run).await.unwrap();
+            let refused = t.set_tag(c, &run, "k", "v").await.unwrap_err();
+            assert_eq!(
+                refused.kind(),
+                crate::error::ErrorKind::InvalidArgument,
+                "{name}"
+            );
+            let upload = t.begin_artifact_upload(c, &run, "a.txt").await;
+            assert!(upload.is_err(), "{name}: a deleted run refuses uploads");
+            assert_eq!(t.get_run(c, &run).await.unwrap().params["lr"], "0.1");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_upload_cap_and_path_rules_hold_above_every_repository() {
+        for (name, _dir, t) in backends() {
+            let t = t.with_max_artifact_bytes(4);
+            let c = &Caller::InProcess;
+            let run = new_run(&t).await;
+            let mut upload = t.begin_artifact_upload(c, &run, "f.bin").await.unwrap();
+            upload.write(b"1234").await.unwrap();
+            let over = upload.write(b"5").await.unwrap_err();
+            assert!(matches!(over, TrackingError::TooLarge(_)), "{name}");
+            drop(upload);
+            for bad in ["../x", ".", "a//b", "%2e%2e/x"] {
+                assert!(
+                    t.begin_artifact_upload(c, &run, bad).await.is_err(),
+                    "{name}: {bad}"
+                );
+            }
+            let root = t.delete_artifact(c, &run, "").await.unwrap_err();
+            assert!(root.to_string().contains("cannot be deleted"), "{name}");
+            let (_, files) = t.list_artifacts(c, &run, "", true).await.unwrap();
+            assert!(files.is_empty(), "{name}: the refused upload left nothing");
+        }
+    }
+
+    #[tokio::test]
+    async fn histories_read_through_the_backend_in_step_order() {
+        use futures::TryStreamExt;
+        for (name, _dir, t) in backends() {
+            let c = &Caller::InProcess;
+            let run = new_run(&t).await;
+            let points: Vec<Point> = (0..500)
+                .rev()
+                .map(|step| Point {
+                    step,
+                    timestamp: 1,
+                    value: step as f64,
+                })
+                .collect();
+            let writes = RunWrites {
+                metrics: vec![("m".into(), points)],
+                ..Default::default()
+            };
+            t.log_batch(c, &run, writes).await.unwrap();
+            let read = HistoryRead {
+                run_id: run.clone(),
+                key: "m".into(),
+                start_step: Some(100),
+                end_step: Some(199),
+                block_points: 7,
+            };
+            let blocks: Vec<HistoryBlock> = t
+                .history_blocks(c, read)
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            let steps: Vec<i64> = blocks
+                .iter()
+                .flat_map(|b| b.points().iter().map(|p| p.step))
+                .collect();
+            assert_eq!(steps, (100..200).collect::<Vec<_>>(), "{name}");
+            assert!(blocks.iter().all(|b| b.points().len() <= 7), "{name}");
+            let sampled = t
+                .sampled_history(
+                    c,
+                    SampledHistory {
+                        run_ids: vec![run.clone()],
+                        keys: vec!["m".into()],
+                        max_points: 10,
+                        start_step: None,
+                        end_step: None,
+                        method: Sampling::MinMax,
+                    },
+                )
+                .await
+                .unwrap();
+            let kept = &sampled[0].points;
+            assert_eq!(
+                (kept[0].step, kept[kept.len() - 1].step),
+                (0, 499),
+                "{name}"
+            );
+            assert_eq!(sampled[0].total_points, 500, "{name}");
+        }
+    }
+}

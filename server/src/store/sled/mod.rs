@@ -1,0 +1,383 @@
+//! The embedded sled store: sled trees behind the `TrackingBackend` seam.
+//!
+//! - Reads go straight to sled from any task (`read.rs`).
+//! - Every write goes through one committer thread (`committer.rs`): it gathers the writes of
+//!   all callers, applies them one after another with MLflow's rules checked against the
+//!   current state (`writer.rs`), calls sled's blocking `flush()` once for the whole group, and
+//!   only then answers every waiter. An answer in the default durable mode therefore means
+//!   "fsynced".
+//! - Metric points are stored in chunks ([`chunk`]), keys are laid out in [`keys`].
+//!
+//! Nothing here knows about protobuf or JSON. A second backend would implement the same
+//! `Store` surface (`open`, `write`, the read methods).
+
+mod as_backend;
+mod catalog;
+pub mod chunk;
+mod committer;
+mod history;
+pub mod keys;
+mod read;
+mod run_index;
+mod run_io;
+mod spans;
+mod streams;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use crate::domain::Durability;
+pub use crate::domain::{Outcome, WriteOp};
+pub use catalog::Catalog;
+pub use committer::CommitStats;
+pub use history::{HistoryReader, HISTORY_BLOCK_POINTS};
+
+use crate::domain::{now_ms, Experiment, ExperimentId, Lifecycle};
+
+/// Failures of the storage layer itself (not of the caller's request).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process has the store open.
+    #[error(
+        "the store at {path} is in use by another process (is a trackd server running on it? \
+         point your client at that server with MLFLOW_TRACKING_URI=http://HOST:PORT instead \
+         of opening the directory)"
+    )]
+    Locked {
+        /// The store directory.
+        path: PathBuf,
+    },
+    /// sled reported corruption, or a record failed to decode.
+    #[error("{0} (restore the store directory from a backup)")]
+    Corrupted(String),
+    /// Any other sled or I/O failure.
+    #[error("sled: {0}")]
+    Sled(String),
+    /// The store was closed (server shutting down).
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl From<StoreError> for crate::error::TrackingError {
+    fn from(err: StoreError) -> Self {
+        use crate::error::TrackingError;
+        match err {
+            StoreError::Corrupted(m) => TrackingError::Corrupted(m),
+            StoreError::Closed => {
+                TrackingError::Unavailable("the store is closed (server shutting down)".into())
+            }
+            other => TrackingError::Storage(other.to_string()),
+        }
+    }
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(err: sled::Error) -> Self {
+        match err {
+            sled::Error::Corruption { .. } => StoreError::Corrupted(err.to_string()),
+            other => StoreError::Sled(other.to_string()),
+        }
+    }
+}
+
+/// The answer to a queued write; resolves once the write is applied (and, in durable mode,
+/// fsynced).
+pub struct PendingWrite(tokio::sync::oneshot::Receiver<crate::error::Result<Outcome>>);
+
+impl std::future::Future for PendingWrite {
+    type Output = crate::error::Result<Outcome>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(StoreError::Closed.into())))
+    }
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The store directory (sled lives in `<dir>/db`, artifacts in `<dir>/artifacts`).
+    pub dir: PathBuf,
+    /// When writes are acknowledged.
+    pub durability: Durability,
+    /// sled's page cache size in bytes.
+    pub cache_bytes: u64,
+    /// Most queued writes before writers wait (backpressure).
+    pub queue_capacity: usize,
+    /// How long a LogStream's sequence record is kept after its last batch. Within this
+    /// window a re-sent batch is recognised and stored once; it must exceed every client's
+    /// reconnect window (the Rust client's default is 60 s).
+    pub stream_retention: Duration,
+}
+
+impl StoreConfig {
+    /// Defaults for a store in `dir`: durable acks, 16 MiB cache.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        StoreConfig {
+            dir: dir.into(),
+            durability: Durability::Durable,
+            cache_bytes: 16 << 20,
+            queue_capacity: 4096,
+            stream_retention: DEFAULT_STREAM_RETENTION,
+        }
+    }
+}
+
+/// Default of [`StoreConfig::stream_retention`]: 7 days.
+pub const DEFAULT_STREAM_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The named trees of one store.
+#[derive(Clone)]
+pub(crate) struct Trees {
+    pub meta: sled::Tree,
+    pub experiments: sled::Tree,
+    pub experiment_names: sled::Tree,
+    pub runs: sled::Tree,
+    pub experiment_runs: sled::Tree,
+    pub params: sled::Tree,
+    pub tags: sled::Tree,
+    pub latest_metrics: sled::Tree,
+    pub metric_chunks: sled::Tree,
+    pub chunk_spans: sled::Tree,
+    pub streams: sled::Tree,
+    pub run_io: sled::Tree,
+}
+
+impl Trees {
+    fn open(db: &sled::Db) -> Result<Self, StoreError> {
+        Ok(Trees {
+            meta: db.open_tree("meta")?,
+            experiments: db.open_tree("experiments")?,
+            experiment_names: db.open_tree("experiment_names")?,
+            runs: db.open_tree("runs")?,
+            experiment_runs: db.open_tree("experiment_runs")?,
+            params: db.open_tree("params")?,
+            tags: db.open_tree("tags")?,
+            latest_metrics: db.open_tree("latest_metrics")?,
+            metric_chunks: db.open_tree("metric_chunks")?,
+            chunk_spans: db.open_tree("chunk_spans")?,
+            streams: db.open_tree("streams")?,
+            run_io: db.open_tree("run_io")?,
+        })
+    }
+}
+
+/// Handle to an open store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    db: sled::Db,
+    trees: Trees,
+    catalog: Arc<Catalog>,
+    committer: committer::Handle,
+}
+
+const FORMAT_KEY: &[u8] = b"format_version";
+/// Format 3 added chunk spans (`spans`); format 2 stores are upgraded on open.
+const FORMAT_VERSION: u64 = 3;
+
+impl Store {
+    /// Opens (creating if needed) the store in `config.dir`, creates the `Default`
+    /// experiment on first open, and starts the committer.
+    pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
+        let db_path = config.dir.join("db");
+        std::fs::create_dir_all(&config.dir).map_err(|e| {
+            StoreError::Sled(format!("cannot create {}: {e}", config.dir.display()))
+        })?;
+        let flush_every = match config.durability {
+            // The committer flushes every group itself.
+            Durability::Durable => None,
+            Durability::Buffered => Some(committer::BUFFERED_FLUSH_MS),
+        };
+        let db = sled::Config::new()
+            .path(&db_path)
+            .cache_capacity(config.cache_bytes)
+            .mode(sled::Mode::LowSpace)
+            .flush_every_ms(flush_every)
+            .open()
+            .map_err(|e| classify_open_error(e, &config.dir))?;
+        let trees = Trees::open(&db)?;
+        check_format(&trees)?;
+        ensure_default_experiment(&trees, &config.dir)?;
+        db.flush()?;
+        let catalog = Arc::new(Catalog::load(&trees)?);
+        let committer = committer::spawn(db.clone(), trees.clone(), catalog.clone(), &config)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                dir: config.dir,
+                db,
+                trees,
+                catalog,
+                committer,
+            }),
+        })
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Root directory of artifacts stored under this store.
+    pub fn artifact_root(&self) -> PathBuf {
+        self.inner.dir.join("artifacts")
+    }
+
+    /// The acknowledgement mode.
+    pub fn durability(&self) -> Durability {
+        self.inner.committer.durability()
+    }
+
+    /// Counters of the committer (for `/metrics`).
+    pub fn commit_stats(&self) -> &CommitStats {
+        self.inner.committer.stats()
+    }
+
+    /// Queues a write and waits until it is applied (and, in durable mode, fsynced).
+    /// Waits when the queue is full.
+    pub async fn write(&self, op: WriteOp) -> crate::error::Result<Outcome> {
+        self.enqueue(op).await?.await
+    }
+
+    /// Queues a write (waiting while the queue is full) and returns a future of its answer.
+    /// Writes are applied in the order they were queued, so a caller that must keep an order
+    /// (a stream's batches) enqueues one after another and awaits the answers later.
+    pub async fn enqueue(&self, op: WriteOp) -> crate::error::Result<PendingWrite> {
+        Ok(PendingWrite(self.inner.committer.enqueue(op).await?))
+    }
+
+    /// Stops accepting writes, drains the queue, flushes, and stops the committer.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.inner.committer.close().await;
+        let db = self.inner.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Sled(e.to_string()))??;
+        Ok(())
+    }
+
+    /// Every run with its latest data, in memory (for searches).
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    pub(crate) fn trees(&self) -> &Trees {
+        &self.inner.trees
+    }
+}
+
+fn classify_open_error(err: sled::Error, dir: &Path) -> StoreError {
+    if let sled::Error::Io(io) = &err {
+        let text = io.to_string();
+        if io.kind() == std::io::ErrorKind::WouldBlock || text.contains("lock") {
+            return StoreError::Locked {
+                path: dir.to_path_buf(),
+            };
+        }
+    }
+    match err {
+        sled::Error::Corruption { .. } => StoreError::Corrupted(format!(
+            "the store at {} is corrupted: {err}",
+            dir.display()
+        )),
+        other => StoreError::Sled(format!(
+            "cannot open the store at {}: {other}",
+            dir.display()
+        )),
+    }
+}
+
+fn check_format(trees: &Trees) -> Result<(), StoreError> {
+    let version = match trees.meta.get(FORMAT_KEY)? {
+        None => FORMAT_VERSION,
+        Some(v) => <[u8; 8]>::try_from(v.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| StoreError::Corrupted("unreadable store format version".into()))?,
+    };
+    match version {
+        FORMAT_VERSION => {}
+        2 => {
+            let chunks = add_chunk_spans(trees)?;
+            tracing::info!(chunks, "store upgraded to format 3 (chunk spans added)");
+        }
+        other => {
+            return Err(StoreError::Corrupted(format!(
+                "unsupported store format {other}; this trackd reads formats 2 and \
+                 {FORMAT_VERSION}"
+            )))
+        }
+    }
+    trees
+        .meta
+        .insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
+    Ok(())
+}
+
+/// Format 2 → 3: writes the span of every chunk (decoding each once). Returns the number of
+/// chunks.
+fn add_chunk_spans(trees: &Trees) -> Result<u64, StoreError> {
+    let mut done = 0u64;
+    let mut points = Vec::with_capacity(writer::MAX_CHUNK_POINTS);
+    for entry in trees.metric_chunks.iter() {
+        let (key, value) = entry?;
+        points.clear();
+        chunk::decode_into(&value, &mut points)
+            .map_err(|e| StoreError::Corrupted(e.to_string()))?;
+        if points.is_empty() {
+            continue;
+        }
+        trees
+            .chunk_spans
+            .insert(key, &spans::Span::of(&points).encode()[..])?;
+        done += 1;
+    }
+    Ok(done)
+}
+
+fn ensure_default_experiment(trees: &Trees, _dir: &Path) -> Result<(), StoreError> {
+    let id = ExperimentId::DEFAULT;
+    if trees.experiments.get(keys::experiment(id))?.is_some() {
+        return Ok(());
+    }
+    let now = now_ms();
+    let exp = Experiment {
+        id,
+        name: "Default".into(),
+        artifact_location: default_artifact_location(id),
+        lifecycle: Lifecycle::Active,
+        creation_time: now,
+        last_update_time: now,
+        tags: Default::default(),
+    };
+    trees
+        .experiments
+        .insert(keys::experiment(id), encode_record(&exp))?;
+    trees
+        .experiment_names
+        .insert(exp.name.as_bytes(), &id.0.to_be_bytes())?;
+    Ok(())
+}
+
+/// Artifact location of an experiment that did not ask for one.
+pub fn default_artifact_location(id: ExperimentId) -> String {
+    format!("mlflow-artifacts:/{id}")
+}
+
+pub(crate) fn encode_record<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_stdvec(value).expect("records serialise infallibly")
+}
+
+pub(crate) fn decode_record<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes)
+        .map_err(|e| StoreError::Corrupted(format!("undecodable record: {e}")))
+}
