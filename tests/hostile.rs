@@ -216,21 +216,7 @@ async fn an_unreadable_stream_request_ends_the_stream_with_an_error() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
     let run_id = run(&mut c, "0").await;
-    let batch = |seq: u64, step: i64| pb::LogStreamRequest {
-        stream_id: "bad-bytes".into(),
-        seq,
-        runs: vec![pb::RunWrites {
-            run_id: run_id.clone(),
-            metrics: vec![pb::MetricColumns {
-                key: "m".into(),
-                steps: vec![step],
-                timestamps: vec![1],
-                values: vec![0.5],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    };
+    let batch = |seq: u64, step: i64| one_point_batch("bad-bytes", seq, &run_id, step);
     let frames = vec![
         bytes::Bytes::from(batch(1, 1).encode_to_vec()),
         bytes::Bytes::from_static(&[0xff; 16]), // not a protobuf message
@@ -307,21 +293,7 @@ async fn stream_sequence_gaps_are_errors_not_acknowledgements() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
     let run_id = run(&mut c, "0").await;
-    let batch = |stream: &str, seq: u64, step: i64| pb::LogStreamRequest {
-        stream_id: stream.into(),
-        seq,
-        runs: vec![pb::RunWrites {
-            run_id: run_id.clone(),
-            metrics: vec![pb::MetricColumns {
-                key: "m".into(),
-                steps: vec![step],
-                timestamps: vec![1],
-                values: vec![step as f64],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    };
+    let batch = |stream: &str, seq: u64, step: i64| one_point_batch(stream, seq, &run_id, step);
     let acks = stream_acks(
         &mut c,
         vec![
@@ -688,6 +660,25 @@ async fn small_limits_hold() {
     assert_eq!(status, 200);
     let (status, _) = http(addr, "GET", &format!("{PROXY}?path={path}/%ff"), None, b"").await;
     assert_eq!(status, 400);
+}
+
+/// A LogStream batch of one point (`step`, value `step`) of metric "m" for `run_id`.
+fn one_point_batch(stream: &str, seq: u64, run_id: &str, step: i64) -> pb::LogStreamRequest {
+    pb::LogStreamRequest {
+        stream_id: stream.into(),
+        seq,
+        runs: vec![pb::RunWrites {
+            run_id: run_id.into(),
+            metrics: vec![pb::MetricColumns {
+                key: "m".into(),
+                steps: vec![step],
+                timestamps: vec![1],
+                values: vec![step as f64],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
 }
 
 /// For `timeout(..).unwrap_or_else(held(..))`: the server held a connection it should
