@@ -202,6 +202,22 @@ async fn stream_ingest(dir: &Path, steps: i64) -> (Figures, f64, f64, f64) {
                     .unwrap();
             }
             run.finish().await.unwrap();
+            // A figure must come from a complete run: every point acknowledged, durably.
+            let stats = client.ingest_stats();
+            assert_eq!(
+                stats
+                    .points_acked
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                (steps * KEYS.len() as i64) as u64,
+                "every point of rank {rank} acknowledged as stored"
+            );
+            assert_eq!(
+                stats
+                    .acks_not_durable
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                0,
+                "every acknowledgement of rank {rank} said DURABLE"
+            );
         }));
     }
     for t in tasks {
@@ -210,8 +226,10 @@ async fn stream_ingest(dir: &Path, steps: i64) -> (Figures, f64, f64, f64) {
     let seconds = started.elapsed().as_secs_f64();
     let rss = peak_rss_mib(pid);
     let client_rss = peak_rss_mib(std::process::id());
-    server.stop();
     let points = (RUNS as i64 * steps * KEYS.len() as i64) as u64;
+    let stored = server_points_ingested(&server.url).await;
+    assert_eq!(stored, points, "the server stored every point once");
+    server.stop();
     let bytes_per_point = dir_size(dir) as f64 / points as f64;
     (
         Figures { points, seconds },
@@ -751,6 +769,39 @@ async fn rest_ingest(dir: &Path, requests_per_client: i64) {
         "{{\"workload\":\"rest_log_batch\",\"points_per_request\":1000,\"one_client_points_per_s\":{:.0},\"four_clients_points_per_s\":{:.0}}}",
         results[0], results[1]
     );
+}
+
+/// The server's `trackd_points_ingested_total` (from `/metrics`).
+async fn server_points_ingested(url: &str) -> u64 {
+    let addr = url.trim_start_matches("http://");
+    let (status, body) = get_body(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|l| l.strip_prefix("trackd_points_ingested_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("trackd_points_ingested_total on /metrics")
+}
+
+/// One HTTP/1.1 GET (Connection: close): the status and the body.
+async fn get_body(addr: &str, path: &str) -> (u16, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header")
+        + 4;
+    let status = String::from_utf8_lossy(&raw[..split])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, raw[split..].to_vec())
 }
 
 /// Resets a process's peak RSS (VmHWM) to its current RSS (Linux `clear_refs`, value 5).

@@ -196,6 +196,8 @@ pub struct IngestStats {
     pub points_acked: AtomicU64,
     /// Streams opened.
     pub connections: AtomicU64,
+    /// Acknowledgements that promised less than `DURABLE` (a server in buffered mode).
+    pub acks_not_durable: AtomicU64,
 }
 
 #[derive(Default)]
@@ -764,6 +766,12 @@ impl Sender {
                         .stats
                         .points_acked
                         .fetch_add(stored, Ordering::Relaxed);
+                    if ack.durability != pb::Durability::Durable as i32 {
+                        self.shared
+                            .stats
+                            .acks_not_durable
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 for refused in &ack.run_errors {
                     if let Some(e) = &refused.error {
