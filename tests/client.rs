@@ -690,3 +690,48 @@ async fn resume_by_id() {
     resumed.finish().await.unwrap();
     assert_full_history(&client, &id, "m", 2).await;
 }
+
+/// `--durability buffered`: acknowledgements say BUFFERED (not a false DURABLE), the
+/// points are readable at once, and a graceful shutdown makes them durable.
+#[tokio::test]
+async fn buffered_mode_acknowledges_buffered_and_keeps_data_over_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = trackd_server::StoreConfig::new(dir.path());
+    config.durability = trackd_server::Durability::Buffered;
+    let handle = trackd_server::server::ServerHandle::start(
+        "127.0.0.1:0".parse().unwrap(),
+        config,
+        trackd_server::server::ServeOptions::default(),
+    )
+    .await
+    .unwrap();
+    let mut c = connect(&handle.url()).await;
+    let run_id = run(&mut c, "0").await;
+    let batch = |seq: u64| pb::LogStreamRequest {
+        stream_id: "buffered".into(),
+        seq,
+        runs: vec![pb::RunWrites {
+            run_id: run_id.clone(),
+            metrics: vec![pb::MetricColumns {
+                key: "m".into(),
+                steps: vec![seq as i64],
+                timestamps: vec![1],
+                values: vec![0.5],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let acks = stream_acks(&mut c, vec![batch(1), batch(2)]).await;
+    assert!(acks
+        .iter()
+        .all(|a| a.durability == pb::Durability::Buffered as i32 && a.points_stored == 1));
+    let client = Client::connect(&handle.url()).await.unwrap();
+    assert_eq!(client.metric_history(&run_id, "m").await.unwrap().len(), 2);
+    drop(client);
+    handle.shutdown().await.unwrap();
+    let again = start_on_dir(dir.path(), trackd_server::server::ServeOptions::default()).await;
+    let client = Client::connect(&again.url()).await.unwrap();
+    assert_eq!(client.metric_history(&run_id, "m").await.unwrap().len(), 2);
+    again.shutdown().await.unwrap();
+}
