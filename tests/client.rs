@@ -672,6 +672,26 @@ async fn dropped_run_is_killed() {
     assert_eq!(client.metric_history(&id, "m").await.unwrap().len(), 1);
 }
 
+/// A run dropped while its task panics is ended FAILED, not KILLED (the README's promise).
+#[tokio::test]
+async fn a_run_dropped_by_a_panicking_task_ends_failed() {
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.handle.url()).await.unwrap();
+    let run = client.start_run().start().await.unwrap();
+    let id = run.id().to_owned();
+    let task = tokio::spawn(async move {
+        run.log_metric("m", 1.0, 0).await.unwrap();
+        panic!("training blew up (on purpose)");
+    });
+    assert!(task.await.unwrap_err().is_panic());
+    eventually("the run is FAILED", || {
+        let client = client.clone();
+        let id = id.clone();
+        async move { client.get_run(&id).await.unwrap().info.status == RunStatus::Failed }
+    })
+    .await;
+}
+
 /// Resuming a run by id sets it RUNNING again and keeps its data.
 #[tokio::test]
 async fn resume_by_id() {

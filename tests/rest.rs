@@ -156,6 +156,16 @@ async fn json_conventions() {
         .await;
     assert_eq!(s, 200, "{found}");
     assert_eq!(found["runs"].as_array().unwrap().len(), 1);
+    let (s, by_get) = api
+        .get(&format!(
+            "runs/search?experiment_ids={exp_id}&filter=attributes.status%20%3D%20%27FINISHED%27&order_by=attributes.start_time%20DESC"
+        ))
+        .await;
+    assert_eq!(s, 200, "{by_get}");
+    assert_eq!(
+        by_get["runs"], found["runs"],
+        "the GET form answers like POST"
+    );
     let (s, exps) = api
         .get("experiments/search?max_results=10&filter=name%20LIKE%20%27re%25%27")
         .await;
