@@ -232,6 +232,18 @@ async fn stream_cut_midway_resumes_without_loss_or_duplicates() {
             proxy.pause_downstream(true);
         }
         if step == 10_000 {
+            // Make sure a batch is stored but its acknowledgement is held, so the re-send
+            // after the cut must be recognised as a duplicate.
+            let acked = client
+                .ingest_stats()
+                .points_acked
+                .load(std::sync::atomic::Ordering::Relaxed);
+            let addr = server.handle.addr();
+            eventually(
+                "a batch stored whose acknowledgement is held",
+                || async move { server_metric(addr, "trackd_points_ingested_total").await > acked },
+            )
+            .await;
             proxy.cut();
             proxy.pause_downstream(false);
         }
@@ -248,6 +260,15 @@ async fn stream_cut_midway_resumes_without_loss_or_duplicates() {
             .load(std::sync::atomic::Ordering::Relaxed)
             >= 1,
         "re-sent unacknowledged batches"
+    );
+    assert!(
+        server_metric(
+            server.handle.addr(),
+            "trackd_stream_batches_duplicate_total"
+        )
+        .await
+            >= 1,
+        "the (stream, seq) de-duplication recognised a re-sent batch"
     );
     let direct = Client::connect(&server.handle.url()).await.unwrap();
     assert_full_history(&direct, run.id(), "x", 20_000).await;

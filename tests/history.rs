@@ -71,19 +71,6 @@ async fn check_long_series(client: &Client, run_id: &str, n: i64) {
     assert_eq!(last_value, value(n - 1, n));
 }
 
-/// The server's `/metrics` value of `name`.
-async fn server_metric(server: &TestServer, name: &str) -> u64 {
-    let (status, body) = http(server.handle.addr(), "GET", "/metrics", None, b"").await;
-    assert_eq!(status, 200);
-    let text = String::from_utf8(body).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} not on /metrics"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// 20 million points logged through the client are read back whole over gRPC, with the
 /// memory the server holds for the read bounded by a few blocks.
 #[tokio::test]
@@ -100,7 +87,7 @@ async fn a_twenty_million_point_series_reads_back_over_grpc() {
         .unwrap();
     assert_eq!(columns.steps.len() as i64, n);
     drop(columns);
-    let most = server_metric(&server, "trackd_history_buffered_bytes_max").await;
+    let most = server_metric(server.handle.addr(), "trackd_history_buffered_bytes_max").await;
     assert!(most > 0, "the reads were counted");
     assert!(
         most <= 3 * 65_536 * 24,
@@ -127,12 +114,15 @@ async fn a_dropped_read_frees_everything() {
     let mut pieces = client.metric_history_stream(&run_id, "loss").await.unwrap();
     let first = pieces.try_next().await.unwrap().unwrap();
     assert_eq!(first.steps.len(), 65_536);
-    assert_eq!(server_metric(&server, "trackd_history_reads_open").await, 1);
+    assert_eq!(
+        server_metric(server.handle.addr(), "trackd_history_reads_open").await,
+        1
+    );
     drop(pieces);
     drop(client);
     eventually("the read to stop and free its blocks", || async {
-        server_metric(&server, "trackd_history_reads_open").await == 0
-            && server_metric(&server, "trackd_history_buffered_bytes").await == 0
+        server_metric(server.handle.addr(), "trackd_history_reads_open").await == 0
+            && server_metric(server.handle.addr(), "trackd_history_buffered_bytes").await == 0
     })
     .await;
 }
@@ -241,7 +231,7 @@ async fn one_message_reads_have_a_documented_limit_and_rest_streams() {
     assert_eq!(metrics[299_999]["step"], 299_999);
     assert_eq!(metrics[100_000]["value"], 1e6);
     assert_eq!(metrics[0]["key"], "loss");
-    let most = server_metric(&server, "trackd_history_buffered_bytes_max").await;
+    let most = server_metric(server.handle.addr(), "trackd_history_buffered_bytes_max").await;
     assert!(most <= 3 * 65_536 * 24, "held {most} bytes");
     // An unknown metric of a known run is an empty answer, as in MLflow.
     let (status, body) = http(

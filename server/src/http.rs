@@ -31,6 +31,12 @@ async fn metrics(State(tracker): State<Tracker>) -> impl IntoResponse {
         };
         figure(m.name, m.help, kind, m.value);
     }
+    figure(
+        "trackd_stream_batches_duplicate_total",
+        "LogStream batches recognised as re-sends of stored batches (not stored again).",
+        "counter",
+        tracker.duplicate_stream_batches(),
+    );
     let reads = tracker.read_stats();
     figure(
         "trackd_history_reads_open",

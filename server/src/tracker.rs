@@ -91,6 +91,7 @@ pub struct Tracker {
     max_artifact_bytes: u64,
     ingest_budget: Arc<Semaphore>,
     read_stats: Arc<ReadStats>,
+    duplicate_batches: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Tracker {
@@ -112,6 +113,7 @@ impl Tracker {
             max_artifact_bytes: DEFAULT_MAX_FILE_BYTES,
             ingest_budget: Arc::new(Semaphore::new(INGEST_BUDGET_POINTS)),
             read_stats: Arc::default(),
+            duplicate_batches: Arc::default(),
         })
     }
 
@@ -147,6 +149,7 @@ impl Tracker {
             max_artifact_bytes: DEFAULT_MAX_FILE_BYTES,
             ingest_budget: Arc::new(Semaphore::new(INGEST_BUDGET_POINTS)),
             read_stats: Arc::default(),
+            duplicate_batches: Arc::default(),
         }
     }
 
@@ -632,6 +635,12 @@ impl Tracker {
         &self.read_stats
     }
 
+    /// LogStream batches recognised as re-sends of stored ones (and not stored again).
+    pub fn duplicate_stream_batches(&self) -> u64 {
+        self.duplicate_batches
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Stores one LogStream batch at most once per `(stream_id, seq)` and says what the
     /// acknowledgement means: [`Tracker::enqueue_stream_batch`] and then its answer.
     pub async fn log_stream_batch(
@@ -767,9 +776,19 @@ impl Tracker {
         // is polling the acknowledgement yet (a stream handler busy queueing the next batch
         // must not hold budget it is waiting for).
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let duplicates = self.duplicate_batches.clone();
         tokio::spawn(async move {
             let outcome = pending.await;
             drop(permit);
+            if matches!(
+                outcome,
+                Ok(Outcome::Stream {
+                    duplicate: true,
+                    ..
+                })
+            ) {
+                duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             let _ = tx.send(outcome);
         });
         Ok(async move {

@@ -338,3 +338,16 @@ pub async fn stream_acks(
         .collect()
         .await
 }
+
+/// The value of `name` on the server's `/metrics` (Prometheus text), matched whole.
+pub async fn server_metric(addr: std::net::SocketAddr, name: &str) -> u64 {
+    let (status, body) = http(addr, "GET", "/metrics", None, b"").await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} not on /metrics"))
+        .trim()
+        .parse()
+        .unwrap()
+}
