@@ -1,0 +1,101 @@
+//! The real `trackd` binary: its command line, its `TRACKD_*` variables, and its signals.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Starts `trackd server` on an ephemeral port with `args` and `envs`; returns the child and
+/// the address it printed.
+fn start(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trackd"))
+        .arg("server")
+        .args(args)
+        .envs(envs.iter().copied())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the trackd binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+/// One HTTP/1.1 GET; the status line and body.
+fn get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Flags and `TRACKD_*` variables configure the server; SIGTERM shuts it down gracefully
+/// (exit 0, the store closed so another process can open it).
+#[test]
+fn flags_and_variables_configure_it_and_sigterm_stops_it_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let (mut child, addr) = start(
+        &["--port", "0", "--store", store.to_str().unwrap()],
+        &[
+            ("TRACKD_MAX_ARTIFACT_MB", "1"),
+            ("TRACKD_HOST", "127.0.0.1"),
+        ],
+    );
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert!(get(&addr, "/health").starts_with("HTTP/1.1 200"));
+    // TRACKD_MAX_ARTIFACT_MB=1 took effect: a 2 MiB upload is refused from its length.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "PUT /api/2.0/mlflow-artifacts/artifacts/0/0123456789abcdef0123456789abcdef/artifacts/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 413");
+    signal(&child, "TERM");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful exit: {status:?}");
+    // The store was closed: it opens again.
+    let (mut again, addr) = start(&["--port", "0", "--store", store.to_str().unwrap()], &[]);
+    assert!(get(&addr, "/health").starts_with("HTTP/1.1 200"));
+    signal(&again, "INT");
+    assert!(again.wait().unwrap().success(), "SIGINT is graceful too");
+}
+
+/// A bad flag is refused with a usage message and a failing exit code.
+#[test]
+fn a_bad_flag_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_trackd"))
+        .args(["server", "--port", "not-a-number"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--port"), "{stderr}");
+}
