@@ -86,7 +86,7 @@ pub struct StreamAck {
 /// The tracking service. Cheap to clone.
 #[derive(Clone)]
 pub struct Tracker {
-    store: Arc<dyn TrackingBackend>,
+    backend: Arc<dyn TrackingBackend>,
     artifacts: Arc<dyn ArtifactRepository>,
     max_artifact_bytes: u64,
     ingest_budget: Arc<Semaphore>,
@@ -106,9 +106,9 @@ impl Tracker {
     /// A tracker over an open store, creating its artifact directory.
     pub fn open(store: Store) -> Result<Self> {
         let artifacts = ArtifactStore::open(store.artifact_root())?;
-        let store: Arc<dyn TrackingBackend> = Arc::new(store);
+        let backend: Arc<dyn TrackingBackend> = Arc::new(store);
         Ok(Tracker {
-            store,
+            backend,
             artifacts: Arc::new(artifacts),
             max_artifact_bytes: DEFAULT_MAX_FILE_BYTES,
             ingest_budget: Arc::new(Semaphore::new(INGEST_BUDGET_POINTS)),
@@ -144,7 +144,7 @@ impl Tracker {
         artifacts: Arc<dyn ArtifactRepository>,
     ) -> Self {
         Tracker {
-            store: backend,
+            backend,
             artifacts,
             max_artifact_bytes: DEFAULT_MAX_FILE_BYTES,
             ingest_budget: Arc::new(Semaphore::new(INGEST_BUDGET_POINTS)),
@@ -155,22 +155,22 @@ impl Tracker {
 
     /// Where the data is (for logs).
     pub fn location(&self) -> String {
-        self.store.location()
+        self.backend.location()
     }
 
     /// What an acknowledgement of a write promises on this server.
     pub fn durability(&self) -> Durability {
-        self.store.durability()
+        self.backend.durability()
     }
 
     /// The backend's figures (for `/metrics`).
     pub fn backend_metrics(&self) -> Vec<BackendMetric> {
-        self.store.metrics()
+        self.backend.metrics()
     }
 
     /// Stops accepting writes, commits and flushes what is queued, and closes the store.
     pub async fn close(&self) -> Result<()> {
-        self.store.close().await
+        self.backend.close().await
     }
 
     // --- experiments --------------------------------------------------------------------
@@ -210,7 +210,7 @@ impl Tracker {
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn get_experiment(&self, caller: &Caller, experiment_id: &str) -> Result<Experiment> {
         self.authorize(caller, Need::Experiment(Permission::Read, experiment_id))?;
-        self.store.experiment(ExperimentId::parse(experiment_id)?)
+        self.backend.experiment(ExperimentId::parse(experiment_id)?)
     }
 
     /// An experiment by name.
@@ -222,7 +222,7 @@ impl Tracker {
                 "Missing value for required parameter 'experiment_name'.",
             ));
         }
-        self.store.experiment_by_name(name)
+        self.backend.experiment_by_name(name)
     }
 
     /// Searches experiments.
@@ -233,7 +233,7 @@ impl Tracker {
         search: ExperimentSearch,
     ) -> Result<Page<Experiment>> {
         self.authorize(caller, Need::Search)?;
-        reads::search_experiments(self.store.as_ref(), &search)
+        reads::search_experiments(self.backend.as_ref(), &search)
     }
 
     /// Renames an experiment.
@@ -248,7 +248,7 @@ impl Tracker {
         let id = ExperimentId::parse(experiment_id)?;
         if new_name.is_empty() {
             // MLflow treats a missing new_name as "nothing to change", after checking the id.
-            self.store.experiment(id)?;
+            self.backend.experiment(id)?;
             return Ok(());
         }
         validate::experiment_name(new_name)?;
@@ -387,7 +387,7 @@ impl Tracker {
             lifecycle: Lifecycle::Active,
         };
         match self.write(WriteOp::CreateRun { info, tags }).await? {
-            Outcome::Run(info) => self.store.run_with_info(*info),
+            Outcome::Run(info) => self.backend.run_with_info(*info),
             other => Err(unexpected(other)),
         }
     }
@@ -396,7 +396,7 @@ impl Tracker {
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn get_run(&self, caller: &Caller, run_id: &str) -> Result<Run> {
         self.authorize(caller, Need::Run(Permission::Read, run_id))?;
-        self.store.run(RunId::parse(run_id)?)
+        self.backend.run(RunId::parse(run_id)?)
     }
 
     /// Updates status, end time and/or name of a run.
@@ -460,15 +460,15 @@ impl Tracker {
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn search_runs(&self, caller: &Caller, search: RunSearch) -> Result<Page<Arc<Run>>> {
         self.authorize(caller, Need::Search)?;
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || reads::search_runs(store.as_ref(), &search))
+        let backend = self.backend.clone();
+        tokio::task::spawn_blocking(move || reads::search_runs(backend.as_ref(), &search))
             .await
             .map_err(|e| TrackingError::Storage(format!("search task failed: {e}")))?
     }
 
     // --- logging ------------------------------------------------------------------------
 
-    /// Logs one metric point.
+    /// Logs one metric point. Needs `Edit` on the run (decided by [`Tracker::log_batch`]).
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn log_metric(
         &self,
@@ -477,7 +477,6 @@ impl Tracker {
         key: &str,
         point: Point,
     ) -> Result<()> {
-        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let writes = RunWrites {
             metrics: vec![(key.to_owned(), vec![point])],
             ..Default::default()
@@ -485,7 +484,7 @@ impl Tracker {
         self.log_batch(caller, run_id, writes).await
     }
 
-    /// Logs a param (write-once).
+    /// Logs a param (write-once). Needs `Edit` on the run (decided by [`Tracker::log_batch`]).
     #[instrument(skip(self, value), err(level = "debug"))]
     pub async fn log_param(
         &self,
@@ -494,7 +493,6 @@ impl Tracker {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let writes = RunWrites {
             params: vec![(key.to_owned(), value.to_owned())],
             ..Default::default()
@@ -502,7 +500,7 @@ impl Tracker {
         self.log_batch(caller, run_id, writes).await
     }
 
-    /// Sets a run tag (`mlflow.runName` also renames the run).
+    /// Sets a run tag (`mlflow.runName` also renames the run). Needs `Edit` on the run (decided by [`Tracker::log_batch`]).
     #[instrument(skip(self, value), err(level = "debug"))]
     pub async fn set_tag(
         &self,
@@ -511,7 +509,6 @@ impl Tracker {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        self.authorize(caller, Need::Run(Permission::Edit, run_id))?;
         let writes = RunWrites {
             tags: vec![(key.to_owned(), value.to_owned())],
             ..Default::default()
@@ -607,11 +604,11 @@ impl Tracker {
                 "Missing value for required parameter 'metric_key'.",
             ));
         }
-        let store = self.store.clone();
+        let backend = self.backend.clone();
         let key = key.to_owned();
         let token = page_token.to_owned();
         tokio::task::spawn_blocking(move || {
-            reads::metric_history(store.as_ref(), run_id, &key, &token, max_results)
+            reads::metric_history(backend.as_ref(), run_id, &key, &token, max_results)
         })
         .await
         .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
@@ -627,7 +624,7 @@ impl Tracker {
         read: HistoryRead,
     ) -> Result<HistoryBlocks> {
         self.authorize(caller, Need::Run(Permission::Read, &read.run_id))?;
-        history::start(&self.store, &self.read_stats, read).await
+        history::start(&self.backend, &self.read_stats, read).await
     }
 
     /// Memory held by streaming history reads in flight.
@@ -642,7 +639,8 @@ impl Tracker {
     }
 
     /// Stores one LogStream batch at most once per `(stream_id, seq)` and says what the
-    /// acknowledgement means: [`Tracker::enqueue_stream_batch`] and then its answer.
+    /// acknowledgement means: [`Tracker::enqueue_stream_batch`] (which decides the
+    /// permission) and then its answer.
     pub async fn log_stream_batch(
         &self,
         caller: &Caller,
@@ -650,7 +648,6 @@ impl Tracker {
         seq: u64,
         runs: Vec<(String, RunWrites)>,
     ) -> Result<StreamAck> {
-        self.authorize(caller, Need::StreamRuns(Permission::Edit))?;
         self.enqueue_stream_batch(caller, stream_id, seq, runs)
             .await?
             .await
@@ -674,10 +671,10 @@ impl Tracker {
                 "Missing value for required parameter 'metric_key'.",
             ));
         }
-        let store = self.store.clone();
+        let backend = self.backend.clone();
         let key = key.to_owned();
         tokio::task::spawn_blocking(move || {
-            reads::history_range(store.as_ref(), run, &key, start_step, end_step)
+            reads::history_range(backend.as_ref(), run, &key, start_step, end_step)
         })
         .await
         .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
@@ -692,8 +689,8 @@ impl Tracker {
         request: SampledHistory,
     ) -> Result<Vec<SampledSeries>> {
         self.authorize(caller, Need::Search)?;
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || reads::sampled_history(store.as_ref(), &request))
+        let backend = self.backend.clone();
+        tokio::task::spawn_blocking(move || reads::sampled_history(backend.as_ref(), &request))
             .await
             .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
     }
@@ -748,7 +745,7 @@ impl Tracker {
             parsed.retain(|(run, _)| !refused_ids.contains(run));
         }
         let points: usize = parsed.iter().map(|(_, w)| w.point_count()).sum();
-        let durability = self.store.durability();
+        let durability = self.backend.durability();
         // Even when every run was refused, the batch goes to the writer: its sequence number
         // is recorded, so the stream's next batch follows it.
         if points > MAX_STREAM_BATCH_POINTS {
@@ -771,7 +768,7 @@ impl Tracker {
             runs: parsed,
             now: now_ms(),
         };
-        let pending: PendingWrite = self.store.enqueue(op).await?;
+        let pending: PendingWrite = self.backend.enqueue(op).await?;
         // The budget is returned as soon as the committer answers, whether or not the caller
         // is polling the acknowledgement yet (a stream handler busy queueing the next batch
         // must not hold budget it is waiting for).
@@ -835,6 +832,17 @@ impl Tracker {
         error: TrackingError,
     ) -> Result<BoxFuture<'static, Result<StreamAck>>> {
         self.authorize(caller, Need::StreamRuns(Permission::Edit))?;
+        self.record_refused_stream_batch(stream_id, seq, error)
+            .await
+    }
+
+    /// [`Tracker::refuse_stream_batch`] once the caller is authorized.
+    async fn record_refused_stream_batch(
+        &self,
+        stream_id: &str,
+        seq: u64,
+        error: TrackingError,
+    ) -> Result<BoxFuture<'static, Result<StreamAck>>> {
         if stream_id.is_empty() || stream_id.len() > MAX_STREAM_ID_LEN || seq == 0 {
             return Ok(futures::future::ready(Err(error)).boxed());
         }
@@ -844,7 +852,7 @@ impl Tracker {
             runs: Vec::new(),
             now: now_ms(),
         };
-        let pending: PendingWrite = self.store.enqueue(op).await?;
+        let pending: PendingWrite = self.backend.enqueue(op).await?;
         Ok(async move {
             match pending.await {
                 // Recorded now or before: the answer is the refusal.
@@ -861,7 +869,7 @@ impl Tracker {
     /// The run and its artifact directory (relative to the artifact root). Writes need an
     /// active run.
     async fn artifact_dir(&self, run_id: &str, for_write: bool) -> Result<(RunInfo, String)> {
-        let info = self.store.run_info(RunId::parse(run_id)?)?;
+        let info = self.backend.run_info(RunId::parse(run_id)?)?;
         if for_write {
             crate::domain::rules::ensure_run_active(&info)?;
         }
@@ -1007,7 +1015,7 @@ impl Tracker {
             let Ok(run_id) = RunId::parse(segments[i]) else {
                 continue;
             };
-            let info = match self.store.run_info(run_id) {
+            let info = match self.backend.run_info(run_id) {
                 Ok(info) => info,
                 Err(TrackingError::NotFound(m)) => {
                     unknown_run = Some(m);
@@ -1080,7 +1088,7 @@ impl Tracker {
 
     /// Queues a write and waits for its answer.
     async fn write(&self, op: WriteOp) -> Result<Outcome> {
-        self.store.enqueue(op).await?.await
+        self.backend.enqueue(op).await?.await
     }
 }
 

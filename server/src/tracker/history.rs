@@ -142,7 +142,7 @@ impl Stream for HistoryBlocks {
 /// Starts a streaming read (see the module docs). Errors that can be known before the
 /// first block (unknown run, bad range) are returned here.
 pub(crate) async fn start(
-    store: &Arc<dyn TrackingBackend>,
+    backend: &Arc<dyn TrackingBackend>,
     stats: &Arc<ReadStats>,
     read: HistoryRead,
 ) -> Result<HistoryBlocks> {
@@ -163,10 +163,10 @@ pub(crate) async fn start(
         0 => MAX_BLOCK_POINTS,
         n => n.min(MAX_BLOCK_POINTS),
     };
-    let store = store.clone();
+    let backend = backend.clone();
     let opened = tokio::task::spawn_blocking(move || {
-        store.run_info(run)?;
-        store.history(run, &read.key, read.start_step, read.end_step)
+        backend.run_info(run)?;
+        backend.history(run, &read.key, read.start_step, read.end_step)
     })
     .await
     .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))??;

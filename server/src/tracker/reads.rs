@@ -84,7 +84,7 @@ fn invalid_filter(e: impl std::fmt::Display) -> TrackingError {
 // --- runs -----------------------------------------------------------------------------------
 
 pub(crate) fn search_runs(
-    store: &dyn TrackingBackend,
+    backend: &dyn TrackingBackend,
     search: &RunSearch,
 ) -> Result<Page<std::sync::Arc<Run>>> {
     let size = page_size(search.max_results)?;
@@ -109,7 +109,7 @@ pub(crate) fn search_runs(
         .iter()
         .map(|e| ExperimentId::parse(e))
         .collect::<Result<_>>()?;
-    let runs = store.search_runs(&experiments, search.view, expr.as_ref())?;
+    let runs = backend.search_runs(&experiments, search.view, expr.as_ref())?;
     let rows: Vec<(SortKey, std::sync::Arc<Run>)> = runs
         .into_iter()
         .map(|r| (order::run_key(&r, &clauses), r))
@@ -124,7 +124,7 @@ pub(crate) fn search_runs(
 // --- experiments ----------------------------------------------------------------------------
 
 pub(crate) fn search_experiments(
-    store: &dyn TrackingBackend,
+    backend: &dyn TrackingBackend,
     search: &ExperimentSearch,
 ) -> Result<Page<Experiment>> {
     let size = page_size(search.max_results)?;
@@ -145,7 +145,7 @@ pub(crate) fn search_experiments(
             tie,
         )?)
     };
-    let rows: Vec<(SortKey, Experiment)> = store
+    let rows: Vec<(SortKey, Experiment)> = backend
         .experiments()?
         .into_iter()
         .filter(|e| search.view.includes(e.lifecycle))
@@ -163,7 +163,7 @@ pub(crate) fn search_experiments(
 // --- metric history -------------------------------------------------------------------------
 
 pub(crate) fn metric_history(
-    store: &dyn TrackingBackend,
+    backend: &dyn TrackingBackend,
     run: RunId,
     key: &str,
     page_token: &str,
@@ -175,14 +175,14 @@ pub(crate) fn metric_history(
              {HISTORY_MAX_RESULTS} (or unset for the whole history)."
         )));
     }
-    store.run_info(run)?;
+    backend.run_info(run)?;
     let offset = if page_token.is_empty() {
         0
     } else {
         let raw = decode_token(HISTORY_TOKEN, page_token, 8)?;
         u64::from_be_bytes(raw.try_into().expect("8 bytes")) as usize
     };
-    let mut reader = store.history(run, key, None, None)?;
+    let mut reader = backend.history(run, key, None, None)?;
     let total = reader.points_hint();
     let wanted = if max_results == 0 {
         let rest = total.saturating_sub(offset as u64);
@@ -228,7 +228,7 @@ fn too_long_for_one_message(call: &str, points: u64, limit: u64, instead: &str) 
 /// Every point of one series in step order, optionally limited to a step range, for
 /// answers in one message (at most [`UNARY_COLUMNS_MAX_POINTS`]).
 pub(crate) fn history_range(
-    store: &dyn TrackingBackend,
+    backend: &dyn TrackingBackend,
     run: RunId,
     key: &str,
     start_step: Option<i64>,
@@ -241,8 +241,8 @@ pub(crate) fn history_range(
             )));
         }
     }
-    store.run_info(run)?;
-    let mut reader = store.history(run, key, start_step, end_step)?;
+    backend.run_info(run)?;
+    let mut reader = backend.history(run, key, start_step, end_step)?;
     let mut points = Vec::new();
     while let Some(block) = reader.next_block()? {
         points.extend(block);
@@ -304,7 +304,7 @@ pub struct SampledSeries {
 }
 
 pub(crate) fn sampled_history(
-    store: &dyn TrackingBackend,
+    backend: &dyn TrackingBackend,
     req: &SampledHistory,
 ) -> Result<Vec<SampledSeries>> {
     if req.run_ids.is_empty() || req.keys.is_empty() {
@@ -341,17 +341,15 @@ pub(crate) fn sampled_history(
         .collect::<Result<_>>()?;
     let mut out = Vec::with_capacity(runs.len() * req.keys.len());
     for run in &runs {
-        store.run_info(*run)?;
+        backend.run_info(*run)?;
         for key in &req.keys {
             if req.method == Sampling::MinMax && req.start_step.is_none() && req.end_step.is_none()
             {
-                if let Some(series) = stream_min_max(store, *run, key, max_points)? {
-                    out.push(series);
-                    continue;
-                }
+                out.push(stream_min_max(backend, *run, key, max_points)?);
+                continue;
             }
             // Only the chunks that hold the range are read.
-            let mut reader = store.history(*run, key, req.start_step, req.end_step)?;
+            let mut reader = backend.history(*run, key, req.start_step, req.end_step)?;
             let mut points = Vec::new();
             while let Some(block) = reader.next_block()? {
                 points.extend(block);
@@ -373,24 +371,23 @@ pub(crate) fn sampled_history(
 }
 
 /// Min/max sampling of a whole series as it is read, a block at a time, without
-/// materialising it (a million points would be 24 MB). Always an answer; the `Option` keeps
-/// the caller's shape.
+/// materialising it (a million points would be 24 MB), whatever order it was logged in.
 fn stream_min_max(
-    store: &dyn TrackingBackend,
+    backend: &dyn TrackingBackend,
     run: RunId,
     key: &str,
     max_points: usize,
-) -> Result<Option<SampledSeries>> {
-    let mut reader = store.history(run, key, None, None)?;
+) -> Result<SampledSeries> {
+    let mut reader = backend.history(run, key, None, None)?;
     let total = reader.points_hint() as usize;
     let mut sampler = sample::MinMaxSampler::new(total, max_points);
     while let Some(block) = reader.next_block()? {
         sampler.extend(&block);
     }
-    Ok(Some(SampledSeries {
+    Ok(SampledSeries {
         run_id: run,
         key: key.to_owned(),
         points: sampler.finish(),
         total_points: total,
-    }))
+    })
 }
