@@ -72,7 +72,7 @@ pub struct ServerArgs {
     #[arg(long, env = "TRACKD_HEADER_TIMEOUT_SECS", default_value_t = 30)]
     pub header_timeout_secs: u64,
     /// Seconds a request body may send nothing before the request fails (a JSON body must
-    /// arrive whole within twice this).
+    /// also arrive whole within 60 s).
     #[arg(long, env = "TRACKD_BODY_TIMEOUT_SECS", default_value_t = 30)]
     pub body_timeout_secs: u64,
     /// HTTP/2 streams per connection (gRPC calls at once on one connection).

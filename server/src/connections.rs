@@ -9,8 +9,9 @@
 //!   within [`ConnectionLimits::header_timeout`]; an idle keep-alive connection is closed
 //!   after the same time.
 //! - A request body (REST, artifact uploads) that sends nothing for
-//!   [`ConnectionLimits::body_timeout`] fails; a JSON body must arrive whole within twice
-//!   that. gRPC streams have their own idle limit (LogStream) and are not cut here.
+//!   [`ConnectionLimits::body_timeout`] fails (a JSON body must also arrive whole within
+//!   `rest::JSON_BODY_DEADLINE`). gRPC streams have their own idle limit (LogStream) and are
+//!   not cut here.
 //! - HTTP/2: at most [`ConnectionLimits::max_concurrent_streams`] streams per connection,
 //!   and a keep-alive ping every [`ConnectionLimits::http2_keepalive_interval`] that must be
 //!   answered within [`ConnectionLimits::http2_keepalive_timeout`], so dead peers are found.
@@ -80,7 +81,7 @@ pub async fn serve_connections(
     stop: impl Future<Output = ()>,
 ) {
     let app = app.layer(axum::middleware::from_fn_with_state(
-        (limits.body_timeout, limits.body_timeout * 2),
+        limits.body_timeout,
         limit_body_time,
     ));
     let builder = Arc::new(http_builder(&limits));
@@ -174,10 +175,11 @@ async fn first_bytes_arrive(stream: &TcpStream, timeout: Duration) -> bool {
     tokio::time::timeout(timeout, wait).await.unwrap_or(false)
 }
 
-/// Gives every non-gRPC request body an idle limit (and JSON bodies a total deadline).
-/// gRPC requests are streams with their own limits.
+/// Gives every non-gRPC request body an idle limit. (gRPC requests are streams with their
+/// own limits; a whole-body deadline, where one applies, is the reader's: see
+/// `rest::json_body`.)
 async fn limit_body_time(
-    axum::extract::State((idle, total)): axum::extract::State<(Duration, Duration)>,
+    axum::extract::State(idle): axum::extract::State<Duration>,
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -189,31 +191,28 @@ async fn limit_body_time(
     if is_grpc {
         return next.run(request).await;
     }
-    let is_upload = request.uri().path().contains("/mlflow-artifacts/");
     let (parts, body) = request.into_parts();
-    let timed = TimedBody {
+    let timed = IdleTimedBody {
         inner: body,
         idle,
-        idle_timer: None,
-        deadline: (!is_upload).then(|| Box::pin(tokio::time::sleep(total))),
+        timer: None,
     };
     next.run(Request::from_parts(parts, Body::new(timed))).await
 }
 
 /// Why a request body failed.
 #[derive(Debug, thiserror::Error)]
-#[error("timed out reading the request body ({0})")]
-pub struct BodyTimeout(&'static str);
+#[error("no data for the body timeout ({0:?}); the request body was abandoned")]
+pub struct BodyTimeout(Duration);
 
-/// A request body that fails when it stalls for `idle`, or does not end by `deadline`.
-struct TimedBody {
+/// A request body that fails when it sends nothing for `idle`.
+struct IdleTimedBody {
     inner: Body,
     idle: Duration,
-    idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl http_body::Body for TimedBody {
+impl http_body::Body for IdleTimedBody {
     type Data = Bytes;
     type Error = axum::BoxError;
 
@@ -223,24 +222,15 @@ impl http_body::Body for TimedBody {
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            this.idle_timer = None;
+            this.timer = None;
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
-        }
-        if let Some(deadline) = this.deadline.as_mut() {
-            if deadline.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Some(Err(
-                    BodyTimeout("the body did not arrive in time").into()
-                )));
-            }
         }
         let idle = this.idle;
         let timer = this
-            .idle_timer
+            .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
         if timer.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Some(
-                Err(BodyTimeout("no data for the body timeout").into()),
-            ));
+            return Poll::Ready(Some(Err(BodyTimeout(idle).into())));
         }
         Poll::Pending
     }

@@ -32,6 +32,9 @@ use crate::tracker::{
 
 /// Largest JSON request body, in bytes.
 pub const MAX_JSON_BODY: usize = 16 << 20;
+/// Longest a JSON body may take to arrive whole (16 MiB at ~280 KB/s); a body that trickles
+/// slower is refused, so it cannot hold a connection slot indefinitely.
+pub const JSON_BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 /// Points per chunk of a streamed REST history: JSON takes ~75 bytes a point, so a chunk
 /// is ~600 KB and a request holds a few MB whatever the series' length.
 const REST_HISTORY_BLOCK_POINTS: usize = 8192;
@@ -72,19 +75,26 @@ async fn json_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes>
         )));
     }
     check_content_length(headers, MAX_JSON_BODY as u64, "request body")?;
-    axum::body::to_bytes(body, MAX_JSON_BODY)
-        .await
-        .map_err(|e| {
-            if std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            {
-                TrackingError::TooLarge(format!(
-                    "The request body is larger than {MAX_JSON_BODY} bytes."
-                ))
-            } else {
-                TrackingError::invalid(format!("The request body could not be read: {e}"))
-            }
-        })
+    tokio::time::timeout(
+        JSON_BODY_DEADLINE,
+        axum::body::to_bytes(body, MAX_JSON_BODY),
+    )
+    .await
+    .map_err(|_| {
+        TrackingError::invalid(format!(
+            "The request body did not arrive within {JSON_BODY_DEADLINE:?}."
+        ))
+    })?
+    .map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        {
+            TrackingError::TooLarge(format!(
+                "The request body is larger than {MAX_JSON_BODY} bytes."
+            ))
+        } else {
+            TrackingError::invalid(format!("The request body could not be read: {e}"))
+        }
+    })
 }
 
 async fn read_request(

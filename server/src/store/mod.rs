@@ -1,5 +1,5 @@
 //! Where tracking data is stored: implementations of the [`crate::backend::TrackingBackend`]
-//! seam. [`sled`](self::sled) is the embedded default (`./mlruns`); a PostgreSQL backend
+//! seam. [`sled`] is the embedded default (`./mlruns`); a PostgreSQL backend
 //! goes next to it. The rest of the server names what it needs through the re-exports
 //! below, so a second backend adds a folder here, not edits elsewhere.
 
