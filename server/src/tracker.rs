@@ -873,7 +873,7 @@ impl Tracker {
         if for_write {
             crate::domain::rules::ensure_run_active(&info)?;
         }
-        let dir = ArtifactStore::uri_to_relative(&info.artifact_uri)?;
+        let dir = crate::artifacts::directory_of_uri(&info.artifact_uri)?;
         Ok((info, dir))
     }
 
@@ -1023,7 +1023,7 @@ impl Tracker {
                 }
                 Err(e) => return Err(e),
             };
-            let run_dir = ArtifactStore::uri_to_relative(&info.artifact_uri)?;
+            let run_dir = crate::artifacts::directory_of_uri(&info.artifact_uri)?;
             if run_dir == segments[..i + 2].join("/") {
                 return Ok((info, segments[i + 2..].join("/")));
             }

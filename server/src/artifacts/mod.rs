@@ -10,7 +10,7 @@ mod path;
 mod repository;
 mod store;
 
-pub use path::validate_relative_path;
+pub use path::{directory_of_uri, validate_relative_path, SCHEME};
 pub use repository::{ArtifactRead, ArtifactRepository, ArtifactUpload, ByteStream};
 pub use store::{ArtifactFile, ArtifactStore, Upload};
 

@@ -25,6 +25,18 @@ fn refuse(path: &str, why: &str) -> TrackingError {
     ))
 }
 
+/// Scheme of artifact URIs served by this server.
+pub const SCHEME: &str = "mlflow-artifacts:/";
+
+/// The directory, relative to the artifact root, that an `mlflow-artifacts:/…` URI names
+/// (a run's `artifact_uri`, an experiment's location), whatever repository holds it.
+pub fn directory_of_uri(uri: &str) -> Result<String> {
+    let rest = uri.strip_prefix(SCHEME).ok_or_else(|| {
+        TrackingError::invalid(format!("artifact URI '{uri}' is not served by this server"))
+    })?;
+    validate_relative_path(rest)
+}
+
 /// Validates and normalises a relative artifact path ("" is the root).
 pub fn validate_relative_path(raw: &str) -> Result<String> {
     if raw.len() > MAX_PATH_LEN {

@@ -10,9 +10,6 @@ use super::repository::{ArtifactRead, ArtifactRepository, ArtifactUpload};
 use super::validate_relative_path;
 use crate::error::{Result, TrackingError};
 
-/// Scheme of artifact URIs served by this server.
-pub const SCHEME: &str = "mlflow-artifacts:/";
-
 /// A file or directory in a run's artifacts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArtifactFile {
@@ -71,14 +68,6 @@ impl ArtifactStore {
     /// The artifact root directory.
     pub fn root(&self) -> &Path {
         &self.root
-    }
-
-    /// The directory, relative to the root, that an `mlflow-artifacts:/…` URI names.
-    pub fn uri_to_relative(uri: &str) -> Result<String> {
-        let rest = uri.strip_prefix(SCHEME).ok_or_else(|| {
-            TrackingError::invalid(format!("artifact URI '{uri}' is not served by this server"))
-        })?;
-        validate_relative_path(rest)
     }
 
     /// Joins a validated relative path under the root, refusing any existing component that
