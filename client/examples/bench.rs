@@ -33,6 +33,9 @@
 //! 1000 metrics per request (MLflow's limit) over keep-alive HTTP/1.1 connections, 1 and 4
 //! concurrent clients, each waiting for its answer (durable) before the next request.
 //!
+//! With `--embedded` it measures the stream-ingest workload (1) through the client's embedded
+//! mode instead: the tracking URI is a store directory, the Tracker runs in this process.
+//!
 //! With `--artifacts` it measures only artifacts instead: a 1 GiB file uploaded with
 //! `log_artifact` to a server child and downloaded back over loopback, MiB/s, and the peak
 //! RSS of both processes (`cargo run --release -p trackd-client --example bench -- --artifacts`).
@@ -179,12 +182,32 @@ impl Figures {
 async fn stream_ingest(dir: &Path, steps: i64) -> (Figures, f64, f64, f64) {
     let server = ServerChild::spawn(dir, "durable");
     let pid = server.child.id();
+    let figures = log_ranks(&server.url, steps).await;
+    let rss = peak_rss_mib(pid);
+    let client_rss = peak_rss_mib(std::process::id());
+    let stored = server_points_ingested(&server.url).await;
+    assert_eq!(stored, figures.points, "the server stored every point once");
+    server.stop();
+    let bytes_per_point = dir_size(dir) as f64 / figures.points as f64;
+    (figures, rss, bytes_per_point, client_rss)
+}
+
+/// `--embedded`: the stream-ingest workload through the client's embedded mode (a store
+/// directory as the tracking URI, the server's Tracker in this process).
+async fn embedded_ingest(dir: &Path, steps: i64) -> Figures {
+    std::fs::create_dir_all(dir).unwrap();
+    log_ranks(dir.to_str().unwrap(), steps).await
+}
+
+/// 8 clients on `uri`, one run each, `steps` × 4 keys through the buffered LogStream path;
+/// the clock stops when every client's `finish()` returned (every point durable).
+async fn log_ranks(uri: &str, steps: i64) -> Figures {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for rank in 0..RUNS {
-        let url = server.url.clone();
+        let uri = uri.to_owned();
         tasks.push(tokio::spawn(async move {
-            let client = Client::connect_with(&url, IngestConfig::default())
+            let client = Client::connect_with(&uri, IngestConfig::default())
                 .await
                 .unwrap();
             let run = client
@@ -223,20 +246,10 @@ async fn stream_ingest(dir: &Path, steps: i64) -> (Figures, f64, f64, f64) {
     for t in tasks {
         t.await.unwrap();
     }
-    let seconds = started.elapsed().as_secs_f64();
-    let rss = peak_rss_mib(pid);
-    let client_rss = peak_rss_mib(std::process::id());
-    let points = (RUNS as i64 * steps * KEYS.len() as i64) as u64;
-    let stored = server_points_ingested(&server.url).await;
-    assert_eq!(stored, points, "the server stored every point once");
-    server.stop();
-    let bytes_per_point = dir_size(dir) as f64 / points as f64;
-    (
-        Figures { points, seconds },
-        rss,
-        bytes_per_point,
-        client_rss,
-    )
+    Figures {
+        points: (RUNS as i64 * steps * KEYS.len() as i64) as u64,
+        seconds: started.elapsed().as_secs_f64(),
+    }
 }
 
 /// `--client-probe URL BUFFER POINTS`: one client logs POINTS points (4 keys per step) with
@@ -962,6 +975,20 @@ fn main() {
     if args.iter().any(|a| a == "--history") {
         let root = tempfile::tempdir().unwrap();
         rt.block_on(history_reads(root.path(), quick));
+        return;
+    }
+    if args.iter().any(|a| a == "--embedded") {
+        let root = tempfile::tempdir().unwrap();
+        let steps = if quick { 25_000 } else { 250_000 };
+        let figures = rt.block_on(embedded_ingest(&root.path().join("embedded"), steps));
+        println!(
+            "embedded_ingest: {} points in {:.2} s = {:.0} points/s (8 clients on one store directory, durable acks)",
+            figures.points, figures.seconds, figures.rate()
+        );
+        println!(
+            "{{\"workload\":\"embedded_ingest\",\"points\":{},\"seconds\":{:.3},\"points_per_s\":{:.0}}}",
+            figures.points, figures.seconds, figures.rate()
+        );
         return;
     }
     if args.iter().any(|a| a == "--queries") {
