@@ -983,11 +983,15 @@ fn main() {
         let figures = rt.block_on(embedded_ingest(&root.path().join("embedded"), steps));
         println!(
             "embedded_ingest: {} points in {:.2} s = {:.0} points/s (8 clients on one store directory, durable acks)",
-            figures.points, figures.seconds, figures.rate()
+            figures.points,
+            figures.seconds,
+            figures.rate()
         );
         println!(
             "{{\"workload\":\"embedded_ingest\",\"points\":{},\"seconds\":{:.3},\"points_per_s\":{:.0}}}",
-            figures.points, figures.seconds, figures.rate()
+            figures.points,
+            figures.seconds,
+            figures.rate()
         );
         return;
     }

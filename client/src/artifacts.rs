@@ -1,7 +1,7 @@
 //! Artifacts from the client side: upload local files and directories, list, download.
 //!
-//! Files move in 1 MiB chunks (streamed over gRPC, or through the embedded store's
-//! `ArtifactStore`), so memory does not grow with file size. Downloads land in a temporary
+//! Files move in 1 MiB chunks streamed over gRPC (to a remote server or the embedded store's
+//! in-process services), so memory does not grow with file size. Downloads land in a temporary
 //! file next to the destination and are renamed when complete.
 
 use std::path::{Path, PathBuf};
@@ -12,8 +12,6 @@ use trackd_proto::v1 as pb;
 
 use crate::backend::Backend;
 use crate::error::{ClientError, Result};
-#[cfg(feature = "embedded")]
-use trackd_server::domain::Caller;
 
 /// Size of upload chunks.
 pub(crate) const UPLOAD_CHUNK_BYTES: usize = 1 << 20;
@@ -43,64 +41,44 @@ impl Backend {
         let mut file = tokio::fs::File::open(local)
             .await
             .map_err(|e| io(local, e))?;
-        match self {
-            Backend::Remote(stubs) => {
-                let header = pb::UploadArtifactRequest {
-                    part: Some(pb::upload_artifact_request::Part::Header(
-                        pb::UploadHeader {
-                            run_id: run_id.into(),
-                            path: dest.into(),
-                        },
-                    )),
-                };
-                let (tx, rx) = tokio::sync::mpsc::channel(4);
-                let local_path = local.to_path_buf();
-                let reader = tokio::spawn(async move {
-                    if tx.send(header).await.is_err() {
-                        return Ok(());
-                    }
-                    loop {
-                        let mut buf = vec![0u8; UPLOAD_CHUNK_BYTES];
-                        let n = file.read(&mut buf).await.map_err(|e| io(&local_path, e))?;
-                        if n == 0 {
-                            return Ok(());
-                        }
-                        buf.truncate(n);
-                        let chunk = pb::UploadArtifactRequest {
-                            part: Some(pb::upload_artifact_request::Part::Chunk(buf)),
-                        };
-                        if tx.send(chunk).await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                });
-                let response = stubs
-                    .artifacts
-                    .clone()
-                    .upload_artifact(tokio_stream::wrappers::ReceiverStream::new(rx))
-                    .await;
-                let read: Result<()> = reader.await.map_err(|e| ClientError::Io(e.to_string()))?;
-                read?;
-                Ok(response?.into_inner().file.unwrap_or_default())
+
+        let header = pb::UploadArtifactRequest {
+            part: Some(pb::upload_artifact_request::Part::Header(
+                pb::UploadHeader {
+                    run_id: run_id.into(),
+                    path: dest.into(),
+                },
+            )),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let local_path = local.to_path_buf();
+        let reader = tokio::spawn(async move {
+            if tx.send(header).await.is_err() {
+                return Ok(());
             }
-            #[cfg(feature = "embedded")]
-            Backend::Embedded(tracker) => {
-                let mut upload = tracker
-                    .begin_artifact_upload(&Caller::InProcess, run_id, dest)
-                    .await?;
+            loop {
                 let mut buf = vec![0u8; UPLOAD_CHUNK_BYTES];
-                loop {
-                    let n = file.read(&mut buf).await.map_err(|e| io(local, e))?;
-                    if n == 0 {
-                        break;
-                    }
-                    upload.write(&buf[..n]).await?;
+                let n = file.read(&mut buf).await.map_err(|e| io(&local_path, e))?;
+                if n == 0 {
+                    return Ok(());
                 }
-                Ok(trackd_server::grpc::convert::file_info(
-                    upload.finish().await?,
-                ))
+                buf.truncate(n);
+                let chunk = pb::UploadArtifactRequest {
+                    part: Some(pb::upload_artifact_request::Part::Chunk(buf)),
+                };
+                if tx.send(chunk).await.is_err() {
+                    return Ok(());
+                }
             }
-        }
+        });
+        let response = self
+            .artifacts
+            .clone()
+            .upload_artifact(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await;
+        let read: Result<()> = reader.await.map_err(|e| ClientError::Io(e.to_string()))?;
+        read?;
+        Ok(response?.into_inner().file.unwrap_or_default())
     }
 
     /// Lists artifacts under `path` (run-relative): `(root URI, entries)`.
@@ -110,34 +88,17 @@ impl Backend {
         path: &str,
         recursive: bool,
     ) -> Result<(String, Vec<pb::FileInfo>)> {
-        match self {
-            Backend::Remote(stubs) => {
-                let r = stubs
-                    .artifacts
-                    .clone()
-                    .list_artifacts(pb::ListArtifactsRequest {
-                        run_id: run_id.into(),
-                        path: path.into(),
-                        recursive,
-                    })
-                    .await?
-                    .into_inner();
-                Ok((r.root_uri, r.files))
-            }
-            #[cfg(feature = "embedded")]
-            Backend::Embedded(tracker) => {
-                let (root, files) = tracker
-                    .list_artifacts(&Caller::InProcess, run_id, path, recursive)
-                    .await?;
-                Ok((
-                    root,
-                    files
-                        .into_iter()
-                        .map(trackd_server::grpc::convert::file_info)
-                        .collect(),
-                ))
-            }
-        }
+        let r = self
+            .artifacts
+            .clone()
+            .list_artifacts(pb::ListArtifactsRequest {
+                run_id: run_id.into(),
+                path: path.into(),
+                recursive,
+            })
+            .await?
+            .into_inner();
+        Ok((r.root_uri, r.files))
     }
 
     /// Downloads one artifact file to `dest` (written to a temporary file, then renamed).
@@ -166,57 +127,34 @@ impl Backend {
 
     async fn download_into(&self, run_id: &str, path: &str, tmp: &Path) -> Result<()> {
         let mut out = tokio::fs::File::create(tmp).await.map_err(|e| io(tmp, e))?;
-        match self {
-            Backend::Remote(stubs) => {
-                let mut chunks = stubs
-                    .artifacts
-                    .clone()
-                    .download_artifact(pb::DownloadArtifactRequest {
-                        run_id: run_id.into(),
-                        path: path.into(),
-                    })
-                    .await?
-                    .into_inner();
-                while let Some(message) = chunks.next().await {
-                    out.write_all(&message?.chunk)
-                        .await
-                        .map_err(|e| io(tmp, e))?;
-                }
-            }
-            #[cfg(feature = "embedded")]
-            Backend::Embedded(tracker) => {
-                let mut read = tracker
-                    .open_artifact(&Caller::InProcess, run_id, path)
-                    .await?;
-                while let Some(chunk) = read.bytes.next().await {
-                    out.write_all(&chunk.map_err(|e| io(tmp, e))?)
-                        .await
-                        .map_err(|e| io(tmp, e))?;
-                }
-            }
+
+        let mut chunks = self
+            .artifacts
+            .clone()
+            .download_artifact(pb::DownloadArtifactRequest {
+                run_id: run_id.into(),
+                path: path.into(),
+            })
+            .await?
+            .into_inner();
+        while let Some(message) = chunks.next().await {
+            out.write_all(&message?.chunk)
+                .await
+                .map_err(|e| io(tmp, e))?;
         }
         out.flush().await.map_err(|e| io(tmp, e))?;
         out.sync_all().await.map_err(|e| io(tmp, e))
     }
 
     pub(crate) async fn delete_artifact(&self, run_id: &str, path: &str) -> Result<()> {
-        match self {
-            Backend::Remote(stubs) => {
-                stubs
-                    .artifacts
-                    .clone()
-                    .delete_artifact(pb::DeleteArtifactRequest {
-                        run_id: run_id.into(),
-                        path: path.into(),
-                    })
-                    .await?;
-                Ok(())
-            }
-            #[cfg(feature = "embedded")]
-            Backend::Embedded(tracker) => Ok(tracker
-                .delete_artifact(&Caller::InProcess, run_id, path)
-                .await?),
-        }
+        self.artifacts
+            .clone()
+            .delete_artifact(pb::DeleteArtifactRequest {
+                run_id: run_id.into(),
+                path: path.into(),
+            })
+            .await?;
+        Ok(())
     }
 }
 

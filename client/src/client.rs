@@ -10,9 +10,9 @@ use trackd_proto::v1::artifact_service_client::ArtifactServiceClient;
 use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
 
 use crate::artifacts;
-use crate::backend::{Backend, CreateRun, Stubs};
+use crate::backend::{Backend, CreateRun};
 use crate::error::{ClientError, Result};
-use crate::ingest::{Ingest, IngestConfig, IngestStats, Link};
+use crate::ingest::{Ingest, IngestConfig, IngestStats};
 use crate::run::{ActiveRun, RunBuilder, RunHandle};
 use crate::types::{
     DatasetInput, Experiment, FileInfo, Metric, MetricColumns, MetricColumnsStream, Run, RunInfo,
@@ -92,7 +92,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn connect_with(uri: &str, config: IngestConfig) -> Result<Client> {
-        let (backend, link) = match uri::parse(uri)? {
+        let channel = match uri::parse(uri)? {
             Target::Remote(url) => {
                 let endpoint = Endpoint::from_shared(url.clone())
                     .map_err(|e| ClientError::Uri {
@@ -104,27 +104,13 @@ impl Client {
                     .http2_keep_alive_interval(Duration::from_secs(30))
                     .initial_stream_window_size(Some(4 << 20))
                     .initial_connection_window_size(Some(16 << 20));
-                let channel = endpoint.connect().await.map_err(|e| ClientError::Connect {
+                endpoint.connect().await.map_err(|e| ClientError::Connect {
                     uri: url.clone(),
                     message: error_chain(&e),
-                })?;
-                let stub =
-                    TrackingServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
-                let artifacts =
-                    ArtifactServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
-                (
-                    Backend::Remote(Stubs {
-                        tracking: stub.clone(),
-                        artifacts,
-                    }),
-                    Link::Remote(channel),
-                )
+                })?
             }
             #[cfg(feature = "embedded")]
-            Target::Embedded(path) => {
-                let tracker = embedded::open(&path)?;
-                (Backend::Embedded(tracker.clone()), Link::Embedded(tracker))
-            }
+            Target::Embedded(path) => trackd_server::in_process::channel(embedded::open(&path)?),
             #[cfg(not(feature = "embedded"))]
             Target::Embedded(_) => {
                 return Err(ClientError::Uri {
@@ -133,7 +119,13 @@ impl Client {
                 });
             }
         };
-        let ingest = Ingest::start(link, config);
+        let backend = Backend {
+            tracking: TrackingServiceClient::new(channel.clone())
+                .max_decoding_message_size(64 << 20),
+            artifacts: ArtifactServiceClient::new(channel.clone())
+                .max_decoding_message_size(64 << 20),
+        };
+        let ingest = Ingest::start(channel, config);
         Ok(Client {
             inner: Arc::new(Inner {
                 uri: uri.to_owned(),

@@ -142,17 +142,6 @@ impl From<tonic::Status> for ClientError {
     }
 }
 
-#[cfg(feature = "embedded")]
-impl From<trackd_server::TrackingError> for ClientError {
-    fn from(err: trackd_server::TrackingError) -> Self {
-        ClientError::Api {
-            code: err.grpc_code(),
-            error_code: err.mlflow_error_code().to_owned(),
-            message: err.to_string(),
-        }
-    }
-}
-
 impl From<std::io::Error> for ClientError {
     fn from(err: std::io::Error) -> Self {
         ClientError::Io(err.to_string())

@@ -394,15 +394,6 @@ enum Command {
     Flush(oneshot::Sender<Result<()>>),
 }
 
-/// Where batches go.
-#[derive(Clone)]
-pub(crate) enum Link {
-    /// LogStream is called on the channel directly: its batches go out pre-encoded.
-    Remote(Channel),
-    #[cfg(feature = "embedded")]
-    Embedded(trackd_server::Tracker),
-}
-
 /// Handle to the delivery task of one client. Dropping the last handle lets the task send
 /// what is buffered and exit.
 pub(crate) struct Ingest {
@@ -411,7 +402,7 @@ pub(crate) struct Ingest {
 }
 
 impl Ingest {
-    pub fn start(link: Link, config: IngestConfig) -> Ingest {
+    pub fn start(channel: Channel, config: IngestConfig) -> Ingest {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             budget: Semaphore::new(config.buffer_points.min(Semaphore::MAX_PERMITS)),
@@ -422,7 +413,7 @@ impl Ingest {
             stats: IngestStats::default(),
         });
         let (commands, rx) = mpsc::unbounded_channel();
-        tokio::spawn(Sender::new(shared.clone(), link, config).run(rx));
+        tokio::spawn(Sender::new(shared.clone(), channel, config).run(rx));
         Ingest { shared, commands }
     }
 
@@ -520,7 +511,8 @@ struct Conn {
 
 struct Sender {
     shared: Arc<Shared>,
-    link: Link,
+    /// LogStream is called on the channel directly: its batches go out pre-encoded.
+    channel: Channel,
     config: IngestConfig,
     stream_id: String,
     next_seq: u64,
@@ -535,10 +527,10 @@ struct Sender {
 }
 
 impl Sender {
-    fn new(shared: Arc<Shared>, link: Link, config: IngestConfig) -> Self {
+    fn new(shared: Arc<Shared>, channel: Channel, config: IngestConfig) -> Self {
         Sender {
             shared,
-            link,
+            channel,
             config,
             stream_id: uuid::Uuid::new_v4().simple().to_string(),
             next_seq: 1,
@@ -681,34 +673,30 @@ impl Sender {
 
     async fn connect(&mut self) {
         let (tx, rx) = mpsc::channel(self.config.max_in_flight.max(1) + 1);
-        let acks: Result<BoxStream<'static, Result<pb::LogStreamResponse>>> = match &self.link {
-            Link::Remote(channel) => {
-                let mut grpc = tonic::client::Grpc::new(channel.clone());
-                let outgoing = ReceiverStream::new(rx);
-                let open = async move {
-                    grpc.ready().await.map_err(|e| {
-                        tonic::Status::unavailable(format!("connection not ready: {e}"))
-                    })?;
-                    grpc.streaming(
-                        tonic::Request::new(outgoing),
-                        tonic::codegen::http::uri::PathAndQuery::from_static(LOG_STREAM_PATH),
-                        PreEncodedCodec::<pb::LogStreamResponse>::default(),
-                    )
-                    .await
-                };
-                match tokio::time::timeout(CONNECT_TIMEOUT, open).await {
-                    Ok(Ok(response)) => Ok(response
-                        .into_inner()
-                        .map(|r| r.map_err(ClientError::from))
-                        .boxed()),
-                    Ok(Err(status)) => Err(status.into()),
-                    Err(_) => Err(ClientError::Delivery(format!(
-                        "no answer to LogStream within {CONNECT_TIMEOUT:?}"
-                    ))),
-                }
+        let acks: Result<BoxStream<'static, Result<pb::LogStreamResponse>>> = {
+            let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+            let outgoing = ReceiverStream::new(rx);
+            let open = async move {
+                grpc.ready().await.map_err(|e| {
+                    tonic::Status::unavailable(format!("connection not ready: {e}"))
+                })?;
+                grpc.streaming(
+                    tonic::Request::new(outgoing),
+                    tonic::codegen::http::uri::PathAndQuery::from_static(LOG_STREAM_PATH),
+                    PreEncodedCodec::<pb::LogStreamResponse>::default(),
+                )
+                .await
+            };
+            match tokio::time::timeout(CONNECT_TIMEOUT, open).await {
+                Ok(Ok(response)) => Ok(response
+                    .into_inner()
+                    .map(|r| r.map_err(ClientError::from))
+                    .boxed()),
+                Ok(Err(status)) => Err(status.into()),
+                Err(_) => Err(ClientError::Delivery(format!(
+                    "no answer to LogStream within {CONNECT_TIMEOUT:?}"
+                ))),
             }
-            #[cfg(feature = "embedded")]
-            Link::Embedded(tracker) => Ok(embedded_stream(tracker.clone(), rx)),
         };
         match acks {
             Ok(acks) => {
@@ -855,54 +843,6 @@ async fn sleep_until_opt(at: Option<Instant>) {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
-}
-
-/// An in-process "stream": batches go to the Tracker in order, acknowledgements come back in
-/// order, exactly as over gRPC.
-#[cfg(feature = "embedded")]
-fn embedded_stream(
-    tracker: trackd_server::Tracker,
-    mut requests: mpsc::Receiver<Bytes>,
-) -> BoxStream<'static, Result<pb::LogStreamResponse>> {
-    use trackd_server::grpc::enqueue_batch;
-    let (tx, rx) = mpsc::channel(16);
-    tokio::spawn(async move {
-        let mut pending = futures::stream::FuturesOrdered::new();
-        loop {
-            tokio::select! {
-                Some(ack) = pending.next(), if !pending.is_empty() => {
-                    if tx.send(Ok(ack)).await.is_err() { return; }
-                }
-                request = requests.recv() => {
-                    let Some(bytes) = request else { break };
-                    // The same bytes a server would decode (the client encoded them itself,
-                    // so this cannot fail short of a bug; if it did, the stream breaks and
-                    // delivery reports it rather than dropping the batch).
-                    let request = match <pb::LogStreamRequest as trackd_proto::prost::Message>::decode(bytes) {
-                        Ok(request) => request,
-                        Err(e) => {
-                            let _ = tx.send(Err(ClientError::Delivery(format!("undecodable batch: {e}")))).await;
-                            return;
-                        }
-                    };
-                    pending.push_back(
-                        enqueue_batch(
-                            tracker.clone(),
-                            trackd_server::domain::Caller::InProcess,
-                            request,
-                        )
-                        .await,
-                    );
-                }
-            }
-        }
-        while let Some(ack) = pending.next().await {
-            if tx.send(Ok(ack)).await.is_err() {
-                return;
-            }
-        }
-    });
-    ReceiverStream::new(rx).boxed()
 }
 
 #[cfg(test)]

@@ -15,6 +15,13 @@ pub async fn identify(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// The layer's function for the in-process channel ([`crate::in_process`]): every request
+/// on it comes from this process itself.
+pub async fn in_process(mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(Caller::InProcess);
+    next.run(request).await
+}
+
 /// The caller of a gRPC request (set by [`identify`]); a request that did not pass the
 /// layer is refused rather than served as anyone.
 pub fn grpc_caller<T>(request: &tonic::Request<T>) -> Result<Caller, tonic::Status> {

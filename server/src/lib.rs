@@ -27,6 +27,8 @@
 //! - [`error`]: the domain error enum; each variant is one row of the shared error table
 //!   (`trackd_proto::errors`).
 //! - [`identity`]: the layer that marks every request with its caller.
+//! - [`in_process`]: the gRPC services over an in-memory connection, the client's
+//!   embedded mode (same client code as remote).
 //! - [`connections`]: the listener — connection cap, header/body timeouts, HTTP/2 limits.
 //! - [`server`]: binds everything to one listener, with reflection, health and graceful
 //!   shutdown. [`config`] is the `trackd server` command line; [`telemetry`] the logging.
@@ -40,6 +42,7 @@ pub mod error;
 pub mod grpc;
 pub mod http;
 pub mod identity;
+pub mod in_process;
 pub mod query;
 pub mod rest;
 pub mod server;

@@ -4,11 +4,9 @@
 //! the answer; errors become `tonic::Status` through the one mapping in [`crate::error`].
 
 pub mod artifacts;
-pub mod convert;
+pub(crate) mod convert;
 mod run_wire;
 mod stream;
-
-pub use stream::{enqueue_batch, PendingAck};
 
 use std::time::Duration;
 
