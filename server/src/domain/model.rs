@@ -423,4 +423,15 @@ impl ViewType {
             ))),
         }
     }
+
+    /// Parses a view type from its MLflow name, in any case (`ACTIVE_ONLY`, `DELETED_ONLY`,
+    /// `ALL`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_uppercase().as_str() {
+            "ACTIVE_ONLY" => Some(ViewType::ActiveOnly),
+            "DELETED_ONLY" => Some(ViewType::DeletedOnly),
+            "ALL" => Some(ViewType::All),
+            _ => None,
+        }
+    }
 }

@@ -290,6 +290,55 @@ pub struct SampledHistory {
     pub method: Sampling,
 }
 
+impl SampledHistory {
+    /// MLflow's GetMetricHistoryBulkInterval, with its limits: 1 to 100 runs, one key, 1 to
+    /// 2500 points per series (default 2500), a step range given whole or not at all;
+    /// min/max sampling.
+    pub fn bulk_interval(
+        run_ids: Vec<String>,
+        key: String,
+        start_step: Option<i64>,
+        end_step: Option<i64>,
+        max_results: Option<i64>,
+    ) -> Result<Self> {
+        if run_ids.is_empty() {
+            return Err(TrackingError::invalid(
+                "Missing value for required parameter 'run_ids'.",
+            ));
+        }
+        if run_ids.len() > BULK_INTERVAL_MAX_RUNS {
+            return Err(TrackingError::invalid(format!(
+                "GetMetricHistoryBulkInterval takes at most {BULK_INTERVAL_MAX_RUNS} run_ids, got {}.",
+                run_ids.len()
+            )));
+        }
+        if start_step.is_some() != end_step.is_some() {
+            return Err(TrackingError::invalid(
+                "start_step and end_step must be given together.",
+            ));
+        }
+        let max = max_results.unwrap_or(BULK_INTERVAL_MAX_POINTS as i64);
+        if !(1..=BULK_INTERVAL_MAX_POINTS as i64).contains(&max) {
+            return Err(TrackingError::invalid(format!(
+                "max_results must be between 1 and {BULK_INTERVAL_MAX_POINTS}, got {max}."
+            )));
+        }
+        Ok(SampledHistory {
+            run_ids,
+            keys: vec![key],
+            max_points: max as usize,
+            start_step,
+            end_step,
+            method: Sampling::MinMax,
+        })
+    }
+}
+
+/// Most runs of one GetMetricHistoryBulkInterval (MLflow's limit).
+pub const BULK_INTERVAL_MAX_RUNS: usize = 100;
+/// Most points per series of one GetMetricHistoryBulkInterval (MLflow's limit).
+pub const BULK_INTERVAL_MAX_POINTS: usize = 2500;
+
 /// One sampled series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SampledSeries {
