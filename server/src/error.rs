@@ -6,6 +6,9 @@
 //! the request: they name the field or id at fault and, where MLflow has a fixed wording that
 //! clients match on, they use it.
 
+use std::fmt;
+use std::sync::Arc;
+
 pub use trackd_proto::errors::ErrorKind;
 use trackd_proto::errors::RETRY_AFTER_HEADER;
 
@@ -46,15 +49,93 @@ pub enum TrackingError {
     /// The server does not implement this operation (e.g. multipart artifact uploads).
     #[error("{0}")]
     Unsupported(String),
-    /// The store failed (I/O error, flush failure). Nothing was acknowledged.
-    #[error("storage failure: {0}")]
-    Storage(String),
+    /// The store failed (I/O error, flush failure). Nothing was acknowledged. The message
+    /// says what was being done; the error underneath is kept as the source (logged by the
+    /// edges with the whole chain, never sent to clients, who see only the context).
+    #[error("storage failure: {context}")]
+    Storage {
+        /// What was being done.
+        context: String,
+        /// The error underneath, if any.
+        #[source]
+        cause: Option<Cause>,
+    },
     /// The store holds data it cannot decode.
     #[error("store data is corrupted: {0}")]
     Corrupted(String),
 }
 
+/// The error underneath a [`TrackingError`], kept as its source so logs show the whole
+/// chain. Causes do not take part in equality (two failures of the same operation are the
+/// same error to a caller).
+#[derive(Debug, Clone)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl Cause {
+    /// Wraps `err`.
+    pub fn new(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Cause(Arc::new(err))
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// `err` and its sources, `": "`-separated (for logs).
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 impl TrackingError {
+    /// A storage failure while doing `context`, caused by `cause`.
+    pub fn storage(
+        context: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Storage {
+            context: context.into(),
+            cause: Some(Cause::new(cause)),
+        }
+    }
+
+    /// A storage failure with nothing underneath (an invariant broken, a missing piece).
+    pub fn storage_context(context: impl Into<String>) -> Self {
+        Self::Storage {
+            context: context.into(),
+            cause: None,
+        }
+    }
+
+    /// Logs a failure of the server's own (internal, data loss) with its whole chain; the
+    /// caller's mistakes are not logged. Called by the edges once per failed request.
+    pub fn log_if_internal(&self) {
+        if matches!(self.kind(), ErrorKind::Internal | ErrorKind::DataLoss) {
+            tracing::error!(error = %chain(self), "request failed");
+        }
+    }
+
     /// Shorthand for [`TrackingError::InvalidArgument`].
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::InvalidArgument(message.into())
@@ -76,7 +157,7 @@ impl TrackingError {
             Self::Overloaded { .. } => ErrorKind::Overloaded,
             Self::Unavailable(_) => ErrorKind::Unavailable,
             Self::Unsupported(_) => ErrorKind::Unsupported,
-            Self::Storage(_) => ErrorKind::Internal,
+            Self::Storage { .. } => ErrorKind::Internal,
             Self::Corrupted(_) => ErrorKind::DataLoss,
         }
     }
@@ -99,6 +180,7 @@ impl TrackingError {
 
 impl From<TrackingError> for tonic::Status {
     fn from(err: TrackingError) -> Self {
+        err.log_if_internal();
         let mut status = err.kind().status(err.to_string());
         if let TrackingError::Overloaded { retry_after_ms, .. } = &err {
             if let Ok(v) = retry_after_ms.to_string().parse() {
@@ -127,7 +209,7 @@ mod tests {
             },
             TrackingError::Unavailable("x".into()),
             TrackingError::Unsupported("x".into()),
-            TrackingError::Storage("x".into()),
+            TrackingError::storage_context("x"),
             TrackingError::Corrupted("x".into()),
         ];
         let expected = [
@@ -150,5 +232,19 @@ mod tests {
             let header = trackd_proto::errors::MLFLOW_ERROR_CODE_HEADER;
             assert_eq!(status.metadata().get(header).unwrap(), name);
         }
+    }
+
+    #[test]
+    fn storage_failures_keep_their_cause_out_of_the_message() {
+        let io = std::io::Error::other("disk on fire at /secret/path");
+        let err = TrackingError::storage("writing a chunk", io);
+        assert_eq!(err.to_string(), "storage failure: writing a chunk");
+        let source = std::error::Error::source(&err).expect("the cause is the source");
+        assert!(source.to_string().contains("disk on fire"));
+        assert_eq!(
+            chain(&err),
+            "storage failure: writing a chunk: disk on fire at /secret/path"
+        );
+        assert!(!tonic::Status::from(err).message().contains("secret"));
     }
 }

@@ -463,7 +463,7 @@ impl Tracker {
         let backend = self.backend.clone();
         tokio::task::spawn_blocking(move || reads::search_runs(backend.as_ref(), &search))
             .await
-            .map_err(|e| TrackingError::Storage(format!("search task failed: {e}")))?
+            .map_err(|e| TrackingError::storage("search task failed", e))?
     }
 
     // --- logging ------------------------------------------------------------------------
@@ -611,7 +611,7 @@ impl Tracker {
             reads::metric_history(backend.as_ref(), run_id, &key, &token, max_results)
         })
         .await
-        .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
+        .map_err(|e| TrackingError::storage("history task failed", e))?
     }
 
     /// One series in history order as a stream of bounded blocks, optionally limited to a
@@ -677,7 +677,7 @@ impl Tracker {
             reads::history_range(backend.as_ref(), run, &key, start_step, end_step)
         })
         .await
-        .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
+        .map_err(|e| TrackingError::storage("history task failed", e))?
     }
 
     /// Downsampled histories of many runs × keys for charts, optionally limited to a step
@@ -692,7 +692,7 @@ impl Tracker {
         let backend = self.backend.clone();
         tokio::task::spawn_blocking(move || reads::sampled_history(backend.as_ref(), &request))
             .await
-            .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))?
+            .map_err(|e| TrackingError::storage("history task failed", e))?
     }
 
     /// Validates a LogStream batch and queues it for the committer, waiting while the ingest
@@ -1124,7 +1124,7 @@ impl ArtifactUpload for CappedUpload {
 }
 
 fn unexpected(outcome: Outcome) -> TrackingError {
-    TrackingError::Storage(format!("unexpected store outcome {outcome:?}"))
+    TrackingError::storage_context(format!("unexpected store outcome {outcome:?}"))
 }
 
 /// Accepts an explicit experiment artifact location only when it stays inside the server's

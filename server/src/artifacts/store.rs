@@ -39,12 +39,12 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> TrackingError {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    TrackingError::Storage(format!("{what} artifact '{name}': {}", e.kind()))
+    TrackingError::storage(format!("{what} artifact '{name}': {}", e.kind()), e)
 }
 
 /// A failure to set up the artifact root (at startup: the operator's path is shown).
 fn root_err(what: &str, path: &Path, e: std::io::Error) -> TrackingError {
-    TrackingError::Storage(format!("{what} {}: {e}", path.display()))
+    TrackingError::storage(format!("{what} {}", path.display()), e)
 }
 
 fn symlink_refused(rel: &str) -> TrackingError {
@@ -204,7 +204,7 @@ impl ArtifactStore {
         });
         listing
             .await
-            .map_err(|e| TrackingError::Storage(format!("listing failed: {e}")))?
+            .map_err(|e| TrackingError::storage("listing failed", e))?
     }
 
     /// Deletes a file or a directory tree of a run (a link is removed, never followed).

@@ -42,6 +42,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// An error as MLflow's JSON.
 pub fn error_response(err: &TrackingError) -> Response {
+    err.log_if_internal();
     let status =
         StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = json!({"error_code": err.mlflow_error_code(), "message": err.to_string()});

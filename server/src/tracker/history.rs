@@ -169,7 +169,7 @@ pub(crate) async fn start(
         backend.history(run, &read.key, read.start_step, read.end_step)
     })
     .await
-    .map_err(|e| TrackingError::Storage(format!("history task failed: {e}")))??;
+    .map_err(|e| TrackingError::storage("history task failed", e))??;
     let points_hint = opened.points_hint();
     let (tx, rx) = mpsc::channel(1);
     let stats = stats.clone();

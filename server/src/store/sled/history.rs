@@ -328,7 +328,7 @@ struct Spill {
 }
 
 fn spill_err(e: std::io::Error) -> TrackingError {
-    TrackingError::Storage(format!("sorting a metric history on disk: {}", e.kind()))
+    TrackingError::storage("sorting a metric history on disk", e)
 }
 
 impl Spill {
@@ -440,7 +440,7 @@ impl Merge {
             for raw in bytes.chunks_exact(POINT_BYTES) {
                 cursor.buffer.push(
                     keys::decode_point(raw)
-                        .ok_or_else(|| TrackingError::Storage("spill file".into()))?,
+                        .ok_or_else(|| TrackingError::storage_context("spill file"))?,
                 );
             }
             cursor.next += n as u64;

@@ -68,7 +68,7 @@ impl From<StoreError> for crate::error::TrackingError {
             StoreError::Closed => {
                 TrackingError::Unavailable("the store is closed (server shutting down)".into())
             }
-            other => TrackingError::Storage(other.to_string()),
+            other => TrackingError::storage("the store failed", other),
         }
     }
 }

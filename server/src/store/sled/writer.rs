@@ -538,7 +538,9 @@ fn stream_batch(
         };
         match checked {
             Ok(()) => {}
-            Err(e @ (TrackingError::Storage(_) | TrackingError::Corrupted(_))) => return Err(e),
+            Err(e @ (TrackingError::Storage { .. } | TrackingError::Corrupted(_))) => {
+                return Err(e)
+            }
             Err(e) => {
                 infos.remove(id);
                 refused.push((*id, e));
