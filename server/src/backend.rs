@@ -16,7 +16,10 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::domain::{Durability, Experiment, ExperimentId, Point, Run, RunId, RunInfo, ViewType};
+use crate::domain::{
+    Durability, Experiment, ExperimentId, LoggedModel, ModelId, Point, Run, RunId, RunInfo,
+    ViewType,
+};
 pub use crate::domain::{Outcome, WriteOp};
 use crate::error::Result;
 use crate::query::filter::Expr;
@@ -89,6 +92,12 @@ pub trait TrackingBackend: Send + Sync + 'static {
         view: ViewType,
         filter: Option<&Expr>,
     ) -> Result<Vec<Arc<Run>>>;
+
+    /// A logged model by id (deleted ones too).
+    fn logged_model(&self, id: ModelId) -> Result<LoggedModel>;
+
+    /// The logged models of `experiments` (deleted ones too), in id order.
+    fn logged_models(&self, experiments: &[ExperimentId]) -> Result<Vec<LoggedModel>>;
 
     /// One metric series in history order, limited to steps in `start..=end` (each bound
     /// optional); a metric never logged reads as empty. The run is not checked.

@@ -28,9 +28,11 @@ use crate::error::{Result, TrackingError};
 use crate::store::Store;
 
 pub mod history;
+pub mod models;
 pub mod reads;
 
 pub use history::{HistoryBlock, HistoryBlocks, HistoryRead, ReadStats};
+pub use models::{ModelMetricIn, ModelOrder, ModelSearch, NewLoggedModel};
 pub use reads::{ExperimentSearch, Page, RunSearch, SampledHistory, SampledSeries, Sampling};
 
 /// Most points in one LogStream batch.
@@ -900,10 +902,15 @@ impl Tracker {
                 "an upload needs a file path, not the artifact root",
             ));
         }
-        let inner = self.artifacts.put(&dir, &rel).await?;
+        self.capped_upload(&dir, &rel).await
+    }
+
+    /// An upload of `rel` under `dir` that refuses to grow past the largest artifact file.
+    async fn capped_upload(&self, dir: &str, rel: &str) -> Result<Box<dyn ArtifactUpload>> {
+        let inner = self.artifacts.put(dir, rel).await?;
         Ok(Box::new(CappedUpload {
             inner,
-            rel,
+            rel: rel.to_owned(),
             limit: self.max_artifact_bytes,
         }))
     }
@@ -1046,6 +1053,9 @@ impl Tracker {
         caller: &Caller,
         path: &str,
     ) -> Result<Box<dyn ArtifactUpload>> {
+        if let Some((model, dir, rel)) = self.locate_model_path(&validate_relative_path(path)?)? {
+            return self.begin_model_upload(caller, &model, &dir, &rel).await;
+        }
         let (info, rel) = self.locate_artifact_path(path).await?;
         self.begin_artifact_upload(caller, &info.run_id.to_string(), &rel)
             .await
@@ -1054,6 +1064,9 @@ impl Tracker {
     /// Downloads through the artifact proxy (see [`Tracker::begin_artifact_upload_at`]).
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn open_artifact_at(&self, caller: &Caller, path: &str) -> Result<ArtifactRead> {
+        if let Some((model, dir, rel)) = self.locate_model_path(&validate_relative_path(path)?)? {
+            return self.open_model_file(caller, &model, &dir, &rel).await;
+        }
         let (info, rel) = self.locate_artifact_path(path).await?;
         self.open_artifact(caller, &info.run_id.to_string(), &rel)
             .await
@@ -1062,6 +1075,9 @@ impl Tracker {
     /// Deletes through the artifact proxy; a run's artifact root is never deleted.
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn delete_artifact_at(&self, caller: &Caller, path: &str) -> Result<()> {
+        if let Some((model, dir, rel)) = self.locate_model_path(&validate_relative_path(path)?)? {
+            return self.delete_model_file(caller, &model, &dir, &rel).await;
+        }
         let (info, rel) = self.locate_artifact_path(path).await?;
         self.delete_artifact(caller, &info.run_id.to_string(), &rel)
             .await
@@ -1075,6 +1091,9 @@ impl Tracker {
         caller: &Caller,
         path: &str,
     ) -> Result<Vec<ArtifactFile>> {
+        if let Some((model, dir, rel)) = self.locate_model_path(&validate_relative_path(path)?)? {
+            return self.list_model_files(caller, &model, &dir, &rel).await;
+        }
         let (info, rel) = self.locate_artifact_path(path).await?;
         Ok(self
             .list_artifacts(caller, &info.run_id.to_string(), &rel, false)

@@ -1,6 +1,7 @@
 //! The domain model and MLflow's rules, free of wire and storage types.
 
 pub mod caller;
+mod logged_model;
 mod model;
 pub mod names;
 pub mod rules;
@@ -8,5 +9,8 @@ pub mod validate;
 mod writes;
 
 pub use caller::{Caller, Need, Permission};
+pub use logged_model::{
+    not_found as logged_model_not_found, LoggedModel, ModelId, ModelMetric, ModelStatus, ModelWrite,
+};
 pub use model::*;
 pub use writes::{Outcome, WriteOp};

@@ -3,7 +3,8 @@
 //! against the current state atomically with the write.
 
 use super::{
-    ExperimentId, Lifecycle, ModelOutput, RunId, RunInfo, RunInputs, RunStatus, RunWrites,
+    ExperimentId, Lifecycle, LoggedModel, ModelOutput, ModelWrite, RunId, RunInfo, RunInputs,
+    RunStatus, RunWrites,
 };
 use crate::error::TrackingError;
 
@@ -105,6 +106,9 @@ pub enum WriteOp {
         /// The model, a JSON object.
         model_json: String,
     },
+    /// A change to a logged model (applied against its current state with
+    /// [`ModelWrite::apply`]).
+    Model(ModelWrite),
     /// One LogStream batch: applied at most once per (stream, seq). Each run's part is
     /// checked on its own: a run that breaks a rule (deleted, a changed param) is refused
     /// and skipped, the others are stored.
@@ -135,6 +139,8 @@ impl WriteOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Nothing to report.
+    /// A logged model after the write.
+    Model(Box<LoggedModel>),
     Done,
     /// The id of a new experiment.
     ExperimentCreated(ExperimentId),

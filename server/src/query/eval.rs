@@ -124,7 +124,7 @@ impl ExperimentField {
     }
 }
 
-fn check_string_op(c: &Comparison) -> Result<(), FilterError> {
+pub(crate) fn check_string_op(c: &Comparison) -> Result<(), FilterError> {
     let ok = matches!(
         (&c.op, &c.value),
         (Op::Eq | Op::Ne | Op::Like | Op::ILike, Value::Str(_))
@@ -147,7 +147,7 @@ fn check_string_op(c: &Comparison) -> Result<(), FilterError> {
     }
 }
 
-fn check_numeric_op(c: &Comparison) -> Result<(), FilterError> {
+pub(crate) fn check_numeric_op(c: &Comparison) -> Result<(), FilterError> {
     match (&c.op, &c.value) {
         (op, Value::Number(_)) if op.is_numeric() => Ok(()),
         (op, _) if op.is_numeric() => Err(FilterError(format!(

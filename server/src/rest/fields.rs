@@ -8,7 +8,8 @@
 //!   `"-Infinity"` (any case, as Python's `float()` reads them), except exactly `"nan"`.
 //! - [`List`]: a list; a single value counts as a one-element list (a query string key
 //!   given once).
-//! - [`Status`] and [`View`]: enums by name or by number.
+//! - [`Status`], [`View`] and [`ModelStatusField`]: enums by name or by number.
+//! - [`Flag`]: a boolean, also as `"true"`/`"false"` text.
 //!
 //! Every field of a request struct is optional at this level (absent = default); which are
 //! required is decided by the endpoint with [`Text::required`] and friends, so a missing one
@@ -20,7 +21,7 @@ use std::marker::PhantomData;
 use serde::de::{self, value, Deserializer, IntoDeserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::domain::{RunStatus, ViewType};
+use crate::domain::{ModelStatus, RunStatus, ViewType};
 use crate::error::{Result, TrackingError};
 
 /// MLflow's message for a required field that is missing (or empty).
@@ -340,6 +341,82 @@ impl<'de> Deserialize<'de> for View {
             }
             fn visit_none<E: de::Error>(self) -> std::result::Result<View, E> {
                 Ok(View::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A boolean flag: `true`/`false` as JSON or as text (query strings); absent = false.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Flag(pub bool);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Flag;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true or false")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<Flag, E> {
+                Ok(Flag(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Flag, E> {
+                match v.to_ascii_lowercase().as_str() {
+                    "" | "false" | "0" => Ok(Flag(false)),
+                    "true" | "1" => Ok(Flag(true)),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<Flag, E> {
+                Ok(Flag(false))
+            }
+            fn visit_none<E: de::Error>(self) -> std::result::Result<Flag, E> {
+                Ok(Flag(false))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A logged model's status by name (`LOGGED_MODEL_READY`, `READY`) or number; `None` when
+/// absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ModelStatusField(pub Option<ModelStatus>);
+
+impl<'de> Deserialize<'de> for ModelStatusField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ModelStatusField;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a logged model status (LOGGED_MODEL_PENDING, LOGGED_MODEL_READY, LOGGED_MODEL_UPLOAD_FAILED)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<ModelStatusField, E> {
+                if v.is_empty() || v.eq_ignore_ascii_case("LOGGED_MODEL_STATUS_UNSPECIFIED") {
+                    return Ok(ModelStatusField(None));
+                }
+                ModelStatus::from_name(v)
+                    .map(|s| ModelStatusField(Some(s)))
+                    .ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<ModelStatusField, E> {
+                if v == 0 {
+                    return Ok(ModelStatusField(None));
+                }
+                ModelStatus::from_number(v)
+                    .map(|s| ModelStatusField(Some(s)))
+                    .ok_or_else(|| E::invalid_value(de::Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<ModelStatusField, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(-1))
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<ModelStatusField, E> {
+                Ok(ModelStatusField(None))
+            }
+            fn visit_none<E: de::Error>(self) -> std::result::Result<ModelStatusField, E> {
+                Ok(ModelStatusField(None))
             }
         }
         d.deserialize_any(V)

@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::domain::{Experiment, Point, Run, RunInfo, RunInputs};
+use crate::domain::{Experiment, LoggedModel, Point, Run, RunInfo, RunInputs};
 use crate::error::{Result, TrackingError};
 
 /// A request as a JSON object.
@@ -136,6 +136,58 @@ pub fn run(r: &Run) -> Value {
         body["outputs"] = json!({"model_outputs": r.outputs.iter().map(|m| json!({"model_id": m.model_id, "step": m.step})).collect::<Vec<_>>()});
     }
     body
+}
+
+/// A logged model: `{info, data}` as MLflow 3 writes it.
+pub fn logged_model(m: &LoggedModel) -> Value {
+    let mut info = Object::new();
+    info.insert("model_id".into(), json!(m.id.to_string()));
+    info.insert("experiment_id".into(), json!(m.experiment_id.to_string()));
+    info.insert("name".into(), json!(m.name));
+    info.insert("creation_timestamp_ms".into(), json!(m.creation_time));
+    info.insert(
+        "last_updated_timestamp_ms".into(),
+        json!(m.last_updated_time),
+    );
+    info.insert("artifact_uri".into(), json!(m.artifact_location));
+    info.insert("status".into(), json!(m.status.as_str()));
+    if !m.model_type.is_empty() {
+        info.insert("model_type".into(), json!(m.model_type));
+    }
+    if let Some(run) = m.source_run_id {
+        info.insert("source_run_id".into(), json!(run.to_string()));
+    }
+    if !m.status_message.is_empty() {
+        info.insert("status_message".into(), json!(m.status_message));
+    }
+    put_nonempty(&mut info, "tags", pairs(&m.tags));
+    let mut data = Object::new();
+    put_nonempty(&mut data, "params", pairs(&m.params));
+    put_nonempty(
+        &mut data,
+        "metrics",
+        m.metrics
+            .iter()
+            .map(|x| {
+                let mut metric = json!({
+                    "key": x.key,
+                    "value": double_out(x.value),
+                    "timestamp": x.timestamp,
+                    "step": x.step,
+                    "model_id": m.id.to_string(),
+                });
+                if !x.dataset_name.is_empty() {
+                    metric["dataset_name"] = json!(x.dataset_name);
+                    metric["dataset_digest"] = json!(x.dataset_digest);
+                }
+                if let Some(run) = x.run_id {
+                    metric["run_id"] = json!(run.to_string());
+                }
+                metric
+            })
+            .collect(),
+    );
+    json!({"info": Value::Object(info), "data": Value::Object(data)})
 }
 
 fn run_inputs(inputs: &RunInputs) -> Value {

@@ -6,12 +6,13 @@
 //! from [`fields`]) from the body or the query string, calls the Tracker, and answers with
 //! MLflow's JSON ([`json`], or [`streamed`] for answers that grow with the data); errors
 //! answer `{"error_code", "message"}` with MLflow's HTTP status, through the one mapping in
-//! [`crate::error`]. Tracking endpoints are in `tracking.rs`, artifact endpoints and the
-//! proxy in `artifacts.rs`.
+//! [`crate::error`]. Tracking endpoints are in `tracking.rs`, logged models in `models.rs`,
+//! artifact endpoints and the proxy in `artifacts.rs`.
 
 mod artifacts;
 pub mod fields;
 pub mod json;
+mod models;
 pub mod requests;
 mod streamed;
 mod tracking;
@@ -235,13 +236,25 @@ fn tracking_routes() -> Router<Tracker> {
             "/artifacts/presigned-download-url",
             post(|s, c, h, r| artifacts::presigned_url(s, c, h, r, false)),
         )
-        // MLflow 3 clients look for logged models (e.g. before downloading artifacts); trackd
-        // tracks none yet, so the answer is an empty search.
+        .route("/logged-models", endpoint(p, models::create))
+        .route("/logged-models/search", endpoint(g.or(p), models::search))
         .route(
-            "/logged-models/search",
-            endpoint(g.or(p), |_, _, _: requests::Empty| async {
-                Ok::<_, TrackingError>(json!({}))
-            }),
+            "/logged-models/{model_id}",
+            models::endpoint_at(g, models::get)
+                .merge(models::endpoint_at(MethodFilter::PATCH, models::finalize))
+                .merge(models::endpoint_at(MethodFilter::DELETE, models::delete)),
+        )
+        .route(
+            "/logged-models/{model_id}/tags",
+            models::endpoint_at(MethodFilter::PATCH, models::set_tags),
+        )
+        .route(
+            "/logged-models/{model_id}/tags/{tag_key}",
+            models::endpoint_at(MethodFilter::DELETE, models::delete_tag),
+        )
+        .route(
+            "/logged-models/{model_id}/params",
+            models::endpoint_at(p, models::log_params),
         )
 }
 

@@ -9,9 +9,12 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::fields::{missing, Float, Int, KeyValue, List, Status, Text, View};
-use crate::domain::{Dataset, DatasetInput, ModelOutput, Point, RunInputs, RunWrites};
+use super::fields::{
+    missing, Flag, Float, Int, KeyValue, List, ModelStatusField, Status, Text, View,
+};
+use crate::domain::{Dataset, DatasetInput, ModelMetric, ModelOutput, Point, RunInputs, RunWrites};
 use crate::error::{Result, TrackingError};
+use crate::tracker::{ModelMetricIn, ModelOrder, ModelSearch, NewLoggedModel};
 
 /// Decodes a request from a JSON body: an object (or, for legacy clients, a JSON string
 /// holding one); an empty body is `{}`.
@@ -219,12 +222,36 @@ pub struct MetricIn {
     pub value: Float,
     pub timestamp: Int,
     pub step: Int,
+    /// MLflow 3: the logged model the value is also recorded against.
+    #[serde(alias = "modelId")]
+    pub model_id: Text,
+    #[serde(alias = "datasetName")]
+    pub dataset_name: Text,
+    #[serde(alias = "datasetDigest")]
+    pub dataset_digest: Text,
 }
 
 impl MetricIn {
+    /// The value as recorded against its logged model, if it names one.
+    fn model_metric(&self, point: &Point, run_id: Option<&str>) -> Option<ModelMetricIn> {
+        let model_id = self.model_id.0.clone()?;
+        Some(ModelMetricIn {
+            model_id,
+            metric: ModelMetric {
+                key: self.key.0.clone().unwrap_or_default(),
+                value: point.value,
+                timestamp: point.timestamp,
+                step: point.step,
+                dataset_name: self.dataset_name.0.clone().unwrap_or_default(),
+                dataset_digest: self.dataset_digest.0.clone().unwrap_or_default(),
+                run_id: run_id.and_then(|r| crate::domain::RunId::parse(r).ok()),
+            },
+        })
+    }
+
     /// `(key, point)`: key, value and timestamp required; step defaults to 0.
-    pub fn point(self) -> Result<(String, Point)> {
-        let key = self.key.required("key")?;
+    pub fn point(&self) -> Result<(String, Point)> {
+        let key = self.key.clone().required("key")?;
         let value = self.value.required("value")?;
         let timestamp = self.timestamp.required("timestamp")?;
         Ok((
@@ -250,19 +277,30 @@ pub struct LogMetric {
     pub value: Float,
     pub timestamp: Int,
     pub step: Int,
+    #[serde(alias = "modelId")]
+    pub model_id: Text,
+    #[serde(alias = "datasetName")]
+    pub dataset_name: Text,
+    #[serde(alias = "datasetDigest")]
+    pub dataset_digest: Text,
 }
 
 impl LogMetric {
-    /// `(run, key, point)`.
-    pub fn into_parts(self) -> Result<(String, String, Point)> {
+    /// `(run, key, point, the value as recorded against a logged model)`.
+    pub fn into_parts(self) -> Result<(String, String, Point, Option<ModelMetricIn>)> {
+        let run = run_id(self.run_id, self.run_uuid)?;
         let metric = MetricIn {
             key: self.key,
             value: self.value,
             timestamp: self.timestamp,
             step: self.step,
+            model_id: self.model_id,
+            dataset_name: self.dataset_name,
+            dataset_digest: self.dataset_digest,
         };
         let (key, point) = metric.point()?;
-        Ok((run_id(self.run_id, self.run_uuid)?, key, point))
+        let model = metric.model_metric(&point, Some(&run));
+        Ok((run, key, point, model))
     }
 }
 
@@ -289,20 +327,37 @@ pub struct LogBatch {
     pub tags: List<KeyValue>,
 }
 
+/// A log-batch request, decoded: the run, its writes, and the values also recorded
+/// against logged models (MLflow 3's `model_id` on a metric).
+pub struct BatchParts {
+    /// The run.
+    pub run_id: String,
+    /// Its writes.
+    pub writes: RunWrites,
+    /// Values that name a logged model.
+    pub model_metrics: Vec<ModelMetricIn>,
+}
+
 impl LogBatch {
     /// The run id and the writes, with MLflow's required-field rules.
-    pub fn into_writes(self) -> Result<(String, RunWrites)> {
+    pub fn into_parts(self) -> Result<BatchParts> {
         let run_id = self.run_id.required("run_id")?;
         let mut writes = RunWrites {
             metrics: Vec::new(),
             params: super::fields::pairs(self.params)?,
             tags: super::fields::pairs(self.tags)?,
         };
+        let mut model_metrics = Vec::new();
         for metric in self.metrics.0 {
             let (key, point) = metric.point()?;
+            model_metrics.extend(metric.model_metric(&point, Some(&run_id)));
             writes.push_point(key, point);
         }
-        Ok((run_id, writes))
+        Ok(BatchParts {
+            run_id,
+            writes,
+            model_metrics,
+        })
     }
 }
 
@@ -499,6 +554,139 @@ impl PresignedUrl {
     }
 }
 
+// --- logged models --------------------------------------------------------------------------
+
+/// `logged-models` (create).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreateLoggedModel {
+    #[serde(alias = "experimentId")]
+    pub experiment_id: Text,
+    pub name: Text,
+    #[serde(alias = "modelType")]
+    pub model_type: Text,
+    #[serde(alias = "sourceRunId")]
+    pub source_run_id: Text,
+    pub params: List<KeyValue>,
+    pub tags: List<KeyValue>,
+}
+
+impl CreateLoggedModel {
+    /// The Tracker's arguments.
+    pub fn into_new(self) -> Result<NewLoggedModel> {
+        Ok(NewLoggedModel {
+            experiment_id: self.experiment_id.required("experiment_id")?,
+            name: self.name.or_default(),
+            model_type: self.model_type.or_default(),
+            source_run_id: self.source_run_id.or_default(),
+            params: super::fields::pairs(self.params)?,
+            tags: super::fields::pairs(self.tags)?,
+        })
+    }
+}
+
+/// `logged-models/{id}` (get).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GetLoggedModel {
+    #[serde(alias = "allowDeleted")]
+    pub allow_deleted: Flag,
+}
+
+/// `logged-models/{id}` (finalize).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FinalizeLoggedModel {
+    pub status: ModelStatusField,
+}
+
+/// `logged-models/{id}/tags` (set).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoggedModelTags {
+    pub tags: List<KeyValue>,
+}
+
+/// `logged-models/{id}/params` (log).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoggedModelParams {
+    pub params: List<KeyValue>,
+}
+
+/// One of SearchLoggedModels' `datasets`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DatasetRef {
+    #[serde(alias = "datasetName")]
+    pub dataset_name: Text,
+    #[serde(alias = "datasetDigest")]
+    pub dataset_digest: Text,
+}
+
+/// One of SearchLoggedModels' `order_by`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OrderByIn {
+    #[serde(alias = "fieldName")]
+    pub field_name: Text,
+    pub ascending: Option<bool>,
+    #[serde(alias = "datasetName")]
+    pub dataset_name: Text,
+    #[serde(alias = "datasetDigest")]
+    pub dataset_digest: Text,
+}
+
+/// `logged-models/search`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SearchLoggedModels {
+    #[serde(alias = "experimentIds")]
+    pub experiment_ids: List<Text>,
+    pub filter: Text,
+    pub datasets: List<DatasetRef>,
+    #[serde(alias = "maxResults")]
+    pub max_results: Int,
+    #[serde(alias = "orderBy")]
+    pub order_by: List<OrderByIn>,
+    #[serde(alias = "pageToken")]
+    pub page_token: Text,
+}
+
+impl SearchLoggedModels {
+    /// The Tracker's arguments.
+    pub fn into_search(self) -> Result<ModelSearch> {
+        Ok(ModelSearch {
+            experiment_ids: self.experiment_ids.strings(),
+            filter: self.filter.or_default(),
+            datasets: self
+                .datasets
+                .0
+                .into_iter()
+                .map(|d| {
+                    Ok((
+                        d.dataset_name.required("datasets.dataset_name")?,
+                        d.dataset_digest.or_default(),
+                    ))
+                })
+                .collect::<Result<_>>()?,
+            max_results: self.max_results.0.unwrap_or(0),
+            order_by: self
+                .order_by
+                .0
+                .into_iter()
+                .map(|o| {
+                    Ok(ModelOrder {
+                        field_name: o.field_name.required("order_by.field_name")?,
+                        ascending: o.ascending.unwrap_or(true),
+                    })
+                })
+                .collect::<Result<_>>()?,
+            page_token: self.page_token.or_default(),
+        })
+    }
+}
+
 /// A request with no fields (or none that trackd reads).
 #[derive(Debug, Default, Deserialize)]
 pub struct Empty {}
@@ -637,7 +825,8 @@ mod tests {
             r#"{"run_id": "r", "metrics": [{"key": "m", "value": "NaN", "timestamp": "5", "step": 2}, {"key": "m", "value": 1, "timestamp": 6}], "params": [{"key": "p", "value": "v"}], "unknown": 1}"#,
         )
         .unwrap();
-        let (run, writes) = b.into_writes().unwrap();
+        let parts = b.into_parts().unwrap();
+        let (run, writes) = (parts.run_id, parts.writes);
         assert_eq!(run, "r");
         assert_eq!(writes.metrics[0].1.len(), 2);
         assert!(writes.metrics[0].1[0].value.is_nan());
@@ -645,16 +834,10 @@ mod tests {
         assert_eq!(writes.params, vec![("p".into(), "v".into())]);
         let no_value: LogBatch =
             body(r#"{"run_id": "r", "metrics": [{"key": "m", "timestamp": 1}]}"#).unwrap();
-        assert!(no_value
-            .into_writes()
-            .unwrap_err()
-            .to_string()
-            .contains("'value'"));
+        let err = no_value.into_parts().err().expect("refused");
+        assert!(err.to_string().contains("'value'"));
         let no_key: LogBatch = body(r#"{"run_id": "r", "tags": [{"value": "v"}]}"#).unwrap();
-        assert!(no_key
-            .into_writes()
-            .unwrap_err()
-            .to_string()
-            .contains("'key'"));
+        let err = no_key.into_parts().err().expect("refused");
+        assert!(err.to_string().contains("'key'"));
     }
 }

@@ -161,8 +161,11 @@ pub async fn search_runs(t: Tracker, c: Caller, r: SearchRuns) -> Result<Respons
 }
 
 pub async fn log_metric(t: Tracker, c: Caller, r: LogMetric) -> Result<Value> {
-    let (run_id, key, point) = r.into_parts()?;
+    let (run_id, key, point, for_model) = r.into_parts()?;
     t.log_metric(&c, &run_id, &key, point).await?;
+    if let Some(m) = for_model {
+        t.log_model_metrics(&c, vec![m]).await?;
+    }
     Ok(json!({}))
 }
 
@@ -194,8 +197,17 @@ pub async fn delete_tag(t: Tracker, c: Caller, r: RunKeyValue) -> Result<Value> 
 
 /// The hot route: the body is decoded straight into [`LogBatch`].
 pub async fn log_batch(t: Tracker, c: Caller, r: LogBatch) -> Result<Value> {
-    let (run_id, writes) = r.into_writes()?;
-    t.log_batch(&c, &run_id, writes).await?;
+    let parts = r.into_parts()?;
+    if !parts.model_metrics.is_empty() {
+        // Every named model must exist before anything is written.
+        for m in &parts.model_metrics {
+            t.get_logged_model(&c, &m.model_id, false).await?;
+        }
+    }
+    t.log_batch(&c, &parts.run_id, parts.writes).await?;
+    if !parts.model_metrics.is_empty() {
+        t.log_model_metrics(&c, parts.model_metrics).await?;
+    }
     Ok(json!({}))
 }
 

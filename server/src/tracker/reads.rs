@@ -66,7 +66,7 @@ pub struct ExperimentSearch {
     pub page_token: String,
 }
 
-fn page_size(max_results: i64) -> Result<usize> {
+pub(super) fn page_size(max_results: i64) -> Result<usize> {
     match max_results {
         0 => Ok(SEARCH_MAX_RESULTS_DEFAULT as usize),
         n if (1..=SEARCH_MAX_RESULTS_THRESHOLD).contains(&n) => Ok(n as usize),

@@ -105,6 +105,17 @@ impl TrackingBackend for Store {
         Store::run_info(self, id)
     }
 
+    fn logged_model(&self, id: crate::domain::ModelId) -> Result<crate::domain::LoggedModel> {
+        Store::logged_model(self, id)
+    }
+
+    fn logged_models(
+        &self,
+        experiments: &[ExperimentId],
+    ) -> Result<Vec<crate::domain::LoggedModel>> {
+        Store::logged_models(self, experiments)
+    }
+
     fn run(&self, id: RunId) -> Result<Run> {
         Store::run(self, id)
     }

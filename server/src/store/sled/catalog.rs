@@ -81,7 +81,8 @@ impl Catalog {
             }
             WriteOp::CreateExperiment { .. }
             | WriteOp::RenameExperiment { .. }
-            | WriteOp::ExperimentTag { .. } => {}
+            | WriteOp::ExperimentTag { .. }
+            | WriteOp::Model(_) => {}
         }
     }
 

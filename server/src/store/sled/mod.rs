@@ -147,6 +147,8 @@ pub(crate) struct Trees {
     pub chunk_spans: sled::Tree,
     pub streams: sled::Tree,
     pub run_io: sled::Tree,
+    /// Logged models by id (`ModelId` bytes → postcard `LoggedModel`).
+    pub logged_models: sled::Tree,
 }
 
 impl Trees {
@@ -164,6 +166,7 @@ impl Trees {
             chunk_spans: db.open_tree("chunk_spans")?,
             streams: db.open_tree("streams")?,
             run_io: db.open_tree("run_io")?,
+            logged_models: db.open_tree("logged_models")?,
         })
     }
 }

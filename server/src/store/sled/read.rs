@@ -77,6 +77,27 @@ impl Store {
             .collect()
     }
 
+    /// A logged model by id (deleted ones too).
+    pub fn logged_model(&self, id: crate::domain::ModelId) -> Result<crate::domain::LoggedModel> {
+        super::writer::load_logged_model(self.trees(), id)
+    }
+
+    /// The logged models of `experiments` (deleted ones too), in id order.
+    pub fn logged_models(
+        &self,
+        experiments: &[ExperimentId],
+    ) -> Result<Vec<crate::domain::LoggedModel>> {
+        let mut out = Vec::new();
+        for entry in self.trees().logged_models.iter() {
+            let (_, bytes) = entry.map_err(StoreError::from)?;
+            let model: crate::domain::LoggedModel = decode_record(&bytes)?;
+            if experiments.contains(&model.experiment_id) {
+                out.push(model);
+            }
+        }
+        Ok(out)
+    }
+
     /// A run's metadata.
     pub fn run_info(&self, id: RunId) -> Result<RunInfo> {
         load_run(self.trees(), id)

@@ -15,8 +15,8 @@ use super::{
     chunk, decode_record, default_artifact_location, encode_record, keys, StoreError, Trees,
 };
 use crate::domain::{
-    rules, Experiment, ExperimentId, Lifecycle, Outcome, Point, RunId, RunInfo, RunStatus,
-    RunWrites, WriteOp, LOGGED_MODELS_TAG, RUN_NAME_TAG,
+    rules, Experiment, ExperimentId, Lifecycle, LoggedModel, ModelId, ModelWrite, Outcome, Point,
+    RunId, RunInfo, RunStatus, RunWrites, WriteOp, LOGGED_MODELS_TAG, RUN_NAME_TAG,
 };
 use crate::error::{Result, TrackingError};
 
@@ -76,7 +76,29 @@ pub(crate) fn apply(t: &Trees, op: &WriteOp) -> Result<Outcome> {
             runs,
             now,
         } => stream_batch(t, stream_id, *seq, runs, *now),
+        WriteOp::Model(write) => model_write(t, write),
     }
+}
+
+/// A logged-model change: load, apply the shared rules, save.
+fn model_write(t: &Trees, write: &ModelWrite) -> Result<Outcome> {
+    let id = write.model_id();
+    let current = load_logged_model(t, id).ok();
+    let model = write.apply(current)?;
+    t.logged_models
+        .insert(id.0, encode_record(&model))
+        .map_err(store_err)?;
+    Ok(Outcome::Model(Box::new(model)))
+}
+
+/// A logged model by id, deleted ones included.
+pub(crate) fn load_logged_model(t: &Trees, id: ModelId) -> Result<LoggedModel> {
+    let bytes = t
+        .logged_models
+        .get(id.0)
+        .map_err(store_err)?
+        .ok_or_else(|| crate::domain::logged_model_not_found(id))?;
+    Ok(decode_record(&bytes)?)
 }
 
 fn store_err(e: sled::Error) -> TrackingError {
