@@ -122,4 +122,53 @@ deleted = requests.get(
     f"{os.environ['MLFLOW_TRACKING_URI']}/api/2.0/mlflow/logged-models/{extra[1].model_id}",
     params={"allow_deleted": "true"}, timeout=30).json()
 assert deleted["model"]["info"]["model_id"] == extra[1].model_id, deleted
+
+# --- the model registry ---
+mv = mlflow.register_model(f"runs:/{run_id}/iris_model", "iris")
+assert mv.version == "1" and mv.source == f"models:/{model_id}", mv
+client.set_registered_model_alias("iris", "champion", mv.version)
+for uri in ("models:/iris/1", "models:/iris@champion"):
+    assert (mlflow.sklearn.load_model(uri).predict(X_test) == expected).all(), uri
+    assert (np.asarray(mlflow.pyfunc.load_model(uri).predict(X_test)) == expected).all(), uri
+mv2 = client.create_model_version("iris", f"models:/{model_id}", run_id=run_id,
+                                  model_id=model_id, description="second")
+assert mv2.version == "2" and mv2.description == "second"
+assert client.get_model_version_by_alias("iris", "champion").version == "1"
+assert [m.name for m in mlflow.search_registered_models()] == ["iris"]
+assert [m.name for m in client.search_registered_models(filter_string="name LIKE 'ir%'")] == ["iris"]
+assert client.search_registered_models(filter_string="name = 'nope'") == []
+versions = client.search_model_versions(f"name = 'iris' AND run_id = '{run_id}'")
+assert sorted(v.version for v in versions) == ["1", "2"], versions
+client.transition_model_version_stage("iris", "2", "Production")
+assert [v.version for v in client.get_latest_versions("iris", stages=["Production"])] == ["2"]
+client.set_registered_model_tag("iris", "team", "ml")
+client.set_model_version_tag("iris", "1", "validated", "yes")
+rm = client.get_registered_model("iris")
+assert rm.tags == {"team": "ml"} and rm.aliases == {"champion": "1"}, (rm.tags, rm.aliases)
+assert client.get_model_version("iris", "1").tags == {"validated": "yes"}
+client.rename_registered_model("iris", "iris-clf")
+assert client.get_model_version_by_alias("iris-clf", "champion").version == "1"
+refused(lambda: client.get_registered_model("iris"), "RESOURCE_DOES_NOT_EXIST")
+# Bad input: reserved or version-like aliases, versions that are not numbers, sources that
+# escape their run or point at another server, unknown names.
+refused(lambda: client.set_registered_model_alias("iris-clf", "latest", "1"),
+        "INVALID_PARAMETER_VALUE")
+refused(lambda: client.set_registered_model_alias("iris-clf", "v2", "1"), "INVALID_PARAMETER_VALUE")
+refused(lambda: client.set_registered_model_alias("iris-clf", "x", "9"), "RESOURCE_DOES_NOT_EXIST")
+refused(lambda: client.get_model_version("iris-clf", "one"), "INVALID_PARAMETER_VALUE")
+refused(lambda: client.create_model_version("iris-clf", f"runs:/{run_id}/../../x"),
+        "INVALID_PARAMETER_VALUE")
+refused(lambda: client.create_model_version("iris-clf", "s3://elsewhere/model"),
+        "INVALID_PARAMETER_VALUE")
+refused(lambda: client.create_model_version("nope", f"models:/{model_id}"),
+        "RESOURCE_DOES_NOT_EXIST")
+refused(lambda: client.create_registered_model("iris-clf"), "RESOURCE_ALREADY_EXISTS")
+assert len(client.search_model_versions("name = 'iris-clf'")) == 2, "nothing more was stored"
+# Deleting the run does not break a registered version (it references the model's files).
+client.delete_run(run_id)
+assert (mlflow.sklearn.load_model("models:/iris-clf/1").predict(X_test) == expected).all()
+client.delete_model_version("iris-clf", "2")
+refused(lambda: client.get_model_version("iris-clf", "2"), "RESOURCE_DOES_NOT_EXIST")
+client.delete_registered_model("iris-clf")
+refused(lambda: client.get_registered_model("iris-clf"), "RESOURCE_DOES_NOT_EXIST")
 print("all checks passed")

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::domain::{
-    Durability, Experiment, ExperimentId, LoggedModel, ModelId, Point, Run, RunId, RunInfo,
-    ViewType,
+    Durability, Experiment, ExperimentId, LoggedModel, ModelId, Point, RegisteredModel, Run, RunId,
+    RunInfo, ViewType,
 };
 pub use crate::domain::{Outcome, WriteOp};
 use crate::error::Result;
@@ -98,6 +98,12 @@ pub trait TrackingBackend: Send + Sync + 'static {
 
     /// The logged models of `experiments` (deleted ones too), in id order.
     fn logged_models(&self, experiments: &[ExperimentId]) -> Result<Vec<LoggedModel>>;
+
+    /// A registered model (with its versions) by name.
+    fn registered_model(&self, name: &str) -> Result<RegisteredModel>;
+
+    /// Every registered model, in name order.
+    fn registered_models(&self) -> Result<Vec<RegisteredModel>>;
 
     /// One metric series in history order, limited to steps in `start..=end` (each bound
     /// optional); a metric never logged reads as empty. The run is not checked.

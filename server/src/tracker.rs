@@ -30,10 +30,12 @@ use crate::store::Store;
 pub mod history;
 pub mod models;
 pub mod reads;
+pub mod registry;
 
 pub use history::{HistoryBlock, HistoryBlocks, HistoryRead, ReadStats};
 pub use models::{ModelMetricIn, ModelOrder, ModelSearch, NewLoggedModel};
 pub use reads::{ExperimentSearch, Page, RunSearch, SampledHistory, SampledSeries, Sampling};
+pub use registry::{version_number, NewModelVersion, RegistrySearch};
 
 /// Most points in one LogStream batch.
 pub const MAX_STREAM_BATCH_POINTS: usize = 250_000;

@@ -44,4 +44,6 @@ pub enum Need<'a> {
     StreamRuns(Permission),
     /// Reading experiments found by a search (results are filtered, not refused).
     Search,
+    /// A permission on the model registry (registered models and their versions).
+    Registry(Permission),
 }

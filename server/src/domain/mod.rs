@@ -4,6 +4,7 @@ pub mod caller;
 mod logged_model;
 mod model;
 pub mod names;
+pub mod registry;
 pub mod rules;
 pub mod validate;
 mod writes;
@@ -13,4 +14,5 @@ pub use logged_model::{
     not_found as logged_model_not_found, LoggedModel, ModelId, ModelMetric, ModelStatus, ModelWrite,
 };
 pub use model::*;
+pub use registry::{ModelVersion, RegisteredModel, RegistryWrite, Stage};
 pub use writes::{Outcome, WriteOp};

@@ -3,8 +3,8 @@
 //! against the current state atomically with the write.
 
 use super::{
-    ExperimentId, Lifecycle, LoggedModel, ModelOutput, ModelWrite, RunId, RunInfo, RunInputs,
-    RunStatus, RunWrites,
+    ExperimentId, Lifecycle, LoggedModel, ModelOutput, ModelWrite, RegisteredModel, RegistryWrite,
+    RunId, RunInfo, RunInputs, RunStatus, RunWrites,
 };
 use crate::error::TrackingError;
 
@@ -109,6 +109,9 @@ pub enum WriteOp {
     /// A change to a logged model (applied against its current state with
     /// [`ModelWrite::apply`]).
     Model(ModelWrite),
+    /// A change to the model registry (applied against the registered model's current
+    /// state with [`RegistryWrite::apply`]).
+    Registry(RegistryWrite),
     /// One LogStream batch: applied at most once per (stream, seq). Each run's part is
     /// checked on its own: a run that breaks a rule (deleted, a changed param) is refused
     /// and skipped, the others are stored.
@@ -141,6 +144,8 @@ pub enum Outcome {
     /// Nothing to report.
     /// A logged model after the write.
     Model(Box<LoggedModel>),
+    /// A registered model after the write (`None`: deleted).
+    Registered(Option<Box<RegisteredModel>>),
     Done,
     /// The id of a new experiment.
     ExperimentCreated(ExperimentId),

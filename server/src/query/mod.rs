@@ -8,6 +8,7 @@ pub mod filter;
 pub mod models;
 pub mod order;
 pub mod page;
+pub mod registry;
 pub mod sample;
 
 #[cfg(test)]

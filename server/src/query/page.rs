@@ -82,6 +82,8 @@ pub(crate) const RUN_TOKEN: u8 = 0x52;
 pub(crate) const EXPERIMENT_TOKEN: u8 = 0x45;
 pub(crate) const HISTORY_TOKEN: u8 = 0x48;
 pub(crate) const MODEL_TOKEN: u8 = 0x4D;
+pub(crate) const REGISTERED_TOKEN: u8 = 0x52;
+pub(crate) const VERSION_TOKEN: u8 = 0x56;
 
 /// Sorts `rows` by their keys, skips those up to `after`, and cuts a page of `size`.
 pub(crate) fn keyset_page<T>(

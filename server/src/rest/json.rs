@@ -9,7 +9,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::domain::{Experiment, LoggedModel, Point, Run, RunInfo, RunInputs};
+use crate::domain::{
+    Experiment, LoggedModel, ModelVersion, Point, RegisteredModel, Run, RunInfo, RunInputs,
+};
 use crate::error::{Result, TrackingError};
 
 /// A request as a JSON object.
@@ -188,6 +190,66 @@ pub fn logged_model(m: &LoggedModel) -> Value {
             .collect(),
     );
     json!({"info": Value::Object(info), "data": Value::Object(data)})
+}
+
+/// A model version of a registered model, as MLflow's registry writes it.
+pub fn model_version(m: &RegisteredModel, v: &ModelVersion) -> Value {
+    let mut out = Object::new();
+    out.insert("name".into(), json!(m.name));
+    out.insert("version".into(), json!(v.version.to_string()));
+    out.insert("creation_timestamp".into(), json!(v.creation_time));
+    out.insert("last_updated_timestamp".into(), json!(v.last_updated_time));
+    out.insert("current_stage".into(), json!(v.stage.as_str()));
+    if !v.description.is_empty() {
+        out.insert("description".into(), json!(v.description));
+    }
+    out.insert("source".into(), json!(v.source));
+    if !v.run_id.is_empty() {
+        out.insert("run_id".into(), json!(v.run_id));
+    }
+    if !v.model_id.is_empty() {
+        out.insert("model_id".into(), json!(v.model_id));
+    }
+    out.insert("status".into(), json!("READY"));
+    put_nonempty(&mut out, "tags", pairs(&v.tags));
+    put_nonempty(
+        &mut out,
+        "aliases",
+        m.aliases_of(v.version)
+            .into_iter()
+            .map(Value::from)
+            .collect(),
+    );
+    Value::Object(out)
+}
+
+/// A registered model with its latest versions (one per stage) and aliases.
+pub fn registered_model(m: &RegisteredModel) -> Value {
+    let mut out = Object::new();
+    out.insert("name".into(), json!(m.name));
+    out.insert("creation_timestamp".into(), json!(m.creation_time));
+    out.insert("last_updated_timestamp".into(), json!(m.last_updated_time));
+    if !m.description.is_empty() {
+        out.insert("description".into(), json!(m.description));
+    }
+    put_nonempty(
+        &mut out,
+        "latest_versions",
+        m.latest_versions(&[])
+            .into_iter()
+            .map(|v| model_version(m, v))
+            .collect(),
+    );
+    put_nonempty(&mut out, "tags", pairs(&m.tags));
+    put_nonempty(
+        &mut out,
+        "aliases",
+        m.aliases
+            .iter()
+            .map(|(a, v)| json!({"alias": a, "version": v.to_string()}))
+            .collect(),
+    );
+    Value::Object(out)
 }
 
 fn run_inputs(inputs: &RunInputs) -> Value {

@@ -13,6 +13,7 @@ mod artifacts;
 pub mod fields;
 pub mod json;
 mod models;
+mod registry;
 pub mod requests;
 mod streamed;
 mod tracking;
@@ -141,14 +142,16 @@ fn check_content_length(headers: &HeaderMap, limit: u64, what: &str) -> Result<(
     Ok(())
 }
 
-/// A request struct from the query string (GET, DELETE) or the JSON body (otherwise).
+/// A request struct from the query string (GET, and DELETE without a body) or the JSON body
+/// (otherwise: MLflow's client sends DELETE requests of the registry with a JSON body).
 async fn read_request<T: DeserializeOwned>(
     method: &Method,
     headers: &HeaderMap,
     query: Option<String>,
     body: Body,
 ) -> Result<T> {
-    if method == Method::GET || method == Method::DELETE {
+    let json_delete = method == Method::DELETE && headers.contains_key(header::CONTENT_TYPE);
+    if method == Method::GET || (method == Method::DELETE && !json_delete) {
         let fields = match query.as_deref() {
             Some(q) => json::parse_query(q)?,
             None => json::Object::default(),
@@ -258,12 +261,17 @@ fn tracking_routes() -> Router<Tracker> {
         )
 }
 
+/// Tracking and registry routes (relative to `/api/2.0/mlflow`).
+fn mlflow_routes() -> Router<Tracker> {
+    tracking_routes().merge(registry::routes())
+}
+
 /// Every REST route: tracking under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`, the
 /// artifact proxy, and `/version`.
 pub fn router(tracker: Tracker) -> Router {
     Router::new()
-        .nest("/api/2.0/mlflow", tracking_routes())
-        .nest("/ajax-api/2.0/mlflow", tracking_routes())
+        .nest("/api/2.0/mlflow", mlflow_routes())
+        .nest("/ajax-api/2.0/mlflow", mlflow_routes())
         .nest("/api/2.0/mlflow-artifacts", artifacts::proxy_routes())
         .nest("/ajax-api/2.0/mlflow-artifacts", artifacts::proxy_routes())
         .route("/version", get(|| async { VERSION }))

@@ -687,6 +687,69 @@ impl SearchLoggedModels {
     }
 }
 
+// --- model registry -------------------------------------------------------------------------
+
+/// Registry requests: each endpoint reads the fields it needs (name, version, alias, …).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RegistryRequest {
+    pub name: Text,
+    #[serde(alias = "newName")]
+    pub new_name: Text,
+    pub version: Text,
+    pub alias: Text,
+    pub description: Text,
+    pub key: Text,
+    pub value: Text,
+    pub tags: List<KeyValue>,
+    pub stages: List<Text>,
+    pub stage: Text,
+    #[serde(alias = "archiveExistingVersions")]
+    pub archive_existing_versions: Option<bool>,
+    pub source: Text,
+    #[serde(alias = "runId")]
+    pub run_id: Text,
+    #[serde(alias = "modelId")]
+    pub model_id: Text,
+}
+
+impl RegistryRequest {
+    /// The required name.
+    pub fn name(&self) -> Result<String> {
+        self.name.clone().required("name")
+    }
+
+    /// The required version number.
+    pub fn version(&self) -> Result<u64> {
+        crate::tracker::version_number(&self.version.clone().required("version")?)
+    }
+}
+
+/// `registered-models/search` and `model-versions/search`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SearchRegistry {
+    pub filter: Text,
+    #[serde(alias = "maxResults")]
+    pub max_results: Int,
+    #[serde(alias = "orderBy")]
+    pub order_by: List<Text>,
+    #[serde(alias = "pageToken")]
+    pub page_token: Text,
+}
+
+impl SearchRegistry {
+    /// The Tracker's arguments.
+    pub fn into_search(self) -> crate::tracker::RegistrySearch {
+        crate::tracker::RegistrySearch {
+            filter: self.filter.or_default(),
+            max_results: self.max_results.0.unwrap_or(0),
+            order_by: self.order_by.strings(),
+            page_token: self.page_token.or_default(),
+        }
+    }
+}
+
 /// A request with no fields (or none that trackd reads).
 #[derive(Debug, Default, Deserialize)]
 pub struct Empty {}

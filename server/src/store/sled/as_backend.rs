@@ -109,6 +109,14 @@ impl TrackingBackend for Store {
         Store::logged_model(self, id)
     }
 
+    fn registered_model(&self, name: &str) -> Result<crate::domain::RegisteredModel> {
+        Store::registered_model(self, name)
+    }
+
+    fn registered_models(&self) -> Result<Vec<crate::domain::RegisteredModel>> {
+        Store::registered_models(self)
+    }
+
     fn logged_models(
         &self,
         experiments: &[ExperimentId],

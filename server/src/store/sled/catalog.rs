@@ -82,7 +82,8 @@ impl Catalog {
             WriteOp::CreateExperiment { .. }
             | WriteOp::RenameExperiment { .. }
             | WriteOp::ExperimentTag { .. }
-            | WriteOp::Model(_) => {}
+            | WriteOp::Model(_)
+            | WriteOp::Registry(_) => {}
         }
     }
 

@@ -149,6 +149,8 @@ pub(crate) struct Trees {
     pub run_io: sled::Tree,
     /// Logged models by id (`ModelId` bytes → postcard `LoggedModel`).
     pub logged_models: sled::Tree,
+    /// The model registry by name (name bytes → postcard `RegisteredModel`, versions inside).
+    pub registered_models: sled::Tree,
 }
 
 impl Trees {
@@ -167,6 +169,7 @@ impl Trees {
             streams: db.open_tree("streams")?,
             run_io: db.open_tree("run_io")?,
             logged_models: db.open_tree("logged_models")?,
+            registered_models: db.open_tree("registered_models")?,
         })
     }
 }

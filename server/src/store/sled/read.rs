@@ -98,6 +98,23 @@ impl Store {
         Ok(out)
     }
 
+    /// A registered model (with its versions) by name.
+    pub fn registered_model(&self, name: &str) -> Result<crate::domain::RegisteredModel> {
+        super::writer::load_registered_model(self.trees(), name)
+    }
+
+    /// Every registered model, in name order.
+    pub fn registered_models(&self) -> Result<Vec<crate::domain::RegisteredModel>> {
+        self.trees()
+            .registered_models
+            .iter()
+            .map(|entry| {
+                let (_, bytes) = entry.map_err(StoreError::from)?;
+                Ok(decode_record(&bytes)?)
+            })
+            .collect()
+    }
+
     /// A run's metadata.
     pub fn run_info(&self, id: RunId) -> Result<RunInfo> {
         load_run(self.trees(), id)

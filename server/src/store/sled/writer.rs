@@ -16,7 +16,8 @@ use super::{
 };
 use crate::domain::{
     rules, Experiment, ExperimentId, Lifecycle, LoggedModel, ModelId, ModelWrite, Outcome, Point,
-    RunId, RunInfo, RunStatus, RunWrites, WriteOp, LOGGED_MODELS_TAG, RUN_NAME_TAG,
+    RegisteredModel, RegistryWrite, RunId, RunInfo, RunStatus, RunWrites, WriteOp,
+    LOGGED_MODELS_TAG, RUN_NAME_TAG,
 };
 use crate::error::{Result, TrackingError};
 
@@ -77,6 +78,7 @@ pub(crate) fn apply(t: &Trees, op: &WriteOp) -> Result<Outcome> {
             now,
         } => stream_batch(t, stream_id, *seq, runs, *now),
         WriteOp::Model(write) => model_write(t, write),
+        WriteOp::Registry(write) => registry_write(t, write),
     }
 }
 
@@ -89,6 +91,57 @@ fn model_write(t: &Trees, write: &ModelWrite) -> Result<Outcome> {
         .insert(id.0, encode_record(&model))
         .map_err(store_err)?;
     Ok(Outcome::Model(Box::new(model)))
+}
+
+/// A registry change: load the registered model, apply the shared rules, save (under its
+/// new name after a rename, whose target must be free), or remove it.
+fn registry_write(t: &Trees, write: &RegistryWrite) -> Result<Outcome> {
+    let name = write.name();
+    let current = match load_registered_model(t, name) {
+        Ok(m) => Some(m),
+        Err(TrackingError::NotFound(_)) => None,
+        Err(e) => return Err(e),
+    };
+    if let RegistryWrite::Rename { new_name, .. } = write {
+        if new_name != name
+            && t.registered_models
+                .contains_key(new_name.as_bytes())
+                .map_err(store_err)?
+        {
+            return Err(TrackingError::AlreadyExists(format!(
+                "Registered Model (name={new_name}) already exists."
+            )));
+        }
+    }
+    let next = write.apply(current)?;
+    match &next {
+        Some(m) => {
+            t.registered_models
+                .insert(m.name.as_bytes(), encode_record(m))
+                .map_err(store_err)?;
+            if m.name != name {
+                t.registered_models
+                    .remove(name.as_bytes())
+                    .map_err(store_err)?;
+            }
+        }
+        None => {
+            t.registered_models
+                .remove(name.as_bytes())
+                .map_err(store_err)?;
+        }
+    }
+    Ok(Outcome::Registered(next.map(Box::new)))
+}
+
+/// A registered model by name.
+pub(crate) fn load_registered_model(t: &Trees, name: &str) -> Result<RegisteredModel> {
+    let bytes = t
+        .registered_models
+        .get(name.as_bytes())
+        .map_err(store_err)?
+        .ok_or_else(|| crate::domain::registry::registered_model_not_found(name))?;
+    Ok(decode_record(&bytes)?)
 }
 
 /// A logged model by id, deleted ones included.
