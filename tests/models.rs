@@ -438,3 +438,182 @@ async fn logged_models_are_searched_filtered_ordered_and_paged() {
     assert_eq!(status, 200);
     assert_eq!(reply["models"].as_array().unwrap().len(), 2);
 }
+
+/// The registry over REST: a version of a logged model, its JSON (model id, aliases, stage),
+/// the download URI, DELETE requests with a JSON body (as MLflow's client sends them), and
+/// bad input refused with nothing stored.
+#[tokio::test]
+async fn the_registry_registers_versions_of_logged_models() {
+    let server = TestServer::start().await;
+    let api = Api {
+        addr: server.handle.addr(),
+    };
+    let model = create(&api, json!({"experiment_id": "0", "name": "m"})).await;
+    let id = model["info"]["model_id"].as_str().unwrap().to_owned();
+    let reply = api
+        .mlflow(
+            "POST",
+            "registered-models/create",
+            Some(json!({"name": "iris", "tags": [{"key": "team", "value": "ml"}]})),
+        )
+        .await;
+    assert_eq!(reply.0, 200, "{reply:?}");
+    assert_error(
+        &api.mlflow(
+            "POST",
+            "registered-models/create",
+            Some(json!({"name": "iris"})),
+        )
+        .await,
+        400,
+        "RESOURCE_ALREADY_EXISTS",
+    );
+    for _ in 0..2 {
+        let (status, v) = api
+            .mlflow(
+                "POST",
+                "model-versions/create",
+                Some(json!({"name": "iris", "source": format!("models:/{id}")})),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["model_version"]["model_id"], id.as_str());
+    }
+    let reply = api
+        .mlflow(
+            "POST",
+            "registered-models/alias",
+            Some(json!({"name": "iris", "alias": "champion", "version": "1"})),
+        )
+        .await;
+    assert_eq!(reply.0, 200);
+    let (status, v) = api
+        .mlflow("GET", "model-versions/get?name=iris&version=1", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        v["model_version"],
+        json!({"name": "iris", "version": "1", "current_stage": "None", "status": "READY",
+               "source": format!("models:/{id}"), "model_id": id, "aliases": ["champion"],
+               "creation_timestamp": v["model_version"]["creation_timestamp"],
+               "last_updated_timestamp": v["model_version"]["last_updated_timestamp"]})
+    );
+    let (_, uri) = api
+        .mlflow(
+            "GET",
+            "model-versions/get-download-uri?name=iris&version=2",
+            None,
+        )
+        .await;
+    assert_eq!(
+        uri["artifact_uri"],
+        format!("mlflow-artifacts:/0/models/{id}/artifacts")
+    );
+    // DELETE with a JSON body: the alias goes, then version 1 (its number is not reused).
+    let reply = api
+        .mlflow(
+            "DELETE",
+            "registered-models/alias",
+            Some(json!({"name": "iris", "alias": "champion"})),
+        )
+        .await;
+    assert_eq!(reply.0, 200, "{reply:?}");
+    let reply = api
+        .mlflow(
+            "DELETE",
+            "model-versions/delete",
+            Some(json!({"name": "iris", "version": "1"})),
+        )
+        .await;
+    assert_eq!(reply.0, 200, "{reply:?}");
+    let (_, v) = api
+        .mlflow(
+            "POST",
+            "model-versions/create",
+            Some(json!({"name": "iris", "source": format!("models:/{id}")})),
+        )
+        .await;
+    assert_eq!(v["model_version"]["version"], "3");
+    let (_, got) = api
+        .mlflow("GET", "registered-models/get?name=iris", None)
+        .await;
+    assert!(got["registered_model"].get("aliases").is_none(), "{got}");
+    // Bad input, nothing stored.
+    for (body, code) in [
+        (json!({"name": "iris", "source": "s3://other/model"}), 400),
+        (
+            json!({"name": "iris", "source": "runs:/0123456789abcdef0123456789abcdef/x"}),
+            404,
+        ),
+        (
+            json!({"name": "iris", "source": format!("models:/{id}/../../x")}),
+            404,
+        ),
+        (
+            json!({"name": "nope", "source": format!("models:/{id}")}),
+            404,
+        ),
+        (json!({"name": "iris"}), 400),
+    ] {
+        let reply = api
+            .mlflow("POST", "model-versions/create", Some(body.clone()))
+            .await;
+        assert_eq!(reply.0, code, "{body}: {reply:?}");
+    }
+    for (path, code) in [
+        (
+            "model-versions/get?name=iris&version=x",
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            "model-versions/get?name=iris&version=0",
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            "model-versions/get?name=iris&version=1",
+            "RESOURCE_DOES_NOT_EXIST",
+        ),
+        (
+            "registered-models/alias?name=iris&alias=champion",
+            "RESOURCE_DOES_NOT_EXIST",
+        ),
+    ] {
+        let reply = api.mlflow("GET", path, None).await;
+        assert_eq!(reply.1["error_code"], code, "{path}: {reply:?}");
+    }
+    for alias in ["latest", "v3", "a b", &"a".repeat(256)] {
+        let reply = api
+            .mlflow(
+                "POST",
+                "registered-models/alias",
+                Some(json!({"name": "iris", "alias": alias, "version": "2"})),
+            )
+            .await;
+        assert_error(&reply, 400, "INVALID_PARAMETER_VALUE");
+    }
+    let (_, versions) = api
+        .mlflow(
+            "GET",
+            "model-versions/search?filter=name%3D%27iris%27",
+            None,
+        )
+        .await;
+    let numbers: Vec<&str> = versions["model_versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["3", "2"], "nothing more was stored");
+    // Deleting the registered model deletes its versions.
+    let reply = api
+        .mlflow(
+            "DELETE",
+            "registered-models/delete",
+            Some(json!({"name": "iris"})),
+        )
+        .await;
+    assert_eq!(reply.0, 200);
+    let (_, versions) = api.mlflow("GET", "model-versions/search", None).await;
+    assert_eq!(versions, json!({}));
+}
