@@ -617,3 +617,53 @@ async fn the_registry_registers_versions_of_logged_models() {
     let (_, versions) = api.mlflow("GET", "model-versions/search", None).await;
     assert_eq!(versions, json!({}));
 }
+
+/// Logged and registered models survive a restart, and searches (served from memory) see
+/// them, renamed names included.
+#[tokio::test]
+async fn models_and_the_registry_survive_a_restart() {
+    let server = TestServer::start().await;
+    let api = Api {
+        addr: server.handle.addr(),
+    };
+    let model = create(&api, json!({"experiment_id": "0", "name": "kept"})).await;
+    let id = model["info"]["model_id"].as_str().unwrap().to_owned();
+    for (path, body) in [
+        ("registered-models/create", json!({"name": "before"})),
+        (
+            "model-versions/create",
+            json!({"name": "before", "source": format!("models:/{id}")}),
+        ),
+        (
+            "registered-models/rename",
+            json!({"name": "before", "new_name": "after"}),
+        ),
+    ] {
+        let reply = api.mlflow("POST", path, Some(body)).await;
+        assert_eq!(reply.0, 200, "{path}: {reply:?}");
+    }
+    let server = server.restart().await;
+    let api = Api {
+        addr: server.handle.addr(),
+    };
+    let (_, found) = api
+        .mlflow(
+            "POST",
+            "logged-models/search",
+            Some(json!({"experiment_ids": ["0"]})),
+        )
+        .await;
+    assert_eq!(found["models"][0]["info"]["model_id"], id.as_str());
+    let (_, found) = api.mlflow("GET", "registered-models/search", None).await;
+    let names: Vec<&str> = found["registered_models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["after"]);
+    let (status, v) = api
+        .mlflow("GET", "model-versions/get?name=after&version=1", None)
+        .await;
+    assert_eq!(status, 200, "{v}");
+}

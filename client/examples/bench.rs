@@ -36,6 +36,10 @@
 //! With `--embedded` it measures the stream-ingest workload (1) through the client's embedded
 //! mode instead: the tracking URI is a store directory, the Tracker runs in this process.
 //!
+//! With `--models` it measures MLflow 3 model searches instead: 10,000 logged models and
+//! 10,000 registered models (with a version each) created over REST in a server child, then
+//! the p50 of `logged-models/search` and `registered-models/search` with a filter.
+//!
 //! With `--artifacts` it measures only artifacts instead: a 1 GiB file uploaded with
 //! `log_artifact` to a server child and downloaded back over loopback, MiB/s, and the peak
 //! RSS of both processes (`cargo run --release -p trackd-client --example bench -- --artifacts`).
@@ -785,6 +789,72 @@ async fn rest_ingest(dir: &Path, requests_per_client: i64) {
 }
 
 /// The server's `trackd_points_ingested_total` (from `/metrics`).
+/// `--models`: 10,000 logged models (each with a param and a metric) and 10,000 registered
+/// models (each with a version) created over REST in a server child, then the p50 of MLflow's
+/// `logged-models/search` and `registered-models/search` with a filter, a page of 100.
+async fn model_searches(dir: &Path, count: usize) {
+    let server = ServerChild::spawn(dir, "buffered");
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut http = Http1::connect(&addr).await;
+    let started = Instant::now();
+    for i in 0..count {
+        let body = format!(
+            r#"{{"experiment_id": "0", "name": "model-{i}", "params": [{{"key": "p", "value": "v{}"}}], "tags": [{{"key": "t", "value": "x"}}]}}"#,
+            i % 10
+        );
+        let (status, answer) = http
+            .post("/api/2.0/mlflow/logged-models", body.as_bytes())
+            .await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        let model: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+        let id = model["model"]["info"]["model_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let body = format!(r#"{{"name": "reg-{i}"}}"#);
+        let (status, _) = http
+            .post("/api/2.0/mlflow/registered-models/create", body.as_bytes())
+            .await;
+        assert_eq!(status, 200);
+        let body = format!(r#"{{"name": "reg-{i}", "source": "models:/{id}"}}"#);
+        let (status, _) = http
+            .post("/api/2.0/mlflow/model-versions/create", body.as_bytes())
+            .await;
+        assert_eq!(status, 200);
+    }
+    let load = started.elapsed().as_secs_f64();
+    let logged = p50_ms(|| async {
+        let (status, body) = get_body(
+            &addr,
+            "/api/2.0/mlflow/logged-models/search?experiment_ids=0&filter=params.p%20%3D%20%27v3%27%20AND%20name%20LIKE%20%27model-1%25%27&max_results=100",
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(body.len() > 100, "the search finds models");
+    })
+    .await;
+    let registered = p50_ms(|| async {
+        let (status, body) = get_body(
+            &addr,
+            "/api/2.0/mlflow/registered-models/search?filter=name%20LIKE%20%27reg-1%25%27&max_results=100",
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(body.len() > 100, "the search finds registered models");
+    })
+    .await;
+    server.stop();
+    println!(
+        "search over {count} logged models ({load:.1} s to create them and {count} registered models): 'params.p = 'v3' AND name LIKE 'model-1%'', page of 100, p50 {logged:.2} ms"
+    );
+    println!(
+        "search over {count} registered models: 'name LIKE 'reg-1%'', page of 100, p50 {registered:.2} ms"
+    );
+    println!(
+        "{{\"workload\":\"model_searches\",\"entries\":{count},\"logged_models_p50_ms\":{logged:.2},\"registered_models_p50_ms\":{registered:.2}}}"
+    );
+}
+
 async fn server_points_ingested(url: &str) -> u64 {
     let addr = url.trim_start_matches("http://");
     let (status, body) = get_body(addr, "/metrics").await;
@@ -993,6 +1063,14 @@ fn main() {
             figures.seconds,
             figures.rate()
         );
+        return;
+    }
+    if args.iter().any(|a| a == "--models") {
+        let root = tempfile::tempdir().unwrap();
+        rt.block_on(model_searches(
+            root.path(),
+            if quick { 1000 } else { 10_000 },
+        ));
         return;
     }
     if args.iter().any(|a| a == "--queries") {

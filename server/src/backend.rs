@@ -97,13 +97,13 @@ pub trait TrackingBackend: Send + Sync + 'static {
     fn logged_model(&self, id: ModelId) -> Result<LoggedModel>;
 
     /// The logged models of `experiments` (deleted ones too), in id order.
-    fn logged_models(&self, experiments: &[ExperimentId]) -> Result<Vec<LoggedModel>>;
+    fn logged_models(&self, experiments: &[ExperimentId]) -> Result<Vec<Arc<LoggedModel>>>;
 
     /// A registered model (with its versions) by name.
     fn registered_model(&self, name: &str) -> Result<RegisteredModel>;
 
     /// Every registered model, in name order.
-    fn registered_models(&self) -> Result<Vec<RegisteredModel>>;
+    fn registered_models(&self) -> Result<Vec<Arc<RegisteredModel>>>;
 
     /// One metric series in history order, limited to steps in `start..=end` (each bound
     /// optional); a metric never logged reads as empty. The run is not checked.

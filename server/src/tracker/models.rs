@@ -363,7 +363,7 @@ impl Tracker {
         let (items, next_page_token) =
             keyset_page(rows, &clauses, after.as_ref(), size, MODEL_TOKEN);
         Ok(Page {
-            items,
+            items: items.into_iter().map(|m| (*m).clone()).collect(),
             next_page_token,
         })
     }

@@ -401,7 +401,7 @@ impl Tracker {
         let (items, next_page_token) =
             keyset_page(rows, &clauses, after.as_ref(), size, REGISTERED_TOKEN);
         Ok(Page {
-            items,
+            items: items.into_iter().map(|m| (*m).clone()).collect(),
             next_page_token,
         })
     }
@@ -431,7 +431,6 @@ impl Tracker {
         let rows = tokio::task::spawn_blocking(move || -> Result<_> {
             let mut rows = Vec::new();
             for m in backend.registered_models()? {
-                let m = std::sync::Arc::new(m);
                 for v in m.live_versions() {
                     if expr
                         .as_ref()
@@ -496,7 +495,7 @@ impl Tracker {
                     .max_by_key(|m| m.creation_time);
                 if let Some(m) = produced {
                     return Ok((
-                        m.artifact_location,
+                        m.artifact_location.clone(),
                         info.run_id.to_string(),
                         m.id.to_string(),
                     ));

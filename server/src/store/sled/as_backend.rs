@@ -113,14 +113,14 @@ impl TrackingBackend for Store {
         Store::registered_model(self, name)
     }
 
-    fn registered_models(&self) -> Result<Vec<crate::domain::RegisteredModel>> {
+    fn registered_models(&self) -> Result<Vec<Arc<crate::domain::RegisteredModel>>> {
         Store::registered_models(self)
     }
 
     fn logged_models(
         &self,
         experiments: &[ExperimentId],
-    ) -> Result<Vec<crate::domain::LoggedModel>> {
+    ) -> Result<Vec<Arc<crate::domain::LoggedModel>>> {
         Store::logged_models(self, experiments)
     }
 

@@ -10,16 +10,20 @@ use std::sync::{Arc, RwLock};
 
 use super::read::load_run_data;
 use super::run_index::RunIndex;
-use super::writer::load_run;
+use super::writer::{load_logged_model, load_registered_model, load_run};
 use super::{keys, StoreError, Trees};
-use crate::domain::WriteOp;
+use std::collections::BTreeMap;
+
 use crate::domain::{ExperimentId, Run, RunId, ViewType};
+use crate::domain::{LoggedModel, ModelId, RegisteredModel, RegistryWrite, WriteOp};
 use crate::query::filter::Expr;
 
-/// Runs by id.
+/// Runs by id; logged models and registered models, decoded, for searches.
 #[derive(Default)]
 pub struct Catalog {
     runs: RwLock<RunIndex>,
+    logged_models: RwLock<BTreeMap<ModelId, Arc<LoggedModel>>>,
+    registered: RwLock<BTreeMap<String, Arc<RegisteredModel>>>,
 }
 
 impl Catalog {
@@ -33,9 +37,62 @@ impl Catalog {
                 load_run_data(trees, info).map_err(|e| StoreError::Corrupted(e.to_string()))?;
             runs.upsert(Arc::new(run));
         }
+        let mut logged_models = BTreeMap::new();
+        for entry in trees.logged_models.iter() {
+            let (_, bytes) = entry?;
+            let model: LoggedModel = super::decode_record(&bytes)?;
+            logged_models.insert(model.id, Arc::new(model));
+        }
+        let mut registered = BTreeMap::new();
+        for entry in trees.registered_models.iter() {
+            let (_, bytes) = entry?;
+            let model: RegisteredModel = super::decode_record(&bytes)?;
+            registered.insert(model.name.clone(), Arc::new(model));
+        }
         Ok(Catalog {
             runs: RwLock::new(runs),
+            logged_models: RwLock::new(logged_models),
+            registered: RwLock::new(registered),
         })
+    }
+
+    /// The logged models of `experiments` (deleted ones too), in id order.
+    pub fn logged_models(&self, experiments: &[ExperimentId]) -> Vec<Arc<LoggedModel>> {
+        self.logged_models
+            .read()
+            .expect("catalog lock")
+            .values()
+            .filter(|m| experiments.contains(&m.experiment_id))
+            .cloned()
+            .collect()
+    }
+
+    /// Every registered model, in name order.
+    pub fn registered_models(&self) -> Vec<Arc<RegisteredModel>> {
+        self.registered
+            .read()
+            .expect("catalog lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn refresh_logged_model(&self, trees: &Trees, id: ModelId) {
+        let fresh = load_logged_model(trees, id);
+        let mut models = self.logged_models.write().expect("catalog lock");
+        match fresh {
+            Ok(m) => models.insert(id, Arc::new(m)),
+            Err(_) => models.remove(&id),
+        };
+    }
+
+    fn refresh_registered(&self, trees: &Trees, name: &str) {
+        let fresh = load_registered_model(trees, name);
+        let mut models = self.registered.write().expect("catalog lock");
+        match fresh {
+            Ok(m) => models.insert(name.to_owned(), Arc::new(m)),
+            Err(_) => models.remove(name),
+        };
     }
 
     /// Re-reads one run from the trees.
@@ -81,9 +138,14 @@ impl Catalog {
             }
             WriteOp::CreateExperiment { .. }
             | WriteOp::RenameExperiment { .. }
-            | WriteOp::ExperimentTag { .. }
-            | WriteOp::Model(_)
-            | WriteOp::Registry(_) => {}
+            | WriteOp::ExperimentTag { .. } => {}
+            WriteOp::Model(write) => self.refresh_logged_model(trees, write.model_id()),
+            WriteOp::Registry(write) => {
+                self.refresh_registered(trees, write.name());
+                if let RegistryWrite::Rename { new_name, .. } = write {
+                    self.refresh_registered(trees, new_name);
+                }
+            }
         }
     }
 

@@ -82,20 +82,13 @@ impl Store {
         super::writer::load_logged_model(self.trees(), id)
     }
 
-    /// The logged models of `experiments` (deleted ones too), in id order.
+    /// The logged models of `experiments` (deleted ones too), in id order (from the
+    /// in-memory catalog: no decoding per search).
     pub fn logged_models(
         &self,
         experiments: &[ExperimentId],
-    ) -> Result<Vec<crate::domain::LoggedModel>> {
-        let mut out = Vec::new();
-        for entry in self.trees().logged_models.iter() {
-            let (_, bytes) = entry.map_err(StoreError::from)?;
-            let model: crate::domain::LoggedModel = decode_record(&bytes)?;
-            if experiments.contains(&model.experiment_id) {
-                out.push(model);
-            }
-        }
-        Ok(out)
+    ) -> Result<Vec<std::sync::Arc<crate::domain::LoggedModel>>> {
+        Ok(self.catalog().logged_models(experiments))
     }
 
     /// A registered model (with its versions) by name.
@@ -103,16 +96,9 @@ impl Store {
         super::writer::load_registered_model(self.trees(), name)
     }
 
-    /// Every registered model, in name order.
-    pub fn registered_models(&self) -> Result<Vec<crate::domain::RegisteredModel>> {
-        self.trees()
-            .registered_models
-            .iter()
-            .map(|entry| {
-                let (_, bytes) = entry.map_err(StoreError::from)?;
-                Ok(decode_record(&bytes)?)
-            })
-            .collect()
+    /// Every registered model, in name order (from the in-memory catalog).
+    pub fn registered_models(&self) -> Result<Vec<std::sync::Arc<crate::domain::RegisteredModel>>> {
+        Ok(self.catalog().registered_models())
     }
 
     /// A run's metadata.
