@@ -6,6 +6,7 @@ use std::{env, path::PathBuf};
 const PROTOS: &[&str] = &[
     "proto/trackd/v1/tracking.proto",
     "proto/trackd/v1/artifacts.proto",
+    "proto/trackd/v1/models.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

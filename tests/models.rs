@@ -667,3 +667,128 @@ async fn models_and_the_registry_survive_a_restart() {
         .await;
     assert_eq!(status, 200, "{v}");
 }
+
+/// The same operations over gRPC (`trackd.v1.ModelService`): a logged model's life, the
+/// registry with an alias, and errors as gRPC codes.
+#[tokio::test]
+async fn models_and_the_registry_over_grpc() {
+    use trackd_proto::v1 as pb;
+    use trackd_proto::v1::model_service_client::ModelServiceClient;
+    let server = TestServer::start().await;
+    let mut c = ModelServiceClient::new(channel(&server.handle.url()).await);
+    let model = c
+        .create_logged_model(pb::CreateLoggedModelRequest {
+            experiment_id: "0".into(),
+            name: "clf".into(),
+            params: vec![pb::ModelKeyValue {
+                key: "C".into(),
+                value: "1".into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .model
+        .unwrap();
+    assert_eq!(
+        model.status,
+        pb::LoggedModelStatus::LoggedModelPending as i32
+    );
+    let ready = c
+        .finalize_logged_model(pb::FinalizeLoggedModelRequest {
+            model_id: model.model_id.clone(),
+            status: pb::LoggedModelStatus::LoggedModelReady as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .model
+        .unwrap();
+    assert_eq!(ready.status, pb::LoggedModelStatus::LoggedModelReady as i32);
+    let found = c
+        .search_logged_models(pb::SearchLoggedModelsRequest {
+            experiment_ids: vec!["0".into()],
+            filter: "params.C = '1'".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.models.len(), 1);
+    assert_eq!(found.models[0].model_id, model.model_id);
+
+    c.create_registered_model(pb::CreateRegisteredModelRequest {
+        name: "clf".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let v = c
+        .create_model_version(pb::CreateModelVersionRequest {
+            name: "clf".into(),
+            source: format!("models:/{}", model.model_id),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .model_version
+        .unwrap();
+    assert_eq!(
+        (v.version, v.model_id.as_str()),
+        (1, model.model_id.as_str())
+    );
+    assert_eq!(v.storage_location, model.artifact_uri);
+    c.set_alias(pb::SetAliasRequest {
+        name: "clf".into(),
+        alias: "prod".into(),
+        version: 1,
+    })
+    .await
+    .unwrap();
+    let by_alias = c
+        .get_model_version_by_alias(pb::AliasRequest {
+            name: "clf".into(),
+            alias: "prod".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .model_version
+        .unwrap();
+    assert_eq!(by_alias.aliases, ["prod"]);
+
+    let missing = c
+        .get_logged_model(pb::GetLoggedModelRequest {
+            model_id: format!("m-{}", "0".repeat(32)),
+            allow_deleted: false,
+        })
+        .await;
+    assert_eq!(missing.unwrap_err().code(), tonic::Code::NotFound);
+    let bad_version = c
+        .get_model_version(pb::ModelVersionRequest {
+            name: "clf".into(),
+            version: 0,
+        })
+        .await;
+    assert_eq!(
+        bad_version.unwrap_err().code(),
+        tonic::Code::InvalidArgument
+    );
+    let bad_alias = c
+        .set_alias(pb::SetAliasRequest {
+            name: "clf".into(),
+            alias: "latest".into(),
+            version: 1,
+        })
+        .await;
+    assert_eq!(bad_alias.unwrap_err().code(), tonic::Code::InvalidArgument);
+    let flip = c
+        .finalize_logged_model(pb::FinalizeLoggedModelRequest {
+            model_id: model.model_id.clone(),
+            status: pb::LoggedModelStatus::LoggedModelUploadFailed as i32,
+        })
+        .await;
+    assert_eq!(flip.unwrap_err().code(), tonic::Code::InvalidArgument);
+}

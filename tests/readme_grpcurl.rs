@@ -50,6 +50,7 @@ async fn readme_grpcurl_walkthrough_works() {
     );
     for expected in [
         "trackd.v1.TrackingService",
+        "trackd.v1.ModelService",
         "\"experimentId\"",
         "\"key\": \"loss\"",
         "Changing param values is not allowed",

@@ -25,7 +25,7 @@ use crate::tracker::Tracker;
 /// so the client's encoder and the server's decoder overlap without holding much memory.
 const PIPE_BYTES: usize = 1 << 20;
 
-/// A channel to `tracker`'s gRPC services (tracking and artifacts) in this process.
+/// A channel to `tracker`'s gRPC services (tracking, artifacts, models) in this process.
 ///
 /// Connections are made on demand (lazily, and again if one ends); the task serving them
 /// stops when the last clone of the channel is dropped. Must be called inside a Tokio
@@ -70,7 +70,8 @@ pub fn channel(tracker: Tracker) -> Channel {
 fn app(tracker: Tracker, streams_stopped: watch::Receiver<bool>) -> axum::Router {
     let grpc = TrackingGrpc::new(tracker.clone(), GrpcOptions::default(), streams_stopped);
     Routes::new(grpc.into_server())
-        .add_service(ArtifactGrpc::new(tracker).into_server())
+        .add_service(ArtifactGrpc::new(tracker.clone()).into_server())
+        .add_service(crate::grpc::models::ModelGrpc::new(tracker).into_server())
         .into_axum_router()
         .layer(axum::middleware::from_fn(crate::identity::in_process))
 }

@@ -10,17 +10,23 @@
 //! - Edges (decode, validate, encode; nothing else):
 //!   - [`grpc`]: the tonic services (`TrackingService`, `ArtifactService`); errors become
 //!     `tonic::Status` through the shared table.
-//!   - [`rest`]: MLflow's REST API and the artifact proxy (axum), streamed answers for
-//!     responses that grow with the data.
+//!   - [`rest`]: MLflow's REST API and the artifact proxy (axum): one request struct per
+//!     endpoint (`rest::requests`, field rules in `rest::fields`), tracking, logged-model,
+//!     registry and artifact endpoints in their own modules, streamed answers for responses
+//!     that grow with the data.
 //!   - [`http`]: `/health` and `/metrics` (Prometheus text).
 //! - [`tracker`]: the [`Tracker`], the one implementation of every tracking operation —
 //!   validation, defaults, MLflow's rules, which artifact path names what; every edge calls
-//!   it. Its reads (`tracker::reads`) and streaming history reads (`tracker::history`).
+//!   it. Its reads (`tracker::reads`), streaming history reads (`tracker::history`), logged
+//!   models (`tracker::models`) and the model registry (`tracker::registry`).
 //! - [`backend`]: the seam under the Tracker — the `TrackingBackend` trait (the sled store
 //!   implements it) and history sources.
-//! - [`domain`]: entities, validation limits and state rules, free of wire and storage types.
-//! - [`query`]: pure query logic (filter language, evaluation, ordering, keyset pages,
-//!   sampling), used by the store and the Tracker.
+//! - [`domain`]: entities, validation limits and state rules, free of wire and storage types
+//!   (logged models and the registry carry their rules as `ModelWrite::apply` and
+//!   `RegistryWrite::apply`, so every backend shares them).
+//! - [`query`]: pure query logic (filter language, evaluation over runs, experiments, logged
+//!   models and the registry, ordering, keyset pages, sampling), used by the store and the
+//!   Tracker.
 //! - [`store`]: sled trees, the chunked metric encoding with chunk spans, the history block
 //!   reader, and the group-commit writer.
 //! - [`artifacts`]: the one path validator and the files under `<store>/artifacts`.

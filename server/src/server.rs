@@ -15,6 +15,7 @@ use tonic::service::Routes;
 
 use crate::connections::{serve_connections, ConnectionLimits};
 use crate::grpc::artifacts::{ArtifactGrpc, ArtifactServiceServer};
+use crate::grpc::models::{ModelGrpc, ModelServiceServer};
 use crate::grpc::{GrpcOptions, TrackingGrpc, TrackingServiceServer};
 use crate::store::{Store, StoreConfig, StoreError};
 use crate::tracker::Tracker;
@@ -72,6 +73,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<ArtifactServiceServer<ArtifactGrpc>>()
         .await;
+    health_reporter
+        .set_serving::<ModelServiceServer<ModelGrpc>>()
+        .await;
     let (stop_streams, streams_stopped) = watch::channel(false);
     let grpc = TrackingGrpc::new(tracker.clone(), options.grpc.clone(), streams_stopped);
 
@@ -86,6 +90,7 @@ pub async fn serve(
 
     let routes = Routes::new(grpc.into_server())
         .add_service(ArtifactGrpc::new(tracker.clone()).into_server())
+        .add_service(ModelGrpc::new(tracker.clone()).into_server())
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
@@ -107,6 +112,9 @@ pub async fn serve(
             .await;
         health_reporter
             .set_not_serving::<ArtifactServiceServer<ArtifactGrpc>>()
+            .await;
+        health_reporter
+            .set_not_serving::<ModelServiceServer<ModelGrpc>>()
             .await;
         let _ = stop_streams.send(true);
         let _ = drain_started.send(());

@@ -5,6 +5,7 @@
 
 pub mod artifacts;
 pub(crate) mod convert;
+pub mod models;
 mod run_wire;
 mod stream;
 
