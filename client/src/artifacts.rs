@@ -16,6 +16,31 @@ use crate::error::{ClientError, Result};
 /// Size of upload chunks.
 pub(crate) const UPLOAD_CHUNK_BYTES: usize = 1 << 20;
 
+/// Whose files an artifact call addresses: a run's, or a logged model's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Owner<'a> {
+    /// A run's artifacts, by run id.
+    Run(&'a str),
+    /// A logged model's files, by model id.
+    Model(&'a str),
+}
+
+impl Owner<'_> {
+    /// `(run_id, model_id)` as the wire carries them.
+    fn ids(self) -> (String, String) {
+        match self {
+            Owner::Run(r) => (r.to_owned(), String::new()),
+            Owner::Model(m) => (String::new(), m.to_owned()),
+        }
+    }
+}
+
+impl<'a> From<&'a str> for Owner<'a> {
+    fn from(run_id: &'a str) -> Self {
+        Owner::Run(run_id)
+    }
+}
+
 /// Joins artifact path segments with `/`, skipping empty ones.
 pub(crate) fn join(parts: &[&str]) -> String {
     parts
@@ -34,7 +59,7 @@ impl Backend {
     /// Uploads one local file to `dest` (run-relative).
     pub(crate) async fn upload_file(
         &self,
-        run_id: &str,
+        owner: impl Into<Owner<'_>>,
         local: &Path,
         dest: &str,
     ) -> Result<pb::FileInfo> {
@@ -43,12 +68,14 @@ impl Backend {
             .map_err(|e| io(local, e))?;
 
         let header = pb::UploadArtifactRequest {
-            part: Some(pb::upload_artifact_request::Part::Header(
+            part: Some(pb::upload_artifact_request::Part::Header({
+                let (run_id, model_id) = owner.into().ids();
                 pb::UploadHeader {
-                    run_id: run_id.into(),
+                    run_id,
                     path: dest.into(),
-                },
-            )),
+                    model_id,
+                }
+            })),
         };
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         let local_path = local.to_path_buf();
@@ -84,17 +111,21 @@ impl Backend {
     /// Lists artifacts under `path` (run-relative): `(root URI, entries)`.
     pub(crate) async fn list_artifacts(
         &self,
-        run_id: &str,
+        owner: impl Into<Owner<'_>>,
         path: &str,
         recursive: bool,
     ) -> Result<(String, Vec<pb::FileInfo>)> {
         let r = self
             .artifacts
             .clone()
-            .list_artifacts(pb::ListArtifactsRequest {
-                run_id: run_id.into(),
-                path: path.into(),
-                recursive,
+            .list_artifacts({
+                let (run_id, model_id) = owner.into().ids();
+                pb::ListArtifactsRequest {
+                    run_id,
+                    path: path.into(),
+                    recursive,
+                    model_id,
+                }
             })
             .await?
             .into_inner();
@@ -102,7 +133,13 @@ impl Backend {
     }
 
     /// Downloads one artifact file to `dest` (written to a temporary file, then renamed).
-    pub(crate) async fn download_file(&self, run_id: &str, path: &str, dest: &Path) -> Result<()> {
+    pub(crate) async fn download_file(
+        &self,
+        owner: impl Into<Owner<'_>>,
+        path: &str,
+        dest: &Path,
+    ) -> Result<()> {
+        let owner = owner.into();
         if let Some(parent) = dest.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
@@ -115,7 +152,7 @@ impl Backend {
                 .unwrap_or_default(),
             uuid::Uuid::new_v4().simple()
         ));
-        let result = self.download_into(run_id, path, &tmp).await;
+        let result = self.download_into(owner, path, &tmp).await;
         match result {
             Ok(()) => tokio::fs::rename(&tmp, dest).await.map_err(|e| io(dest, e)),
             Err(e) => {
@@ -125,15 +162,19 @@ impl Backend {
         }
     }
 
-    async fn download_into(&self, run_id: &str, path: &str, tmp: &Path) -> Result<()> {
+    async fn download_into(&self, owner: Owner<'_>, path: &str, tmp: &Path) -> Result<()> {
         let mut out = tokio::fs::File::create(tmp).await.map_err(|e| io(tmp, e))?;
 
         let mut chunks = self
             .artifacts
             .clone()
-            .download_artifact(pb::DownloadArtifactRequest {
-                run_id: run_id.into(),
-                path: path.into(),
+            .download_artifact({
+                let (run_id, model_id) = owner.ids();
+                pb::DownloadArtifactRequest {
+                    run_id,
+                    path: path.into(),
+                    model_id,
+                }
             })
             .await?
             .into_inner();
@@ -146,12 +187,20 @@ impl Backend {
         out.sync_all().await.map_err(|e| io(tmp, e))
     }
 
-    pub(crate) async fn delete_artifact(&self, run_id: &str, path: &str) -> Result<()> {
+    pub(crate) async fn delete_artifact(
+        &self,
+        owner: impl Into<Owner<'_>>,
+        path: &str,
+    ) -> Result<()> {
         self.artifacts
             .clone()
-            .delete_artifact(pb::DeleteArtifactRequest {
-                run_id: run_id.into(),
-                path: path.into(),
+            .delete_artifact({
+                let (run_id, model_id) = owner.into().ids();
+                pb::DeleteArtifactRequest {
+                    run_id,
+                    path: path.into(),
+                    model_id,
+                }
             })
             .await?;
         Ok(())

@@ -26,6 +26,7 @@ pub(crate) struct CreateRun {
 pub(crate) struct Backend {
     pub tracking: TrackingServiceClient<Channel>,
     pub artifacts: ArtifactServiceClient<Channel>,
+    pub models: trackd_proto::v1::model_service_client::ModelServiceClient<Channel>,
 }
 
 fn kv<T>(pairs: Vec<(String, String)>, make: impl Fn(String, String) -> T) -> Vec<T> {

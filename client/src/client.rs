@@ -124,6 +124,10 @@ impl Client {
                 .max_decoding_message_size(64 << 20),
             artifacts: ArtifactServiceClient::new(channel.clone())
                 .max_decoding_message_size(64 << 20),
+            models: trackd_proto::v1::model_service_client::ModelServiceClient::new(
+                channel.clone(),
+            )
+            .max_decoding_message_size(64 << 20),
         };
         let ingest = Ingest::start(channel, config);
         Ok(Client {
@@ -151,6 +155,11 @@ impl Client {
     /// ```
     pub async fn from_env() -> Result<Client> {
         Self::connect(&uri::resolve(None)).await
+    }
+
+    /// The gRPC stubs (models, artifacts).
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.inner.backend
     }
 
     /// The tracking URI this client was made for.

@@ -46,6 +46,7 @@ pub mod context;
 mod error;
 pub mod fluent;
 mod ingest;
+pub mod models;
 mod run;
 mod types;
 pub mod uri;
@@ -53,6 +54,7 @@ pub mod uri;
 pub use client::Client;
 pub use error::{ClientError, ErrorKind, Result};
 pub use ingest::{IngestConfig, IngestStats};
+pub use models::{LoadedModel, LogModel, LoggedModel, MlModel, ModelVersion};
 pub use run::{ActiveRun, RunBuilder, RunHandle};
 pub use types::{
     Dataset, DatasetInput, Experiment, FileInfo, Metric, MetricColumns, MetricColumnsStream,

@@ -1,4 +1,5 @@
-//! The gRPC edge of artifacts: `trackd.v1.ArtifactService` over the [`Tracker`].
+//! The gRPC edge of artifacts: `trackd.v1.ArtifactService` over the [`Tracker`]; a request
+//! with a `model_id` addresses a logged model's files instead of a run's.
 //!
 //! Uploads are written chunk by chunk as they arrive and downloads are read chunk by chunk
 //! as the client takes them, so neither side holds a whole file.
@@ -61,10 +62,15 @@ impl ArtifactService for ArtifactGrpc {
             }
         };
         tracing::Span::current().record("run_id", header.run_id.as_str());
-        let mut upload = self
-            .tracker
-            .begin_artifact_upload(&caller, &header.run_id, &header.path)
-            .await?;
+        let mut upload = if header.model_id.is_empty() {
+            self.tracker
+                .begin_artifact_upload(&caller, &header.run_id, &header.path)
+                .await?
+        } else {
+            self.tracker
+                .begin_logged_model_upload(&caller, &header.model_id, &header.path)
+                .await?
+        };
         while let Some(part) = parts.message().await? {
             match part.part {
                 Some(pb::upload_artifact_request::Part::Chunk(bytes)) => {
@@ -92,10 +98,15 @@ impl ArtifactService for ArtifactGrpc {
     ) -> Result<Response<DownloadStream>, Status> {
         let caller = grpc_caller(&request)?;
         let r = request.into_inner();
-        let read = self
-            .tracker
-            .open_artifact(&caller, &r.run_id, &r.path)
-            .await?;
+        let read = if r.model_id.is_empty() {
+            self.tracker
+                .open_artifact(&caller, &r.run_id, &r.path)
+                .await?
+        } else {
+            self.tracker
+                .open_logged_model_file(&caller, &r.model_id, &r.path)
+                .await?
+        };
         // The first message carries the size (and the first chunk, or none for an empty
         // file); the others carry chunks.
         let mut size = Some(read.size as i64);
@@ -129,10 +140,15 @@ impl ArtifactService for ArtifactGrpc {
     ) -> Result<Response<pb::ListArtifactsResponse>, Status> {
         let caller = grpc_caller(&request)?;
         let r = request.into_inner();
-        let (root_uri, files) = self
-            .tracker
-            .list_artifacts(&caller, &r.run_id, &r.path, r.recursive)
-            .await?;
+        let (root_uri, files) = if r.model_id.is_empty() {
+            self.tracker
+                .list_artifacts(&caller, &r.run_id, &r.path, r.recursive)
+                .await?
+        } else {
+            self.tracker
+                .list_logged_model_files(&caller, &r.model_id, &r.path, r.recursive)
+                .await?
+        };
         Ok(Response::new(pb::ListArtifactsResponse {
             root_uri,
             files: files.into_iter().map(convert::file_info).collect(),
@@ -146,9 +162,15 @@ impl ArtifactService for ArtifactGrpc {
     ) -> Result<Response<pb::DeleteArtifactResponse>, Status> {
         let caller = grpc_caller(&request)?;
         let r = request.into_inner();
-        self.tracker
-            .delete_artifact(&caller, &r.run_id, &r.path)
-            .await?;
+        if r.model_id.is_empty() {
+            self.tracker
+                .delete_artifact(&caller, &r.run_id, &r.path)
+                .await?;
+        } else {
+            self.tracker
+                .delete_logged_model_file(&caller, &r.model_id, &r.path)
+                .await?;
+        }
         Ok(Response::new(pb::DeleteArtifactResponse {}))
     }
 }

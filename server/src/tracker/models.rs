@@ -467,6 +467,74 @@ impl Tracker {
         self.artifacts.delete(dir, rel).await
     }
 
+    /// Starts uploading the file `path` of a logged model (by id).
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn begin_logged_model_upload(
+        &self,
+        caller: &Caller,
+        model_id: &str,
+        path: &str,
+    ) -> Result<Box<dyn ArtifactUpload>> {
+        let (model, dir, rel) = self.model_file(model_id, path, false)?;
+        self.begin_model_upload(caller, &model, &dir, &rel).await
+    }
+
+    /// Reads the file `path` of a logged model (by id).
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn open_logged_model_file(
+        &self,
+        caller: &Caller,
+        model_id: &str,
+        path: &str,
+    ) -> Result<ArtifactRead> {
+        let (model, dir, rel) = self.model_file(model_id, path, true)?;
+        self.open_model_file(caller, &model, &dir, &rel).await
+    }
+
+    /// Lists the files of a logged model (by id) under `path`: its artifact URI and the
+    /// entries.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn list_logged_model_files(
+        &self,
+        caller: &Caller,
+        model_id: &str,
+        path: &str,
+        recursive: bool,
+    ) -> Result<(String, Vec<ArtifactFile>)> {
+        let (model, dir, rel) = self.model_file(model_id, path, true)?;
+        self.authorize(
+            caller,
+            Need::Experiment(Permission::Read, &model.experiment_id.to_string()),
+        )?;
+        let files = self.artifacts.list(&dir, &rel, recursive).await?;
+        Ok((model.artifact_location, files))
+    }
+
+    /// Deletes a file or directory of a logged model (by id).
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn delete_logged_model_file(
+        &self,
+        caller: &Caller,
+        model_id: &str,
+        path: &str,
+    ) -> Result<()> {
+        let (model, dir, rel) = self.model_file(model_id, path, false)?;
+        self.delete_model_file(caller, &model, &dir, &rel).await
+    }
+
+    /// A model (deleted ones only for reading), its files' directory, and `path` validated.
+    fn model_file(
+        &self,
+        model_id: &str,
+        path: &str,
+        read: bool,
+    ) -> Result<(LoggedModel, String, String)> {
+        let model = self.existing_model(model_id, read)?;
+        let dir = directory_of_uri(&model.artifact_location)?;
+        let rel = crate::artifacts::validate_relative_path(path)?;
+        Ok((model, dir, rel))
+    }
+
     // --- helpers -------------------------------------------------------------------------
 
     fn existing_model(&self, model_id: &str, allow_deleted: bool) -> Result<LoggedModel> {
