@@ -166,6 +166,7 @@ fn header(run_id: &str, path: &str) -> pb::UploadArtifactRequest {
             pb::UploadHeader {
                 run_id: run_id.into(),
                 path: path.into(),
+                ..Default::default()
             },
         )),
     }
@@ -241,6 +242,7 @@ async fn hostile_paths_are_refused_on_every_route() {
             .download_artifact(pb::DownloadArtifactRequest {
                 run_id: run_id.clone(),
                 path: path.into(),
+                ..Default::default()
             })
             .await;
         expect_code(download.map(|_| ()), Code::InvalidArgument);
@@ -249,6 +251,7 @@ async fn hostile_paths_are_refused_on_every_route() {
                 run_id: run_id.clone(),
                 path: path.into(),
                 recursive: true,
+                ..Default::default()
             })
             .await;
         expect_code(list, Code::InvalidArgument);
@@ -256,6 +259,7 @@ async fn hostile_paths_are_refused_on_every_route() {
             .delete_artifact(pb::DeleteArtifactRequest {
                 run_id: run_id.clone(),
                 path: path.into(),
+                ..Default::default()
             })
             .await;
         expect_code(delete, Code::InvalidArgument);
@@ -311,6 +315,7 @@ async fn symlinks_out_of_the_root_are_not_followed() {
             .download_artifact(pb::DownloadArtifactRequest {
                 run_id: run.id().into(),
                 path: path.into(),
+                ..Default::default()
             })
             .await;
         expect_code(d.map(|_| ()), Code::InvalidArgument);
@@ -327,6 +332,7 @@ async fn symlinks_out_of_the_root_are_not_followed() {
         .delete_artifact(pb::DeleteArtifactRequest {
             run_id: run.id().into(),
             path: "link/secret.txt".into(),
+            ..Default::default()
         })
         .await;
     expect_code(del, Code::InvalidArgument);
@@ -405,6 +411,7 @@ async fn broken_uploads_leave_nothing_and_deleted_runs_refuse() {
         .download_artifact(pb::DownloadArtifactRequest {
             run_id: run_id.clone(),
             path: "half.bin".into(),
+            ..Default::default()
         })
         .await
         .map(|r| r.into_inner());

@@ -107,6 +107,7 @@ async fn no_request_deletes_the_artifact_root_or_a_run_tree() {
             .delete_artifact(pb::DeleteArtifactRequest {
                 run_id: run_id.clone(),
                 path: path.into(),
+                ..Default::default()
             })
             .await;
         expect_code(result, Code::InvalidArgument);
@@ -364,6 +365,7 @@ async fn long_names_are_bad_requests_without_server_paths() {
                 pb::UploadHeader {
                     run_id: run_id.clone(),
                     path: long.clone(),
+                    ..Default::default()
                 },
             )),
         }]))
@@ -374,6 +376,7 @@ async fn long_names_are_bad_requests_without_server_paths() {
         .download_artifact(pb::DownloadArtifactRequest {
             run_id: run_id.clone(),
             path: long.clone(),
+            ..Default::default()
         })
         .await;
     let status = expect_code(download, Code::InvalidArgument);
@@ -383,11 +386,16 @@ async fn long_names_are_bad_requests_without_server_paths() {
             run_id: run_id.clone(),
             path: long.clone(),
             recursive: false,
+            ..Default::default()
         })
         .await;
     expect_code(list, Code::InvalidArgument);
     let delete = artifacts
-        .delete_artifact(pb::DeleteArtifactRequest { run_id, path: long })
+        .delete_artifact(pb::DeleteArtifactRequest {
+            run_id,
+            path: long,
+            ..Default::default()
+        })
         .await;
     expect_code(delete, Code::InvalidArgument);
 }
@@ -538,6 +546,7 @@ async fn uploads_over_the_cap_are_refused() {
                     pb::UploadHeader {
                         run_id: run_id.clone(),
                         path: "big2.bin".into(),
+                        ..Default::default()
                     },
                 )),
             },
@@ -555,6 +564,7 @@ async fn uploads_over_the_cap_are_refused() {
             run_id,
             path: String::new(),
             recursive: true,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -24,19 +24,9 @@ async fn mlflow_tutorial_logs_and_loads_a_model() {
 
 /// Runs `tests/<script>` against a fresh server with a Python that can `probe`.
 async fn run_script(script: &str, probe: &str) {
-    let python = std::env::var("TRACKD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let usable = Command::new(&python)
-        .args(["-c", probe])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !usable {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must provide a Python where `{probe}` works (TRACKD_TEST_PYTHON, set by .ci/run)"
-        );
-        eprintln!("no Python where `{probe}` works; run `bash .ci/run` to exercise {script}");
+    let Some(python) = usable_python(probe) else {
         return;
-    }
+    };
     let server = common::TestServer::start().await;
     let url = server.handle.url();
     let script = format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR"));
@@ -58,4 +48,122 @@ async fn run_script(script: &str, probe: &str) {
         "the mlflow script failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stdout.contains("all checks passed"), "{stdout}");
+}
+
+/// Across languages: a model logged from Rust is downloaded and its `MLmodel` parsed by
+/// Python's `mlflow.models.Model.load`; an sklearn model logged from Python loads in Rust
+/// (files plus the parsed `MLmodel`) by `runs:/` and, registered, by `models:/<name>/1`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_cross_between_rust_and_python() {
+    let Some(python) = usable_python("import mlflow, sklearn, skops") else {
+        return;
+    };
+    let server = common::TestServer::start().await;
+    let url = server.handle.url();
+    let client = trackd_client::Client::connect(&url).await.unwrap();
+
+    // Rust → Python.
+    let run = client.start_run().start().await.unwrap();
+    let weights = vec![0.25_f64, -2.0, 3.5];
+    let logged = run
+        .log_model("rust_model")
+        .serde(&weights)
+        .unwrap()
+        .log()
+        .await
+        .unwrap();
+    let check = format!(
+        "import mlflow, tempfile, os\n\
+         d = mlflow.artifacts.download_artifacts('models:/{id}', dst_path=tempfile.mkdtemp())\n\
+         m = mlflow.models.Model.load(os.path.join(d, 'MLmodel'))\n\
+         assert m.model_id == '{id}', m.model_id\n\
+         assert m.run_id == '{run}', m.run_id\n\
+         assert 'trackd_serde' in m.flavors, m.flavors\n\
+         assert open(os.path.join(d, 'model.json')).read() == '[0.25,-2.0,3.5]'\n\
+         print('python read it')",
+        id = logged.model_id,
+        run = run.id()
+    );
+    let out = run_python(&python, &url, &check).await;
+    assert!(out.contains("python read it"), "{out}");
+
+    // Python → Rust.
+    let script = "import mlflow, mlflow.sklearn\n\
+        from sklearn.datasets import load_iris\n\
+        from sklearn.linear_model import LogisticRegression\n\
+        X, y = load_iris(return_X_y=True)\n\
+        with mlflow.start_run() as run:\n\
+        \x20   mlflow.sklearn.log_model(LogisticRegression(max_iter=500).fit(X, y), name='iris_model')\n\
+        mlflow.register_model(f'runs:/{run.info.run_id}/iris_model', 'iris')\n\
+        print('RUN', run.info.run_id)";
+    let out = run_python(&python, &url, script).await;
+    let run_id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("RUN "))
+        .unwrap_or_else(|| panic!("{out}"))
+        .trim()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    for (uri, sub) in [
+        (format!("runs:/{run_id}/iris_model"), "by-run"),
+        ("models:/iris/1".to_owned(), "by-version"),
+    ] {
+        let loaded = client.load_model(&uri, dir.path().join(sub)).await.unwrap();
+        let flavors = &loaded.mlmodel.flavors;
+        assert!(
+            flavors.contains_key("sklearn") && flavors.contains_key("python_function"),
+            "{uri}: {flavors:?}"
+        );
+        assert_eq!(loaded.mlmodel.run_id.as_deref(), Some(run_id.as_str()));
+        let model_file = flavors["sklearn"]["pickled_model"].as_str().unwrap();
+        assert!(
+            loaded.path.join(model_file).is_file(),
+            "{uri}: {model_file} downloaded"
+        );
+        assert!(
+            loaded.load_serde::<Vec<f64>>().is_err(),
+            "not a serde model"
+        );
+    }
+}
+
+/// `TRACKD_TEST_PYTHON` (or `python3`) if `probe` runs in it; under CI its absence fails.
+fn usable_python(probe: &str) -> Option<String> {
+    let python = std::env::var("TRACKD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let usable = Command::new(&python)
+        .args(["-c", probe])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !usable {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide a Python where `{probe}` works (TRACKD_TEST_PYTHON, set by .ci/run)"
+        );
+        eprintln!("no Python where `{probe}` works; run `bash .ci/run`");
+        return None;
+    }
+    Some(python)
+}
+
+/// Runs `code` with `MLFLOW_TRACKING_URI=url`; its stdout, or a panic with both streams.
+async fn run_python(python: &str, url: &str, code: &str) -> String {
+    let (python, url, code) = (python.to_owned(), url.to_owned(), code.to_owned());
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .args(["-c", &code])
+            .env("MLFLOW_TRACKING_URI", url)
+            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+            .env("MLFLOW_DISABLE_TELEMETRY", "true")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "python failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }

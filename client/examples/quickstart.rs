@@ -1,5 +1,7 @@
 //! The MLflow logging tutorial in Rust: train a logistic regression on the iris data set
-//! (shipped by the `smartcore` crate), log its params, its accuracy and the model file.
+//! (shipped by the `smartcore` crate), log its params, its accuracy and the model (an MLflow
+//! logged model with the serde flavor), then load it back typed by its `runs:/` URI and
+//! predict with it.
 //!
 //! ```text
 //! cargo run -p trackd-client --example quickstart                      # embedded ./mlruns
@@ -43,26 +45,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let acc = accuracy(&y_test, &y_pred);
     fluent::log_metric("accuracy", acc, None).await?;
 
-    // Log the model as an artifact
-    let dir = tempfile::tempdir()?;
-    let model_file = dir.path().join("model.json");
-    std::fs::write(&model_file, serde_json::to_vec_pretty(&model)?)?;
-    run.log_artifact(&model_file, Some("iris_model")).await?;
+    // Log the model (MLflow 3's log_model: a logged model with an MLmodel file)
+    let logged = run
+        .log_model("iris_model")
+        .serde(&model)?
+        .model_type("LogisticRegression")
+        .log()
+        .await?;
     fluent::set_tag("Training Info", "Basic LR model for iris data").await?;
     fluent::end_run(RunStatus::Finished).await?;
+
+    // Load it back, typed, by the URI an MLflow user would write, and predict with it
+    let dir = tempfile::tempdir()?;
+    let loaded = fluent::load_model(&format!("runs:/{}/iris_model", run.id()), dir.path()).await?;
+    let restored: LogisticRegression<f64, i32, DenseMatrix<f64>, Vec<i32>> = loaded.load_serde()?;
+    assert_eq!(
+        restored.predict(&x_test)?,
+        y_pred,
+        "the loaded model predicts the same"
+    );
 
     let stored = fluent::get_run(run.id()).await?;
     let data = stored.data;
     let param_alpha = data.params.get("alpha").cloned().unwrap_or_default();
     let logged_acc = data.metrics.get("accuracy").map_or(f64::NAN, |m| m.value);
-    let files = run.list_artifacts("", true).await?;
     println!("Tracking URI: {}", fluent::get_tracking_uri().await);
     println!("Run ID: {}", run.id());
     println!("Logged parameter alpha: {param_alpha}");
     println!("Logged metric accuracy: {logged_acc:.4}");
     println!(
-        "Artifacts: {:?}",
-        files.iter().map(|f| &f.path).collect::<Vec<_>>()
+        "Logged model: {} ({})",
+        logged.model_uri(),
+        logged.artifact_uri
+    );
+    println!(
+        "Loaded it back from runs:/{}/iris_model: flavors {:?}, same predictions",
+        run.id(),
+        loaded.mlmodel.flavors.keys().collect::<Vec<_>>()
     );
     Ok(())
 }

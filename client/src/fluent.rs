@@ -699,6 +699,45 @@ pub async fn get_run(run_id: &str) -> Result<crate::Run> {
     client().await?.get_run(run_id).await
 }
 
+/// Logs a serde model named `name` from the active run (one is started if none is), as
+/// MLflow's `log_model` does; for files, flavors or tags use [`RunHandle::log_model`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent;
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// let logged = fluent::log_model(&vec![1.0, 2.0], "weights").await?;
+/// let v = fluent::register_model(&logged.model_uri(), "weights").await?;
+/// let loaded = fluent::load_model(&format!("models:/weights/{}", v.version), store.path().join("m")).await?;
+/// assert_eq!(loaded.load_serde::<Vec<f64>>()?, [1.0, 2.0]);
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
+pub async fn log_model<T: serde::Serialize>(model: &T, name: &str) -> Result<crate::LoggedModel> {
+    active_or_start()
+        .await?
+        .log_model(name)
+        .serde(model)?
+        .log()
+        .await
+}
+
+/// Downloads a model by any MLflow model URI into `dest` (see [`Client::load_model`]).
+pub async fn load_model(
+    model_uri: &str,
+    dest: impl AsRef<std::path::Path>,
+) -> Result<crate::LoadedModel> {
+    client().await?.load_model(model_uri, dest).await
+}
+
+/// Registers a model as a new version of `name` (see [`Client::register_model`]).
+pub async fn register_model(model_uri: &str, name: &str) -> Result<crate::ModelVersion> {
+    client().await?.register_model(model_uri, name).await
+}
+
 /// Waits until every metric logged through the fluent API is acknowledged.
 ///
 /// # Examples
