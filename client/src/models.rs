@@ -182,6 +182,7 @@ pub struct LogModel<'a> {
     tags: Vec<(String, String)>,
     model_type: String,
     signature: Option<serde_json::Value>,
+    input_example: Option<serde_json::Value>,
 }
 
 impl RunHandle {
@@ -197,10 +198,22 @@ impl RunHandle {
     /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
     /// let run = client.start_run().start().await?;
     /// let weights = vec![0.5_f64, -1.25, 2.0];
-    /// let logged = run.log_model("linear").serde(&weights)?.log().await?;
+    /// # let notes = store.path().join("README.txt");
+    /// # std::fs::write(&notes, "a linear model")?;
+    /// let logged = run
+    ///     .log_model("linear")
+    ///     .serde(&weights)?
+    ///     .file(&notes, "README.txt")
+    ///     .input_example(serde_json::json!([[1.0, 2.0, 3.0]]))
+    ///     .tag("owner", "me")
+    ///     .log()
+    ///     .await?;
+    /// assert!(logged.ready);
     /// let loaded = client.load_model(&logged.model_uri(), store.path().join("dl")).await?;
     /// assert_eq!(loaded.load_serde::<Vec<f64>>()?, weights);
     /// assert_eq!(loaded.mlmodel.run_id.as_deref(), Some(run.id()));
+    /// assert!(loaded.path.join("README.txt").is_file());
+    /// assert!(loaded.path.join("input_example.json").is_file());
     /// # Ok(()) }
     /// ```
     pub fn log_model(&self, name: impl Into<String>) -> LogModel<'_> {
@@ -215,6 +228,7 @@ impl RunHandle {
             tags: Vec::new(),
             model_type: String::new(),
             signature: None,
+            input_example: None,
         }
     }
 }
@@ -267,6 +281,13 @@ impl LogModel<'_> {
     /// MLflow's `signature` entry (`{"inputs": "…", "outputs": "…"}`), optional.
     pub fn signature(mut self, signature: serde_json::Value) -> Self {
         self.signature = Some(signature);
+        self
+    }
+
+    /// An input example, saved as `input_example.json` and named in the `MLmodel` as MLflow
+    /// does (`saved_input_example_info`), optional.
+    pub fn input_example(mut self, example: serde_json::Value) -> Self {
+        self.input_example = Some(example);
         self
     }
 
@@ -352,6 +373,17 @@ impl LogModel<'_> {
         let mut extra = BTreeMap::new();
         if let Some(signature) = &self.signature {
             extra.insert("signature".to_owned(), signature.clone());
+        }
+        if let Some(example) = &self.input_example {
+            let path = staging.join("input_example.json");
+            std::fs::write(&path, example.to_string())?;
+            backend
+                .upload_file(owner, &path, "input_example.json")
+                .await?;
+            extra.insert(
+                "saved_input_example_info".to_owned(),
+                serde_json::json!({"artifact_path": "input_example.json", "type": "json_object"}),
+            );
         }
         let mlmodel = MlModel {
             artifact_path: model.artifact_uri.clone(),
