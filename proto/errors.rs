@@ -125,6 +125,18 @@ impl ErrorKind {
     }
 }
 
+/// `err` and its sources, `": "`-separated (for logs and messages that must show the cause).
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,25 +28,8 @@ async fn run_script(script: &str, probe: &str) {
         return;
     };
     let server = common::TestServer::start().await;
-    let url = server.handle.url();
     let script = format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR"));
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .env("MLFLOW_TRACKING_URI", url)
-            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-            .env("MLFLOW_DISABLE_TELEMETRY", "true")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the mlflow script failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let stdout = run_python(&python, &server.handle.url(), &[&script]).await;
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }
 
@@ -84,7 +67,7 @@ async fn models_cross_between_rust_and_python() {
         id = logged.model_id,
         run = run.id()
     );
-    let out = run_python(&python, &url, &check).await;
+    let out = run_python(&python, &url, &["-c", &check]).await;
     assert!(out.contains("python read it"), "{out}");
 
     // Python → Rust.
@@ -96,7 +79,7 @@ async fn models_cross_between_rust_and_python() {
         \x20   mlflow.sklearn.log_model(LogisticRegression(max_iter=500).fit(X, y), name='iris_model')\n\
         mlflow.register_model(f'runs:/{run.info.run_id}/iris_model', 'iris')\n\
         print('RUN', run.info.run_id)";
-    let out = run_python(&python, &url, script).await;
+    let out = run_python(&python, &url, &["-c", script]).await;
     let run_id = out
         .lines()
         .find_map(|l| l.strip_prefix("RUN "))
@@ -145,12 +128,14 @@ fn usable_python(probe: &str) -> Option<String> {
     Some(python)
 }
 
-/// Runs `code` with `MLFLOW_TRACKING_URI=url`; its stdout, or a panic with both streams.
-async fn run_python(python: &str, url: &str, code: &str) -> String {
-    let (python, url, code) = (python.to_owned(), url.to_owned(), code.to_owned());
+/// Runs Python with `args` and `MLFLOW_TRACKING_URI=url`; its stdout, or a panic with both
+/// streams.
+async fn run_python(python: &str, url: &str, args: &[&str]) -> String {
+    let (python, url) = (python.to_owned(), url.to_owned());
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(python)
-            .args(["-c", &code])
+            .args(&args)
             .env("MLFLOW_TRACKING_URI", url)
             .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
             .env("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -106,7 +106,7 @@ impl Client {
                     .initial_connection_window_size(Some(16 << 20));
                 endpoint.connect().await.map_err(|e| ClientError::Connect {
                     uri: url.clone(),
-                    message: error_chain(&e),
+                    message: trackd_proto::errors::chain(&e),
                 })?
             }
             #[cfg(feature = "embedded")]
@@ -1001,17 +1001,6 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(feature = "embedded")]

@@ -564,17 +564,9 @@ impl Client {
 
     /// A version of a registered model.
     pub async fn get_model_version(&self, name: &str, version: u64) -> Result<ModelVersion> {
-        let v = self
-            .inner_models()
-            .get_model_version(pb::ModelVersionRequest {
-                name: name.into(),
-                version: version as i64,
-            })
-            .await?
-            .into_inner()
-            .model_version
-            .ok_or_else(|| ClientError::Delivery("the server returned no version".into()))?;
-        Ok(ModelVersion::from_wire(v))
+        Ok(ModelVersion::from_wire(
+            self.get_model_version_wire(name, version).await?,
+        ))
     }
 
     /// Registered models matching `filter` (`name LIKE 'x%'`, `tags.k = 'v'`), by name.

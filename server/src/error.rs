@@ -96,17 +96,7 @@ impl std::error::Error for Cause {
     }
 }
 
-/// `err` and its sources, `": "`-separated (for logs).
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
+pub use trackd_proto::errors::chain;
 
 impl TrackingError {
     /// A storage failure while doing `context`, caused by `cause`.
