@@ -95,6 +95,36 @@ async fn a_logged_model_lives_through_the_rest_api() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(listing["files"][0]["path"], "MLmodel", "{listing}");
+    // MLflow's own listing and download of a logged model's files.
+    let (status, listing) = api
+        .mlflow(
+            "GET",
+            &format!("logged-models/{id}/artifacts/directories"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{listing}");
+    assert_eq!(listing["files"][0]["path"], "MLmodel", "{listing}");
+    let (status, body) = api
+        .raw(
+            "GET",
+            &format!(
+                "/api/2.0/mlflow/logged-models/{id}/artifacts/files?artifact_file_path=MLmodel"
+            ),
+            b"",
+        )
+        .await;
+    assert_eq!((status, body.as_slice()), (200, &b"flavors: {}\n"[..]));
+    let (status, _) = api
+        .raw(
+            "GET",
+            &format!(
+                "/api/2.0/mlflow/logged-models/{id}/artifacts/files?artifact_file_path=../../x"
+            ),
+            b"",
+        )
+        .await;
+    assert_eq!(status, 400, "traversal refused");
     // Traversal out of the model's files, and deleting their root, are refused.
     for path in [
         format!("0/models/{id}/artifacts/../../../x"),

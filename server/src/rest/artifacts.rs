@@ -146,7 +146,12 @@ async fn proxy_download(
     Extension(c): Extension<Caller>,
     Path(path): Path<String>,
 ) -> Response {
-    match t.open_artifact_at(&c, &path).await {
+    download(&path, t.open_artifact_at(&c, &path).await)
+}
+
+/// A file as an attachment, streamed (or the error as MLflow's JSON).
+pub(super) fn download(path: &str, read: Result<crate::artifacts::ArtifactRead>) -> Response {
+    match read {
         Ok(read) => {
             let name = path
                 .rsplit('/')

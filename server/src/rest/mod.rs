@@ -259,6 +259,14 @@ fn tracking_routes() -> Router<Tracker> {
             "/logged-models/{model_id}/params",
             models::endpoint_at(p, models::log_params),
         )
+        .route(
+            "/logged-models/{model_id}/artifacts/directories",
+            models::endpoint_at(g, models::list_files),
+        )
+        .route(
+            "/logged-models/{model_id}/artifacts/files",
+            get(models::download_file),
+        )
 }
 
 /// Tracking and registry routes (relative to `/api/2.0/mlflow`).

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::json as out;
 use super::requests::{
     CreateLoggedModel, Empty, FinalizeLoggedModel, GetLoggedModel, LoggedModelParams,
-    LoggedModelTags, SearchLoggedModels,
+    LoggedModelTags, ModelFilesQuery, SearchLoggedModels,
 };
 use super::{read_request, respond, Answer};
 use crate::domain::Caller;
@@ -87,6 +87,41 @@ pub async fn log_params(t: Tracker, c: Caller, id: String, r: LoggedModelParams)
     let params = super::fields::pairs(r.params)?;
     t.log_logged_model_params(&c, &id, params).await?;
     Ok(json!({}))
+}
+
+/// `logged-models/{id}/artifacts/directories?artifact_directory_path=`: one level of a
+/// logged model's files (MLflow's listing for models whose files it does not proxy).
+pub async fn list_files(t: Tracker, c: Caller, id: String, r: ModelFilesQuery) -> Result<Response> {
+    let path = r.artifact_directory_path.or_default();
+    let (root_uri, files) = t.list_logged_model_files(&c, &id, &path, false).await?;
+    let head = format!("\"root_uri\":{}", Value::from(root_uri));
+    Ok(super::streamed::files(head, files, |f| &f.path))
+}
+
+/// `logged-models/{id}/artifacts/files?artifact_file_path=`: one file of a logged model.
+pub async fn download_file(
+    State(t): State<Tracker>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let result = async {
+        let fields = match q.as_deref() {
+            Some(q) => super::json::parse_query(q)?,
+            None => super::json::Object::default(),
+        };
+        let r: ModelFilesQuery = super::requests::from_query(fields)?;
+        let path = r.artifact_file_path.required("artifact_file_path")?;
+        Ok::<_, crate::error::TrackingError>((
+            path.clone(),
+            t.open_logged_model_file(&c, &id, &path).await,
+        ))
+    }
+    .await;
+    match result {
+        Ok((path, read)) => super::artifacts::download(&path, read),
+        Err(e) => super::error_response(&e),
+    }
 }
 
 pub async fn search(t: Tracker, c: Caller, r: SearchLoggedModels) -> Result<Response> {

@@ -600,6 +600,14 @@ pub struct FinalizeLoggedModel {
     pub status: ModelStatusField,
 }
 
+/// `logged-models/{id}/artifacts/directories` and `…/files`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ModelFilesQuery {
+    pub artifact_directory_path: Text,
+    pub artifact_file_path: Text,
+}
+
 /// `logged-models/{id}/tags` (set).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
