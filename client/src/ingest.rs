@@ -198,6 +198,9 @@ pub struct IngestStats {
     pub connections: AtomicU64,
     /// Acknowledgements that promised less than `DURABLE` (a server in buffered mode).
     pub acks_not_durable: AtomicU64,
+    /// Logging calls that found the buffer full and waited for acknowledgements to free it
+    /// (the bound on the client's memory at work).
+    pub buffer_waits: AtomicU64,
 }
 
 #[derive(Default)]
@@ -451,13 +454,18 @@ impl Ingest {
             .map_err(|_| ClientError::Usage("too many metrics in one call".into()))?;
         match self.shared.budget.try_acquire_many(n) {
             Ok(permit) => permit.forget(),
-            Err(_) => self
-                .shared
-                .budget
-                .acquire_many(n)
-                .await
-                .map_err(|_| ClientError::Delivery("the delivery task stopped".into()))?
-                .forget(),
+            Err(_) => {
+                self.shared
+                    .stats
+                    .buffer_waits
+                    .fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .budget
+                    .acquire_many(n)
+                    .await
+                    .map_err(|_| ClientError::Delivery("the delivery task stopped".into()))?
+                    .forget()
+            }
         }
         let sealed = {
             let mut pending = self.shared.pending.lock().expect("ingest buffer lock");
