@@ -1,6 +1,6 @@
 //! Runs the README's grpcurl walk-through, exactly as written, against a real server.
-//! grpcurl is installed by `.ci/run`; outside CI the test says so and passes when it is
-//! missing, under CI (`CI=true`) a missing grpcurl fails.
+//! grpcurl is installed by `.ci/run`, which also makes it required (a missing grpcurl
+//! fails); only a plain `cargo test` without it skips, saying so on stderr.
 
 mod common;
 
@@ -26,10 +26,12 @@ fn walkthrough() -> String {
 async fn readme_grpcurl_walkthrough_works() {
     if Command::new("grpcurl").arg("-version").output().is_err() {
         assert!(
-            std::env::var("CI").is_err(),
-            "grpcurl must be installed in CI (.ci/run does it)"
+            !common::tools_required(),
+            "grpcurl must be installed (.ci/run does it)"
         );
-        eprintln!("grpcurl not installed; run `bash .ci/run` to exercise the README walk-through");
+        eprintln!(
+            "SKIPPED: grpcurl not installed; run `bash .ci/run` to exercise the README walk-through"
+        );
         return;
     }
     let server = common::TestServer::start().await;

@@ -351,3 +351,11 @@ pub async fn server_metric(addr: std::net::SocketAddr, name: &str) -> u64 {
         .parse()
         .unwrap()
 }
+
+/// Whether the external test tools (grpcurl, Python with mlflow) must be present: under
+/// `.ci/run` (which installs them and sets `TRACKD_TEST_TOOLS=required`) and in CI. Only a
+/// plain `cargo test` on a machine without them skips those tests, and says so on stderr.
+#[allow(dead_code)]
+pub fn tools_required() -> bool {
+    std::env::var("CI").is_ok() || std::env::var("TRACKD_TEST_TOOLS").is_ok_and(|v| v == "required")
+}
