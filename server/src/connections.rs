@@ -73,12 +73,14 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Serves `app` on `listener` until `stop` completes; then stops accepting, asks every open
 /// connection to finish (HTTP/2 GOAWAY, HTTP/1.1 closes after the response in flight), and
-/// returns once they have all closed.
+/// returns once they have all closed — or, after `grace`, once the ones still open have
+/// been aborted (their tasks dropped, so nothing of theirs runs afterwards).
 pub async fn serve_connections(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
     stop: impl Future<Output = ()>,
+    grace: Duration,
 ) {
     let app = app.layer(axum::middleware::from_fn_with_state(
         limits.body_timeout,
@@ -87,10 +89,14 @@ pub async fn serve_connections(
     let builder = Arc::new(http_builder(&limits));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Connection tasks belong to this function, so the ones still open when the grace
+    // period runs out can be aborted and awaited. Finished tasks are reaped as it goes.
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(stop);
     loop {
         let permit = tokio::select! {
             () = &mut stop => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
         };
         let accepted = tokio::select! {
@@ -113,7 +119,7 @@ pub async fn serve_connections(
         let service = TowerToHyperService::new(app.clone());
         let watcher = graceful.watcher();
         let header_timeout = limits.header_timeout;
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let _permit = permit;
             if !first_bytes_arrive(&stream, header_timeout).await {
                 return;
@@ -127,7 +133,18 @@ pub async fn serve_connections(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            open = connections.len(),
+            "open requests did not finish in time; aborting them"
+        );
+        connections.abort_all();
+    }
+    while connections.join_next().await.is_some() {}
 }
 
 fn http_builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {

@@ -10,9 +10,21 @@ use crate::backend::MetricKind;
 use crate::tracker::Tracker;
 
 /// Routes served over HTTP/1.1 and HTTP/2 next to gRPC.
-pub fn router(tracker: Tracker) -> Router {
+pub fn router(tracker: Tracker, shutting_down: tokio::sync::watch::Receiver<bool>) -> Router {
     Router::new()
-        .route("/health", get(|| async { "OK" }))
+        .route(
+            "/health",
+            get(move || {
+                let draining = *shutting_down.borrow();
+                async move {
+                    if draining {
+                        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "NOT_SERVING")
+                    } else {
+                        (axum::http::StatusCode::OK, "OK")
+                    }
+                }
+            }),
+        )
         .route("/metrics", get(metrics))
         .with_state(tracker)
 }
@@ -57,4 +69,34 @@ async fn metrics(State(tracker): State<Tracker>) -> impl IntoResponse {
         reads.buffered_bytes_max(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use crate::store::{Store, StoreConfig};
+    use crate::tracker::Tracker;
+
+    /// `/health` says what gRPC health says: OK while serving, 503 NOT_SERVING once
+    /// shutdown has begun.
+    #[tokio::test]
+    async fn health_turns_not_serving_at_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let tracker = Tracker::new(Store::open(StoreConfig::new(dir.path())).unwrap());
+        let (shutting_down, rx) = tokio::sync::watch::channel(false);
+        let app = super::router(tracker, rx);
+        let health = || Request::get("/health").body(Body::empty()).unwrap();
+        let serving = app.clone().oneshot(health()).await.unwrap();
+        assert_eq!(serving.status(), StatusCode::OK);
+        shutting_down.send(true).unwrap();
+        let draining = app.oneshot(health()).await.unwrap();
+        assert_eq!(draining.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(draining.into_body(), 64)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"NOT_SERVING");
+    }
 }

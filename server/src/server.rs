@@ -77,6 +77,8 @@ pub async fn serve(
         .set_serving::<ModelServiceServer<ModelGrpc>>()
         .await;
     let (stop_streams, streams_stopped) = watch::channel(false);
+    // `/health` says what gRPC health says: NOT_SERVING once shutdown has begun.
+    let streams_stopped_for_health = streams_stopped.clone();
     let grpc = TrackingGrpc::new(tracker.clone(), options.grpc.clone(), streams_stopped);
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -96,14 +98,16 @@ pub async fn serve(
         .add_service(reflection_v1alpha);
     let app = routes
         .into_axum_router()
-        .merge(crate::http::router(tracker.clone()))
+        .merge(crate::http::router(
+            tracker.clone(),
+            streams_stopped_for_health,
+        ))
         .merge(crate::rest::router(tracker.clone()))
         .layer(axum::middleware::from_fn(crate::identity::identify));
 
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, store = %tracker.location(), durability = ?tracker.durability(), "trackd serving");
 
-    let (drain_started, drain_signal) = oneshot::channel::<()>();
     let shutdown_sequence = async move {
         shutdown.await;
         tracing::info!("shutdown requested: health NOT_SERVING, draining streams");
@@ -117,25 +121,20 @@ pub async fn serve(
             .set_not_serving::<ModelServiceServer<ModelGrpc>>()
             .await;
         let _ = stop_streams.send(true);
-        let _ = drain_started.send(());
     };
-    let server = serve_connections(
+    // Returns once every connection has closed, or (past the grace period) has been
+    // aborted: no request outlives this point, so none touches the closed store.
+    serve_connections(
         listener,
         app,
         options.connections.clone(),
         shutdown_sequence,
-    );
-    tokio::pin!(server);
-    let result = tokio::select! {
-        () = &mut server => Ok(()),
-        _ = async { let _ = drain_signal.await; tokio::time::sleep(options.shutdown_grace).await } => {
-            tracing::warn!(grace = ?options.shutdown_grace, "open requests did not finish in time; closing anyway");
-            Ok(())
-        }
-    };
+        options.shutdown_grace,
+    )
+    .await;
     tracker.close().await.map_err(ServeError::Close)?;
     tracing::info!("store flushed and closed");
-    result
+    Ok(())
 }
 
 /// A server running in the background (tests, benchmarks, the demo, embedded use).

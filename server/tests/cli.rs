@@ -99,3 +99,87 @@ fn a_bad_flag_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--port"), "{stderr}");
 }
+
+/// A second signal exits at once (code 130) while a graceful shutdown is still waiting for
+/// an open request — here a PUT whose body stalls, with a 600 s grace period.
+#[test]
+fn a_second_signal_exits_without_draining() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let (mut child, addr) = start(
+        &[
+            "--port",
+            "0",
+            "--store",
+            store.to_str().unwrap(),
+            "--shutdown-grace-secs",
+            "600",
+        ],
+        &[],
+    );
+    // A run, and an upload into it that sends half its body and stalls.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    let body = r#"{"experiment_id": "0"}"#;
+    write!(
+        s,
+        "POST /api/2.0/mlflow/runs/create HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let run_id = answer
+        .split("\"run_id\":\"")
+        .nth(1)
+        .and_then(|rest| rest.get(..32))
+        .unwrap_or_else(|| panic!("no run id in {answer}"))
+        .to_owned();
+    let mut stalled = TcpStream::connect(&addr).unwrap();
+    write!(
+        stalled,
+        "PUT /api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts/x.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{}",
+        "a".repeat(500)
+    )
+    .unwrap();
+    stalled.flush().unwrap();
+    // The upload has begun on the server (its temporary file exists).
+    let run_dir = store
+        .join("artifacts")
+        .join("0")
+        .join(&run_id)
+        .join("artifacts");
+    wait_for("the upload to begin", || {
+        std::fs::read_dir(&run_dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().contains(".upload-"))
+        })
+    });
+    signal(&child, "TERM");
+    // Shutdown has begun (the listener is closed) and is waiting for the stalled upload.
+    wait_for("the listener to close", || {
+        TcpStream::connect(&addr).is_err()
+    });
+    assert!(child.try_wait().unwrap().is_none(), "still draining");
+    signal(&child, "TERM");
+    let mut status = None;
+    wait_for("the process to exit after the second signal", || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    assert_eq!(status.unwrap().code(), Some(130), "exited without draining");
+    drop(stalled);
+}
+
+/// Polls `done` every 10 ms for up to 30 s (far below the 600 s a missing behaviour would
+/// take), panicking with `what` if it never holds.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("timed out waiting for {what}");
+}
