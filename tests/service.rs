@@ -200,15 +200,25 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     out
 }
 
-/// Plain HTTP/1.1 on the gRPC port: /health answers OK, /metrics exports counters.
+/// Plain HTTP/1.1 on the gRPC port: /health answers OK; /metrics counts exactly what
+/// happened (every counter read by its exact name and value, not a substring).
 #[tokio::test]
 async fn http_health_and_metrics_on_the_grpc_port() {
     let server = TestServer::start().await;
-    let health = http_get(server.handle.addr(), "/health").await;
+    let addr = server.handle.addr();
+    let health = http_get(addr, "/health").await;
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.ends_with("OK"), "{health}");
     let mut c = server.client().await;
     let id = run(&mut c, "0").await;
+    let metric = |name: &'static str| server_metric(addr, name);
+    let (points, ops, groups, flushes, flush_us) = (
+        metric("trackd_points_ingested_total").await,
+        metric("trackd_commit_ops_total").await,
+        metric("trackd_commit_groups_total").await,
+        metric("trackd_flushes_total").await,
+        metric("trackd_flush_microseconds_total").await,
+    );
     let point = pb::LogMetricRequest {
         run_id: id,
         key: "m".into(),
@@ -217,14 +227,25 @@ async fn http_health_and_metrics_on_the_grpc_port() {
         ..Default::default()
     };
     c.log_metric(point.clone()).await.unwrap();
-    // A retried exact duplicate is acknowledged but not stored, and not counted.
+    // A retried exact duplicate is acknowledged but not stored, and not counted as a point.
     c.log_metric(point).await.unwrap();
-    let metrics = http_get(server.handle.addr(), "/metrics").await;
-    assert!(
-        metrics.contains("trackd_points_ingested_total 1"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("trackd_flushes_total"), "{metrics}");
+    assert_eq!(metric("trackd_points_ingested_total").await, points + 1);
+    // Two sequential durable writes: two ops, two groups, a flush each.
+    assert_eq!(metric("trackd_commit_ops_total").await, ops + 2);
+    assert_eq!(metric("trackd_commit_groups_total").await, groups + 2);
+    assert_eq!(metric("trackd_flushes_total").await, flushes + 2);
+    assert!(metric("trackd_flush_microseconds_total").await > flush_us);
+    // At rest: nothing queued, no read open, nothing buffered, no duplicate batch, nothing
+    // pruned.
+    for name in [
+        "trackd_write_queue_depth",
+        "trackd_history_reads_open",
+        "trackd_history_buffered_bytes",
+        "trackd_stream_batches_duplicate_total",
+        "trackd_stream_records_pruned_total",
+    ] {
+        assert_eq!(metric(name).await, 0, "{name}");
+    }
 }
 
 /// Shutdown: acknowledged writes survive, and a new server can open the store at once.
