@@ -432,3 +432,95 @@ async fn broken_uploads_leave_nothing_and_deleted_runs_refuse() {
         .await;
     expect_code(refused, Code::InvalidArgument);
 }
+
+/// Whether an upload's hidden temporary file is in `dir`.
+fn upload_in_progress(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains(".upload-"))
+    })
+}
+
+/// A connection dropped in the middle of an upload — over the REST proxy (TCP closed
+/// mid-body) and over gRPC (the call abandoned mid-stream) — leaves nothing: the
+/// temporary file goes, no file appears, the listing stays empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_dropped_mid_upload_leaves_nothing() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    let run_id = run(&mut c, "0").await;
+    let run_dir = server
+        .dir
+        .path()
+        .join("artifacts")
+        .join("0")
+        .join(&run_id)
+        .join("artifacts");
+
+    // REST: half of the announced body, then the connection closes.
+    let mut tcp = tokio::net::TcpStream::connect(server.handle.addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "PUT /api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts/rest.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&vec![7u8; 1_000_000]).await.unwrap();
+    tcp.flush().await.unwrap();
+    eventually("the REST upload to begin", || async {
+        upload_in_progress(&run_dir)
+    })
+    .await;
+    drop(tcp);
+    eventually("the REST upload's temporary file to go", || async {
+        !upload_in_progress(&run_dir)
+    })
+    .await;
+
+    // gRPC: a header and a chunk, then the connection is cut (through a proxy).
+    let proxy = Proxy::start(server.handle.addr()).await;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(pb::UploadArtifactRequest {
+        part: Some(pb::upload_artifact_request::Part::Header(
+            pb::UploadHeader {
+                run_id: run_id.clone(),
+                path: "grpc.bin".into(),
+                ..Default::default()
+            },
+        )),
+    })
+    .await
+    .unwrap();
+    tx.send(pb::UploadArtifactRequest {
+        part: Some(pb::upload_artifact_request::Part::Chunk(vec![7; 64 << 10])),
+    })
+    .await
+    .unwrap();
+    let mut artifacts = ArtifactServiceClient::new(channel(&proxy.url()).await);
+    let call = tokio::spawn(async move {
+        artifacts
+            .upload_artifact(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+    });
+    eventually("the gRPC upload to begin", || async {
+        upload_in_progress(&run_dir)
+    })
+    .await;
+    proxy.cut();
+    assert!(
+        call.await.unwrap().is_err(),
+        "the cut upload did not succeed"
+    );
+    drop(tx);
+    eventually("the gRPC upload's temporary file to go", || async {
+        !upload_in_progress(&run_dir)
+    })
+    .await;
+
+    let client = Client::connect(&server.handle.url()).await.unwrap();
+    let files = client.list_artifacts(&run_id, "", true).await.unwrap();
+    assert!(files.is_empty(), "nothing was stored: {files:?}");
+    assert!(!run_dir.join("rest.bin").exists() && !run_dir.join("grpc.bin").exists());
+}
