@@ -66,9 +66,31 @@ fn spawn_server(store: &std::path::Path) -> (Child, u16) {
     (child, port)
 }
 
-fn random_below(n: u64) -> u64 {
-    let b = uuid::Uuid::new_v4().into_bytes();
-    u64::from_le_bytes(b[..8].try_into().unwrap()) % n.max(1)
+/// A small deterministic generator (splitmix64), so a failing round can be replayed from
+/// its printed seed with `TRACKD_CRASH_SEED`.
+struct Rng(u64);
+
+impl Rng {
+    /// From `TRACKD_CRASH_SEED`, else a fresh random seed; the seed is printed either way.
+    fn from_env() -> Rng {
+        let seed = std::env::var("TRACKD_CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                let b = uuid::Uuid::new_v4().into_bytes();
+                u64::from_le_bytes(b[..8].try_into().unwrap())
+            });
+        eprintln!("kill -9 test: seed {seed} (TRACKD_CRASH_SEED={seed} replays these kill points)");
+        Rng(seed)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % n.max(1)
+    }
 }
 
 /// Acknowledged = durable: after kill -9 and restart, every acknowledged point is present
@@ -79,6 +101,7 @@ async fn kill_9_loses_no_acknowledged_point() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(DEFAULT_ROUNDS);
+    let mut rng = Rng::from_env();
     let dir = tempfile::tempdir().unwrap();
     let mut checked_points = 0u64;
     let mut unacked_present = 0u64;
@@ -121,8 +144,10 @@ async fn kill_9_loses_no_acknowledged_point() {
                 }
             }));
         }
-        // Kill at a random moment: after a random number of acknowledged flushes.
-        let kill_after = 1 + random_below(40);
+        // Kill at a random moment: after a random number of acknowledged flushes, then a
+        // random 0-20 ms more (so kills land mid-batch too, not only right after an ack).
+        let kill_after = 1 + rng.below(40);
+        let extra_delay = std::time::Duration::from_micros(rng.below(20_000));
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
         while flushes.load(Ordering::SeqCst) < kill_after {
             let finished = tasks.iter().filter(|t| t.is_finished()).count();
@@ -137,6 +162,8 @@ async fn kill_9_loses_no_acknowledged_point() {
             );
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
+        // A deliberate random kill time (not synchronization): the clients keep logging.
+        tokio::time::sleep(extra_delay).await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let acked_at_kill: Vec<i64> = runs.iter().map(|(_, a)| a.load(Ordering::SeqCst)).collect();
