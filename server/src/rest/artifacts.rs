@@ -105,11 +105,7 @@ async fn proxy_list(
     RawQuery(q): RawQuery,
 ) -> Response {
     let result = async {
-        let fields = match q.as_deref() {
-            Some(q) => super::json::parse_query(q)?,
-            None => super::json::Object::default(),
-        };
-        let req: ListArtifacts = requests::from_query(fields)?;
+        let req: ListArtifacts = super::query_request(q.as_deref())?;
         let files = t.list_artifacts_at(&c, &req.path.or_default()).await?;
         Ok::<_, TrackingError>(streamed::files(String::new(), files, |f| {
             f.path.rsplit('/').next().unwrap_or(&f.path)

@@ -142,6 +142,15 @@ fn check_content_length(headers: &HeaderMap, limit: u64, what: &str) -> Result<(
     Ok(())
 }
 
+/// A request struct from a query string (absent: every field unset).
+fn query_request<T: DeserializeOwned>(query: Option<&str>) -> Result<T> {
+    let fields = match query {
+        Some(q) => json::parse_query(q)?,
+        None => json::Object::default(),
+    };
+    requests::from_query(fields)
+}
+
 /// A request struct from the query string (GET, and DELETE without a body) or the JSON body
 /// (otherwise: MLflow's client sends DELETE requests of the registry with a JSON body).
 async fn read_request<T: DeserializeOwned>(
@@ -152,11 +161,7 @@ async fn read_request<T: DeserializeOwned>(
 ) -> Result<T> {
     let json_delete = method == Method::DELETE && headers.contains_key(header::CONTENT_TYPE);
     if method == Method::GET || (method == Method::DELETE && !json_delete) {
-        let fields = match query.as_deref() {
-            Some(q) => json::parse_query(q)?,
-            None => json::Object::default(),
-        };
-        return requests::from_query(fields);
+        return query_request(query.as_deref());
     }
     requests::from_body(&json_body(headers, body).await?)
 }

@@ -106,11 +106,7 @@ pub async fn download_file(
     RawQuery(q): RawQuery,
 ) -> Response {
     let result = async {
-        let fields = match q.as_deref() {
-            Some(q) => super::json::parse_query(q)?,
-            None => super::json::Object::default(),
-        };
-        let r: ModelFilesQuery = super::requests::from_query(fields)?;
+        let r: ModelFilesQuery = super::query_request(q.as_deref())?;
         let path = r.artifact_file_path.required("artifact_file_path")?;
         Ok::<_, crate::error::TrackingError>((
             path.clone(),
