@@ -1047,6 +1047,24 @@ impl Tracker {
         })
     }
 
+    /// What an artifact-proxy path names: a logged model's file
+    /// (`<experiment location>/models/<id>/artifacts/<path>`) or a run's
+    /// (`<experiment location>/<run id>/artifacts/<path>`).
+    async fn locate_proxy_path(&self, path: &str) -> Result<ProxyTarget> {
+        if let Some((model, dir, rel)) = self.locate_model_path(&validate_relative_path(path)?)? {
+            return Ok(ProxyTarget::Model {
+                model: Box::new(model),
+                dir,
+                rel,
+            });
+        }
+        let (info, rel) = self.locate_artifact_path(path).await?;
+        Ok(ProxyTarget::Run {
+            run_id: info.run_id.to_string(),
+            rel,
+        })
+    }
+
     /// Uploads through the artifact proxy: the path names a run's artifact (see
     /// `locate_artifact_path`), and the run's rules apply as for [`Tracker::begin_artifact_upload`].
     #[instrument(skip(self), err(level = "debug"))]
@@ -1055,34 +1073,36 @@ impl Tracker {
         caller: &Caller,
         path: &str,
     ) -> Result<Box<dyn ArtifactUpload>> {
-        if let Some((model, dir, rel)) = self.locate_model_path(&validate_relative_path(path)?)? {
-            return self.begin_model_upload(caller, &model, &dir, &rel).await;
+        match self.locate_proxy_path(path).await? {
+            ProxyTarget::Model { model, dir, rel } => {
+                self.begin_model_upload(caller, &model, &dir, &rel).await
+            }
+            ProxyTarget::Run { run_id, rel } => {
+                self.begin_artifact_upload(caller, &run_id, &rel).await
+            }
         }
-        let (info, rel) = self.locate_artifact_path(path).await?;
-        self.begin_artifact_upload(caller, &info.run_id.to_string(), &rel)
-            .await
     }
 
     /// Downloads through the artifact proxy (see [`Tracker::begin_artifact_upload_at`]).
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn open_artifact_at(&self, caller: &Caller, path: &str) -> Result<ArtifactRead> {
-        if let Some((model, dir, rel)) = self.locate_model_path(&validate_relative_path(path)?)? {
-            return self.open_model_file(caller, &model, &dir, &rel).await;
+        match self.locate_proxy_path(path).await? {
+            ProxyTarget::Model { model, dir, rel } => {
+                self.open_model_file(caller, &model, &dir, &rel).await
+            }
+            ProxyTarget::Run { run_id, rel } => self.open_artifact(caller, &run_id, &rel).await,
         }
-        let (info, rel) = self.locate_artifact_path(path).await?;
-        self.open_artifact(caller, &info.run_id.to_string(), &rel)
-            .await
     }
 
     /// Deletes through the artifact proxy; a run's artifact root is never deleted.
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn delete_artifact_at(&self, caller: &Caller, path: &str) -> Result<()> {
-        if let Some((model, dir, rel)) = self.locate_model_path(&validate_relative_path(path)?)? {
-            return self.delete_model_file(caller, &model, &dir, &rel).await;
+        match self.locate_proxy_path(path).await? {
+            ProxyTarget::Model { model, dir, rel } => {
+                self.delete_model_file(caller, &model, &dir, &rel).await
+            }
+            ProxyTarget::Run { run_id, rel } => self.delete_artifact(caller, &run_id, &rel).await,
         }
-        let (info, rel) = self.locate_artifact_path(path).await?;
-        self.delete_artifact(caller, &info.run_id.to_string(), &rel)
-            .await
     }
 
     /// Lists one level through the artifact proxy; entries are named relative to the run's
@@ -1093,14 +1113,14 @@ impl Tracker {
         caller: &Caller,
         path: &str,
     ) -> Result<Vec<ArtifactFile>> {
-        if let Some((model, dir, rel)) = self.locate_model_path(&validate_relative_path(path)?)? {
-            return self.list_model_files(caller, &model, &dir, &rel).await;
+        match self.locate_proxy_path(path).await? {
+            ProxyTarget::Model { model, dir, rel } => {
+                self.list_model_files(caller, &model, &dir, &rel).await
+            }
+            ProxyTarget::Run { run_id, rel } => {
+                Ok(self.list_artifacts(caller, &run_id, &rel, false).await?.1)
+            }
         }
-        let (info, rel) = self.locate_artifact_path(path).await?;
-        Ok(self
-            .list_artifacts(caller, &info.run_id.to_string(), &rel, false)
-            .await?
-            .1)
     }
 
     async fn write_done(&self, op: WriteOp) -> Result<()> {
@@ -1111,6 +1131,18 @@ impl Tracker {
     async fn write(&self, op: WriteOp) -> Result<Outcome> {
         self.backend.enqueue(op).await?.await
     }
+}
+
+/// What an artifact-proxy path names (see `Tracker::locate_proxy_path`).
+enum ProxyTarget {
+    /// A file of a logged model: the model, its files' directory, the path inside it.
+    Model {
+        model: Box<crate::domain::LoggedModel>,
+        dir: String,
+        rel: String,
+    },
+    /// A file of a run's artifacts.
+    Run { run_id: String, rel: String },
 }
 
 /// An upload that refuses to grow past the largest artifact file (a rule of the Tracker, so
