@@ -611,6 +611,16 @@ async fn the_registry_registers_versions_of_logged_models() {
         let reply = api.mlflow("GET", path, None).await;
         assert_eq!(reply.1["error_code"], code, "{path}: {reply:?}");
     }
+    for name in ["a/b", "a:b", "a@b", &"n".repeat(257)] {
+        let reply = api
+            .mlflow(
+                "POST",
+                "registered-models/create",
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_error(&reply, 400, "INVALID_PARAMETER_VALUE");
+    }
     for alias in ["latest", "v3", "a b", &"a".repeat(256)] {
         let reply = api
             .mlflow(
