@@ -342,7 +342,8 @@ impl LogModel<'_> {
     async fn upload(&self, client: &Client, model: &LoggedModel, run_id: &str) -> Result<()> {
         let owner = Owner::Model(&model.model_id);
         let backend = client.backend();
-        let staging = tempfile_dir()?;
+        let staging = Staging::new()?;
+        let staging = staging.path();
         let mut flavors = self.flavors.clone();
         if let Some((bytes, type_name)) = &self.serde {
             let path = staging.join("model.json");
@@ -397,7 +398,6 @@ impl LogModel<'_> {
         let path = staging.join(MLMODEL_FILE);
         std::fs::write(&path, mlmodel.to_yaml()?)?;
         backend.upload_file(owner, &path, MLMODEL_FILE).await?;
-        let _ = std::fs::remove_dir_all(&staging);
         Ok(())
     }
 }
@@ -409,10 +409,27 @@ fn kv(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<pb::ModelKeyValu
         .collect()
 }
 
-fn tempfile_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("trackd-model-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+/// A private temporary directory for the files written while logging a model (`MLmodel`,
+/// `model.json`), removed when dropped — also when the upload fails half-way.
+struct Staging(PathBuf);
+
+impl Staging {
+    fn new() -> Result<Staging> {
+        let dir =
+            std::env::temp_dir().join(format!("trackd-model-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Staging(dir))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Now in MLflow's `utc_time_created` format.
