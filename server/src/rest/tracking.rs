@@ -198,11 +198,14 @@ pub async fn delete_tag(t: Tracker, c: Caller, r: RunKeyValue) -> Result<Value> 
 /// The hot route: the body is decoded straight into [`LogBatch`].
 pub async fn log_batch(t: Tracker, c: Caller, r: LogBatch) -> Result<Value> {
     let parts = r.into_parts()?;
-    if !parts.model_metrics.is_empty() {
-        // Every named model must exist before anything is written.
-        for m in &parts.model_metrics {
-            t.get_logged_model(&c, &m.model_id, false).await?;
-        }
+    // Every named model must exist before anything is written (each checked once).
+    let models: std::collections::BTreeSet<&str> = parts
+        .model_metrics
+        .iter()
+        .map(|m| m.model_id.as_str())
+        .collect();
+    for model_id in models {
+        t.get_logged_model(&c, model_id, false).await?;
     }
     t.log_batch(&c, &parts.run_id, parts.writes).await?;
     if !parts.model_metrics.is_empty() {
