@@ -562,6 +562,69 @@ async fn batches_beyond_the_ingest_budget_are_stored() {
     assert_full_history(&client, &run_id, "m", big as i64 + 5).await;
 }
 
+/// Server-side backpressure: batches that together exceed the ingest budget make the
+/// server wait for room (counted on `/metrics`) instead of reading on — the stream is not
+/// read meanwhile, so HTTP/2 flow control slows the sender — and every batch is still
+/// stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_ingest_budget_stops_reading_and_loses_nothing() {
+    use trackd_server::tracker::INGEST_BUDGET_POINTS;
+    let server = TestServer::start().await;
+    let addr = server.handle.addr();
+    let mut c = server.client().await;
+    let run_id = run(&mut c, "0").await;
+    // Each batch is ~60 % of the budget: two cannot be held at once.
+    let n = INGEST_BUDGET_POINTS * 3 / 5;
+    let batch = |stream: &str, seq: u64, first_step: usize| pb::LogStreamRequest {
+        stream_id: stream.into(),
+        seq,
+        runs: vec![pb::RunWrites {
+            run_id: run_id.clone(),
+            metrics: vec![pb::MetricColumns {
+                key: stream.into(),
+                step_deltas: std::iter::once(first_step as i64)
+                    .chain(std::iter::repeat(1))
+                    .take(n)
+                    .collect(),
+                timestamp_deltas: vec![0; n],
+                values_f32: vec![0.5; n],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    assert_eq!(
+        server_metric(addr, "trackd_ingest_budget_waits_total").await,
+        0
+    );
+    // Two streams, each sending six batches without waiting for acknowledgements.
+    let mut sends = Vec::new();
+    for stream in ["a", "b"] {
+        let requests: Vec<_> = (0..6u64)
+            .map(|i| batch(stream, i + 1, i as usize * n))
+            .collect();
+        let mut c = c.clone();
+        sends.push(tokio::spawn(
+            async move { stream_acks(&mut c, requests).await },
+        ));
+    }
+    for send in sends {
+        let acks = send.await.unwrap();
+        assert_eq!(acks.len(), 6);
+        assert!(acks
+            .iter()
+            .all(|a| a.error.is_none() && a.points_stored == n as u64));
+    }
+    assert!(
+        server_metric(addr, "trackd_ingest_budget_waits_total").await > 0,
+        "batches beyond the budget waited for room"
+    );
+    let client = Client::connect(&server.handle.url()).await.unwrap();
+    for key in ["a", "b"] {
+        assert_full_history(&client, &run_id, key, 6 * n as i64).await;
+    }
+}
+
 /// A silent stream is closed after the per-stream idle timeout, not kept forever.
 #[tokio::test]
 async fn idle_streams_are_closed() {

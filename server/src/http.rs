@@ -49,6 +49,12 @@ async fn metrics(State(tracker): State<Tracker>) -> impl IntoResponse {
         "counter",
         tracker.duplicate_stream_batches(),
     );
+    figure(
+        "trackd_ingest_budget_waits_total",
+        "LogStream batches that waited for room in the ingest budget (their stream was not read meanwhile).",
+        "counter",
+        tracker.budget_waits(),
+    );
     let reads = tracker.read_stats();
     figure(
         "trackd_history_reads_open",

@@ -96,6 +96,9 @@ pub struct Tracker {
     ingest_budget: Arc<Semaphore>,
     read_stats: Arc<ReadStats>,
     duplicate_batches: Arc<std::sync::atomic::AtomicU64>,
+    /// LogStream batches that waited for the ingest budget (the stream was not read
+    /// meanwhile, so HTTP/2 flow control slowed its sender).
+    budget_waits: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Tracker {
@@ -118,6 +121,7 @@ impl Tracker {
             ingest_budget: Arc::new(Semaphore::new(INGEST_BUDGET_POINTS)),
             read_stats: Arc::default(),
             duplicate_batches: Arc::default(),
+            budget_waits: Arc::default(),
         })
     }
 
@@ -154,6 +158,7 @@ impl Tracker {
             ingest_budget: Arc::new(Semaphore::new(INGEST_BUDGET_POINTS)),
             read_stats: Arc::default(),
             duplicate_batches: Arc::default(),
+            budget_waits: Arc::default(),
         }
     }
 
@@ -642,6 +647,11 @@ impl Tracker {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// LogStream batches that had to wait for room in the ingest budget.
+    pub fn budget_waits(&self) -> u64 {
+        self.budget_waits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Stores one LogStream batch at most once per `(stream_id, seq)` and says what the
     /// acknowledgement means: [`Tracker::enqueue_stream_batch`] (which decides the
     /// permission) and then its answer.
@@ -760,12 +770,21 @@ impl Tracker {
                 .refuse_stream_batch(caller, stream_id, seq, error)
                 .await;
         }
-        let permit = self
-            .ingest_budget
-            .clone()
-            .acquire_many_owned(points.min(INGEST_BUDGET_POINTS) as u32)
-            .await
-            .map_err(|_| TrackingError::Unavailable("the server is shutting down".into()))?;
+        let wanted = points.min(INGEST_BUDGET_POINTS) as u32;
+        let permit = match self.ingest_budget.clone().try_acquire_many_owned(wanted) {
+            Ok(permit) => permit,
+            Err(_) => {
+                // The budget is full: this stream is not read until the committer frees
+                // room, so HTTP/2 flow control slows its sender.
+                self.budget_waits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.ingest_budget
+                    .clone()
+                    .acquire_many_owned(wanted)
+                    .await
+                    .map_err(|_| TrackingError::Unavailable("the server is shutting down".into()))?
+            }
+        };
         let op = WriteOp::StreamBatch {
             stream_id: stream_id.to_owned(),
             seq,
