@@ -349,19 +349,28 @@ async fn search_experiments_pages() {
             .unwrap()
             .into_inner();
         assert!(page.experiments.len() <= 10);
-        seen.extend(page.experiments.into_iter().map(|e| e.experiment_id));
+        seen.extend(
+            page.experiments
+                .into_iter()
+                .map(|e| (e.creation_time, e.experiment_id.parse::<u64>().unwrap())),
+        );
         if page.next_page_token.is_empty() {
             break;
         }
         token = page.next_page_token;
     }
-    let mut sorted = seen.clone();
-    sorted.sort();
-    sorted.dedup();
+    // Each of the 24 created + Default exactly once (no duplicate, none missing)...
+    let mut ids: Vec<u64> = seen.iter().map(|(_, id)| *id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..25).collect::<Vec<u64>>(), "{seen:?}");
+    // ...in MLflow's order across pages: newest first, ties by id.
+    let mut ordered = seen.clone();
+    ordered.sort_by_key(|(created, id)| (std::cmp::Reverse(*created), *id));
+    assert_eq!(seen, ordered, "newest first across pages");
     assert_eq!(
-        sorted.len(),
-        25,
-        "24 created + Default, each once: {seen:?}"
+        seen.last().unwrap().1,
+        0,
+        "Default, created first, comes last"
     );
     for bad in [-1, 50_001] {
         let r = c
