@@ -119,7 +119,12 @@ async fn exercise_handle_api(client: &Client) {
     assert_eq!(child_run.info.experiment_id, exp);
     child.finish().await.unwrap();
     parent.end(RunStatus::Failed).await.unwrap();
-    let runs = client.search_runs(&[&exp]).await.unwrap();
+    let runs = client
+        .search_runs()
+        .experiments([&exp])
+        .all()
+        .await
+        .unwrap();
     assert_eq!(runs.len(), 3);
 }
 
@@ -842,4 +847,52 @@ async fn buffered_mode_acknowledges_buffered_and_keeps_data_over_a_restart() {
     let client = Client::connect(&again.url()).await.unwrap();
     assert_eq!(client.metric_history(&run_id, "m").await.unwrap().len(), 2);
     again.shutdown().await.unwrap();
+}
+
+/// The run-search builder against a server: views, filters, order, pages and the stream
+/// agree, and a bad filter is refused with INVALID_ARGUMENT.
+#[tokio::test]
+async fn search_runs_builder_views_pages_and_errors() {
+    use futures::TryStreamExt;
+    use trackd_client::RunView;
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.handle.url()).await.unwrap();
+    let exp = client.create_experiment("builder").await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let run = client
+            .start_run()
+            .experiment_id(&exp)
+            .start()
+            .await
+            .unwrap();
+        run.log_param("i", i).await.unwrap();
+        ids.push(run.id().to_owned());
+        run.finish().await.unwrap();
+    }
+    set_run_deleted(&server, &ids[0], true).await;
+    let search = || client.search_runs().experiments([&exp]);
+    assert_eq!(search().all().await.unwrap().len(), 4);
+    let deleted = search().view(RunView::DeletedOnly).all().await.unwrap();
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0].info.run_id, ids[0]);
+    assert_eq!(search().view(RunView::All).all().await.unwrap().len(), 5);
+    let ordered: Vec<String> = search()
+        .order_by(["params.i ASC"])
+        .max_results(1)
+        .stream()
+        .map_ok(|r| r.data.params["i"].clone())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        ordered,
+        ["1", "2", "3", "4"],
+        "one per page, in order, each once"
+    );
+    let page = search().filter("params.i = '3'").page().await.unwrap();
+    assert_eq!(page.runs.len(), 1);
+    assert!(page.next_page_token.is_empty());
+    let err = search().filter("metrics.x >").all().await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
 }

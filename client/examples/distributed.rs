@@ -70,7 +70,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shared.end(RunStatus::Finished).await?;
     let seconds = started.elapsed().as_secs_f64();
     let points = ranks as f64 * steps as f64 * 3.0;
-    let children = client.search_runs(&[&experiment]).await?.len();
+    let children = client
+        .search_runs()
+        .experiments([&experiment])
+        .all()
+        .await?
+        .len();
     println!(
         "{ranks} ranks x {steps} steps: {points:.0} points in {seconds:.2} s ({:.0} points/s)",
         points / seconds

@@ -166,26 +166,6 @@ impl Backend {
         Ok(())
     }
 
-    pub async fn search_runs(
-        &self,
-        experiment_ids: Vec<String>,
-        max_results: i32,
-        page_token: String,
-    ) -> Result<(Vec<pb::Run>, String)> {
-        let c = &self.tracking;
-        let r = c
-            .clone()
-            .search_runs(pb::SearchRunsRequest {
-                experiment_ids,
-                max_results,
-                page_token,
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        Ok((r.runs, r.next_page_token))
-    }
-
     /// A series in step order, a bounded piece at a time (StreamMetricHistory in the compact
     /// form, expanded here).
     pub async fn metric_history_stream(

@@ -433,41 +433,6 @@ impl Client {
         Ok(self.inner.backend.get_run(run_id).await?.into())
     }
 
-    /// Every run of the given experiments, newest first (all pages).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
-    /// # let store = tempfile::tempdir()?;
-    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
-    /// let experiment = client.create_experiment("sweep").await?;
-    /// for lr in [0.1, 0.01] {
-    ///     let run = client.start_run().experiment_id(&experiment).start().await?;
-    ///     run.log_param("lr", lr).await?;
-    ///     run.finish().await?;
-    /// }
-    /// assert_eq!(client.search_runs(&[&experiment]).await?.len(), 2);
-    /// # Ok(()) }
-    /// ```
-    pub async fn search_runs(&self, experiment_ids: &[&str]) -> Result<Vec<Run>> {
-        let ids: Vec<String> = experiment_ids.iter().map(|s| (*s).to_owned()).collect();
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let (runs, next) = self
-                .inner
-                .backend
-                .search_runs(ids.clone(), 1000, token)
-                .await?;
-            out.extend(runs.into_iter().map(Run::from));
-            if next.is_empty() {
-                return Ok(out);
-            }
-            token = next;
-        }
-    }
-
     /// Every point of a metric, in step order.
     ///
     /// # Examples

@@ -48,6 +48,7 @@ pub mod fluent;
 mod ingest;
 pub mod models;
 mod run;
+mod search;
 mod types;
 pub mod uri;
 
@@ -56,6 +57,7 @@ pub use error::{ClientError, ErrorKind, Result};
 pub use ingest::{IngestConfig, IngestStats};
 pub use models::{LoadedModel, LogModel, LoggedModel, MlModel, ModelVersion};
 pub use run::{ActiveRun, RunBuilder, RunHandle};
+pub use search::{RunView, RunsPage, SearchRuns};
 pub use types::{
     Dataset, DatasetInput, Experiment, FileInfo, Metric, MetricColumns, MetricColumnsStream,
     MetricPoint, ModelOutput, Run, RunData, RunInfo, RunStatus,
