@@ -46,6 +46,7 @@ pub mod context;
 mod error;
 pub mod fluent;
 mod ingest;
+mod manage;
 pub mod models;
 mod run;
 mod search;

@@ -1,0 +1,259 @@
+//! Everyday management calls of MLflow's client API: searching, renaming, restoring and
+//! tagging experiments; deleting, restoring and tagging runs; a run's parent.
+
+use trackd_proto::v1 as pb;
+
+use crate::Client;
+use crate::error::Result;
+use crate::types::{Experiment, Run};
+
+/// The tag MLflow puts on a child run to name its parent.
+pub const PARENT_RUN_TAG: &str = "mlflow.parentRunId";
+
+impl Client {
+    fn tracking(
+        &self,
+    ) -> pb::tracking_service_client::TrackingServiceClient<tonic::transport::Channel> {
+        self.backend().tracking.clone()
+    }
+
+    /// Experiments matching `filter` (`name LIKE 'sweep%'`, `tags.team = 'vision'`; empty for
+    /// all), active ones, by MLflow's default order (newest first), every page.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// client.create_experiment("sweep-a").await?;
+    /// client.create_experiment("sweep-b").await?;
+    /// client.create_experiment("other").await?;
+    /// let found = client.search_experiments("name LIKE 'sweep-%'").await?;
+    /// assert_eq!(found.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["sweep-b", "sweep-a"]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn search_experiments(&self, filter: &str) -> Result<Vec<Experiment>> {
+        let mut out = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let r = self
+                .tracking()
+                .search_experiments(pb::SearchExperimentsRequest {
+                    filter: filter.into(),
+                    max_results: 1000,
+                    page_token,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            out.extend(r.experiments.into_iter().map(Experiment::from));
+            if r.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            page_token = r.next_page_token;
+        }
+    }
+
+    /// Renames an experiment (names are unique, deleted experiments included).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let id = client.create_experiment("draft").await?;
+    /// client.rename_experiment(&id, "final").await?;
+    /// assert_eq!(client.get_experiment(&id).await?.name, "final");
+    /// # Ok(()) }
+    /// ```
+    pub async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
+        self.tracking()
+            .update_experiment(pb::UpdateExperimentRequest {
+                experiment_id: experiment_id.into(),
+                new_name: new_name.into(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Restores a deleted experiment (and its runs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let id = client.create_experiment("oops").await?;
+    /// client.delete_experiment(&id).await?;
+    /// client.restore_experiment(&id).await?;
+    /// assert!(!client.get_experiment(&id).await?.deleted);
+    /// # Ok(()) }
+    /// ```
+    pub async fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
+        self.tracking()
+            .restore_experiment(pb::RestoreExperimentRequest {
+                experiment_id: experiment_id.into(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Sets (`Some`) or deletes (`None`) a tag of an experiment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let id = client.create_experiment("tagged").await?;
+    /// client.set_experiment_tag(&id, "team", Some("vision")).await?;
+    /// assert_eq!(client.get_experiment(&id).await?.tags["team"], "vision");
+    /// client.set_experiment_tag(&id, "team", None).await?;
+    /// assert!(client.get_experiment(&id).await?.tags.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_experiment_tag(
+        &self,
+        experiment_id: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        let mut c = self.tracking();
+        match value {
+            Some(value) => {
+                c.set_experiment_tag(pb::SetExperimentTagRequest {
+                    experiment_id: experiment_id.into(),
+                    key: key.into(),
+                    value: value.into(),
+                })
+                .await?;
+            }
+            None => {
+                c.delete_experiment_tag(pb::DeleteExperimentTagRequest {
+                    experiment_id: experiment_id.into(),
+                    key: key.into(),
+                })
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Soft-deletes a run (`restore_run` brings it back).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let run = client.start_run().start().await?;
+    /// let id = run.id().to_owned();
+    /// run.finish().await?;
+    /// client.delete_run(&id).await?;
+    /// assert!(client.get_run(&id).await?.info.deleted);
+    /// client.restore_run(&id).await?;
+    /// assert!(!client.get_run(&id).await?.info.deleted);
+    /// # Ok(()) }
+    /// ```
+    pub async fn delete_run(&self, run_id: &str) -> Result<()> {
+        self.tracking()
+            .delete_run(pb::DeleteRunRequest {
+                run_id: run_id.into(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Restores a deleted run.
+    pub async fn restore_run(&self, run_id: &str) -> Result<()> {
+        self.tracking()
+            .restore_run(pb::RestoreRunRequest {
+                run_id: run_id.into(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Sets several tags of a run at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let run = client.start_run().start().await?;
+    /// client.set_tags(run.id(), [("team", "vision"), ("stage", "dev")]).await?;
+    /// client.delete_tag(run.id(), "stage").await?;
+    /// let tags = client.get_run(run.id()).await?.data.tags;
+    /// assert_eq!(tags["team"], "vision");
+    /// assert!(!tags.contains_key("stage"));
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_tags<K, V>(
+        &self,
+        run_id: &str,
+        tags: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<()>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.tracking()
+            .log_batch(pb::LogBatchRequest {
+                run_id: run_id.into(),
+                tags: tags
+                    .into_iter()
+                    .map(|(k, v)| pb::RunTag {
+                        key: k.into(),
+                        value: v.into(),
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a tag of a run (it must exist).
+    pub async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        self.tracking()
+            .delete_tag(pb::DeleteTagRequest {
+                run_id: run_id.into(),
+                key: key.into(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The parent of a nested run (MLflow's `mlflow.parentRunId` tag), if it has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let parent = client.start_run().start().await?;
+    /// let child = parent.start_child().start().await?;
+    /// let found = client.get_parent_run(child.id()).await?.expect("a parent");
+    /// assert_eq!(found.info.run_id, parent.id());
+    /// assert!(client.get_parent_run(parent.id()).await?.is_none());
+    /// # child.finish().await?;
+    /// # parent.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_parent_run(&self, run_id: &str) -> Result<Option<Run>> {
+        let run = self.get_run(run_id).await?;
+        match run.data.tags.get(PARENT_RUN_TAG) {
+            Some(parent) => Ok(Some(self.get_run(parent).await?)),
+            None => Ok(None),
+        }
+    }
+}
