@@ -257,3 +257,87 @@ impl Client {
         }
     }
 }
+
+impl crate::RunHandle {
+    /// Saves `text` as the artifact file `artifact_file` (MLflow's `log_text`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let run = client.start_run().start().await?;
+    /// run.log_text("all good", "notes/summary.txt").await?;
+    /// let files = run.list_artifacts("notes", false).await?;
+    /// assert_eq!(files[0].path, "notes/summary.txt");
+    /// assert_eq!(files[0].file_size, Some(8));
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn log_text(&self, text: &str, artifact_file: &str) -> Result<()> {
+        self.log_bytes(text.as_bytes(), artifact_file).await
+    }
+
+    /// Saves `value` as the artifact file `artifact_file`: YAML when its name ends in `.yaml`
+    /// or `.yml`, JSON otherwise (MLflow's `log_dict`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let run = client.start_run().start().await?;
+    /// let config = serde_json::json!({"lr": 0.01, "layers": [64, 64]});
+    /// run.log_dict(&config, "config.json").await?;
+    /// run.log_dict(&config, "config.yaml").await?;
+    /// let dir = store.path().join("dl");
+    /// run.download_artifacts("", &dir).await?;
+    /// let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("config.json"))?).unwrap();
+    /// assert_eq!(json, config);
+    /// assert!(std::fs::read_to_string(dir.join("config.yaml"))?.contains("lr: 0.01"));
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn log_dict<T: serde::Serialize>(
+        &self,
+        value: &T,
+        artifact_file: &str,
+    ) -> Result<()> {
+        let lower = artifact_file.to_ascii_lowercase();
+        let bytes = if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+            yaml_serde::to_string(value)
+                .map_err(|e| crate::ClientError::Usage(format!("not YAML-serializable: {e}")))?
+                .into_bytes()
+        } else {
+            serde_json::to_vec_pretty(value)
+                .map_err(|e| crate::ClientError::Usage(format!("not JSON-serializable: {e}")))?
+        };
+        self.log_bytes(&bytes, artifact_file).await
+    }
+
+    /// Uploads `bytes` as `artifact_file` through a private temporary file.
+    async fn log_bytes(&self, bytes: &[u8], artifact_file: &str) -> Result<()> {
+        let dir =
+            std::env::temp_dir().join(format!("trackd-artifact-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let name = artifact_file
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("artifact");
+        let local = dir.join(name);
+        let result = async {
+            std::fs::write(&local, bytes)?;
+            let parent = artifact_file
+                .trim_matches('/')
+                .rsplit_once('/')
+                .map(|(p, _)| p);
+            self.log_artifact(&local, parent).await
+        }
+        .await;
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+}
