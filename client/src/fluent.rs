@@ -738,6 +738,100 @@ pub async fn register_model(model_uri: &str, name: &str) -> Result<crate::ModelV
     client().await?.register_model(model_uri, name).await
 }
 
+/// Uploads a local file to the active run's artifacts, under `artifact_path` (MLflow's
+/// `log_artifact`; a run is started if none is active).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent;
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// # let notes = store.path().join("notes.txt");
+/// # std::fs::write(&notes, "hello")?;
+/// fluent::log_artifact(&notes, Some("docs")).await?;
+/// let uri = fluent::get_artifact_uri(Some("docs/notes.txt")).await?;
+/// assert!(uri.ends_with("/artifacts/docs/notes.txt"), "{uri}");
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
+pub async fn log_artifact(
+    local_path: impl AsRef<std::path::Path>,
+    artifact_path: Option<&str>,
+) -> Result<()> {
+    active_or_start()
+        .await?
+        .log_artifact(local_path, artifact_path)
+        .await
+}
+
+/// Uploads a local directory, recursively, to the active run's artifacts (MLflow's
+/// `log_artifacts`).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent;
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// # let out = store.path().join("out");
+/// # std::fs::create_dir_all(out.join("plots"))?;
+/// # std::fs::write(out.join("plots/loss.svg"), "<svg/>")?;
+/// fluent::log_artifacts(&out, None).await?;
+/// let run = fluent::active_run().await.unwrap();
+/// assert_eq!(run.list_artifacts("", true).await?.iter().filter(|f| !f.is_dir).count(), 1);
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
+pub async fn log_artifacts(
+    local_dir: impl AsRef<std::path::Path>,
+    artifact_path: Option<&str>,
+) -> Result<()> {
+    active_or_start()
+        .await?
+        .log_artifacts(local_dir, artifact_path)
+        .await
+}
+
+/// The artifact URI of the active run, or of `path` inside it (MLflow's
+/// `get_artifact_uri`; a run is started if none is active).
+pub async fn get_artifact_uri(path: Option<&str>) -> Result<String> {
+    Ok(active_or_start().await?.get_artifact_uri(path))
+}
+
+/// Sets several tags of the active run (MLflow's `set_tags`).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent;
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// fluent::set_tags([("team", "vision"), ("stage", "dev")]).await?;
+/// fluent::delete_tag("stage").await?;
+/// let run = fluent::active_run().await.unwrap();
+/// let tags = fluent::get_run(run.id()).await?.data.tags;
+/// assert_eq!(tags["team"], "vision");
+/// assert!(!tags.contains_key("stage"));
+/// # fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// # Ok(()) }
+/// ```
+pub async fn set_tags<K: Into<String>, V: Into<String>>(
+    tags: impl IntoIterator<Item = (K, V)>,
+) -> Result<()> {
+    let run = active_or_start().await?;
+    run.client().set_tags(run.id(), tags).await
+}
+
+/// Deletes a tag of the active run (MLflow's `delete_tag`).
+pub async fn delete_tag(key: &str) -> Result<()> {
+    let run = active_or_start().await?;
+    run.client().delete_tag(run.id(), key).await
+}
+
 /// Waits until every metric logged through the fluent API is acknowledged.
 ///
 /// # Examples
