@@ -46,7 +46,7 @@ pub mod context;
 mod error;
 pub mod fluent;
 mod ingest;
-mod manage;
+pub mod manage;
 pub mod models;
 mod run;
 mod search;

@@ -341,3 +341,90 @@ impl crate::RunHandle {
         result
     }
 }
+
+/// How a sampled history picks its points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sampling {
+    /// The minimum and maximum of each bucket (spikes are never lost; the default).
+    #[default]
+    MinMax,
+    /// Largest-Triangle-Three-Buckets (the curve's shape), plus the global min and max.
+    Lttb,
+}
+
+/// One sampled series, for a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampledSeries {
+    /// The run.
+    pub run_id: String,
+    /// The metric.
+    pub key: String,
+    /// The kept points, in step order.
+    pub points: Vec<crate::types::Metric>,
+    /// Points of the series in the step range before sampling.
+    pub total_points: u64,
+}
+
+impl Client {
+    /// Metric histories sampled for charts: at most `max_points` per (run, key), optionally
+    /// only steps in `steps` (zoom), min/max or LTTB.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// use trackd_client::manage::Sampling;
+    /// let run = client.start_run().start().await?;
+    /// for step in 0..10_000 {
+    ///     run.log_metric("loss", if step == 4321 { 99.0 } else { 1.0 }, step).await?;
+    /// }
+    /// run.flush().await?;
+    /// let series = client
+    ///     .sampled_history(&[run.id()], &["loss"], 100, None, Sampling::MinMax)
+    ///     .await?;
+    /// assert_eq!(series[0].total_points, 10_000);
+    /// assert!(series[0].points.len() <= 100);
+    /// assert!(series[0].points.iter().any(|p| p.value == 99.0), "the spike is kept");
+    /// let zoom = client
+    ///     .sampled_history(&[run.id()], &["loss"], 100, Some((4000, 4999)), Sampling::Lttb)
+    ///     .await?;
+    /// assert_eq!(zoom[0].total_points, 1000);
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn sampled_history(
+        &self,
+        run_ids: &[&str],
+        keys: &[&str],
+        max_points: i32,
+        steps: Option<(i64, i64)>,
+        method: Sampling,
+    ) -> Result<Vec<SampledSeries>> {
+        let r = self
+            .tracking()
+            .get_sampled_metric_history(pb::GetSampledMetricHistoryRequest {
+                run_ids: run_ids.iter().map(|s| s.to_string()).collect(),
+                metric_keys: keys.iter().map(|s| s.to_string()).collect(),
+                max_points,
+                start_step: steps.map(|(a, _)| a),
+                end_step: steps.map(|(_, b)| b),
+                method: match method {
+                    Sampling::MinMax => pb::SamplingMethod::MinMax as i32,
+                    Sampling::Lttb => pb::SamplingMethod::Lttb as i32,
+                },
+            })
+            .await?
+            .into_inner();
+        Ok(r.series
+            .into_iter()
+            .map(|s| SampledSeries {
+                run_id: s.run_id,
+                key: s.metric_key,
+                points: s.points.into_iter().map(Into::into).collect(),
+                total_points: u64::try_from(s.total_points).unwrap_or(0),
+            })
+            .collect())
+    }
+}
