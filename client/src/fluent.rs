@@ -738,6 +738,57 @@ pub async fn register_model(model_uri: &str, name: &str) -> Result<crate::ModelV
     client().await?.register_model(model_uri, name).await
 }
 
+/// A run search over the current experiment (MLflow's fluent `search_runs`): set with
+/// [`set_experiment`], else `MLFLOW_EXPERIMENT_NAME` / `MLFLOW_EXPERIMENT_ID`, else
+/// `Default`. Refine it with [`crate::SearchRuns`]'s calls (another `.experiments(..)`
+/// replaces the current one).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// fluent::set_experiment("fluent-search").await?;
+/// for lr in [0.1, 0.01] {
+///     fluent::start_run(StartRun::new()).await?;
+///     fluent::log_param("lr", lr).await?;
+///     fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// }
+/// let runs = fluent::search_runs().await?.filter("params.lr = '0.01'").all().await?;
+/// assert_eq!(runs.len(), 1);
+/// # Ok(()) }
+/// ```
+pub async fn search_runs() -> Result<crate::SearchRuns> {
+    let mut state = STATE.lock().await;
+    let client = client_locked(&mut state).await?;
+    let experiment = resolve_experiment(&state, &client, None).await?;
+    Ok(client.search_runs().experiments([experiment]))
+}
+
+/// The last run the fluent API ended (MLflow's `last_active_run`), fetched.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// use trackd_client::fluent::{self, StartRun};
+/// fluent::set_tracking_uri(store.path().to_str().unwrap()).await;
+/// fluent::start_run(StartRun::new().run_name("done")).await?;
+/// fluent::end_run(trackd_client::RunStatus::Finished).await?;
+/// let last = fluent::last_active_run().await?.expect("a run ended");
+/// assert_eq!(last.info.run_name, "done");
+/// # Ok(()) }
+/// ```
+pub async fn last_active_run() -> Result<Option<crate::Run>> {
+    match last_active_run_id().await {
+        Some(id) => Ok(Some(client().await?.get_run(&id).await?)),
+        None => Ok(None),
+    }
+}
+
 /// Uploads a local file to the active run's artifacts, under `artifact_path` (MLflow's
 /// `log_artifact`; a run is started if none is active).
 ///
