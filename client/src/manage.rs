@@ -428,3 +428,71 @@ impl Client {
             .collect())
     }
 }
+
+impl Client {
+    /// Logs metric points, params and tags in one synchronous call (MLflow's `log_batch`):
+    /// everything is stored — durably — when it returns, or nothing and the error says why.
+    /// For training loops, the buffered `log_metric` path is faster.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// use trackd_client::Metric;
+    /// let run = client.start_run().start().await?;
+    /// let points = [
+    ///     Metric { key: "loss".into(), value: 0.9, timestamp: 1, step: 0 },
+    ///     Metric { key: "loss".into(), value: 0.5, timestamp: 2, step: 1 },
+    /// ];
+    /// client.log_batch(run.id(), &points, [("lr", "0.01")], [("team", "vision")]).await?;
+    /// assert_eq!(client.metric_history(run.id(), "loss").await?.len(), 2);
+    /// assert_eq!(client.get_run(run.id()).await?.data.params["lr"], "0.01");
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn log_batch<K1, V1, K2, V2>(
+        &self,
+        run_id: &str,
+        metrics: &[crate::types::Metric],
+        params: impl IntoIterator<Item = (K1, V1)>,
+        tags: impl IntoIterator<Item = (K2, V2)>,
+    ) -> Result<()>
+    where
+        K1: Into<String>,
+        V1: Into<String>,
+        K2: Into<String>,
+        V2: Into<String>,
+    {
+        self.tracking()
+            .log_batch(pb::LogBatchRequest {
+                run_id: run_id.into(),
+                metrics: metrics
+                    .iter()
+                    .map(|m| pb::Metric {
+                        key: m.key.clone(),
+                        value: m.value,
+                        timestamp: m.timestamp,
+                        step: m.step,
+                    })
+                    .collect(),
+                params: params
+                    .into_iter()
+                    .map(|(k, v)| pb::Param {
+                        key: k.into(),
+                        value: v.into(),
+                    })
+                    .collect(),
+                tags: tags
+                    .into_iter()
+                    .map(|(k, v)| pb::RunTag {
+                        key: k.into(),
+                        value: v.into(),
+                    })
+                    .collect(),
+            })
+            .await?;
+        Ok(())
+    }
+}
