@@ -41,6 +41,29 @@ impl<'a> From<&'a str> for Owner<'a> {
     }
 }
 
+/// A private temporary directory for files written before an upload (an `MLmodel`, a
+/// logged text), removed when dropped — also when the upload fails half-way.
+pub(crate) struct Staging(PathBuf);
+
+impl Staging {
+    pub(crate) fn new() -> Result<Staging> {
+        let dir =
+            std::env::temp_dir().join(format!("trackd-staging-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        Ok(Staging(dir))
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Joins artifact path segments with `/`, skipping empty ones.
 pub(crate) fn join(parts: &[&str]) -> String {
     parts

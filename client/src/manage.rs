@@ -319,26 +319,19 @@ impl crate::RunHandle {
 
     /// Uploads `bytes` as `artifact_file` through a private temporary file.
     async fn log_bytes(&self, bytes: &[u8], artifact_file: &str) -> Result<()> {
-        let dir =
-            std::env::temp_dir().join(format!("trackd-artifact-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir)?;
+        let staging = crate::artifacts::Staging::new()?;
         let name = artifact_file
             .rsplit('/')
             .next()
             .filter(|n| !n.is_empty())
             .unwrap_or("artifact");
-        let local = dir.join(name);
-        let result = async {
-            std::fs::write(&local, bytes)?;
-            let parent = artifact_file
-                .trim_matches('/')
-                .rsplit_once('/')
-                .map(|(p, _)| p);
-            self.log_artifact(&local, parent).await
-        }
-        .await;
-        let _ = std::fs::remove_dir_all(&dir);
-        result
+        let local = staging.path().join(name);
+        std::fs::write(&local, bytes)?;
+        let parent = artifact_file
+            .trim_matches('/')
+            .rsplit_once('/')
+            .map(|(p, _)| p);
+        self.log_artifact(&local, parent).await
     }
 }
 

@@ -342,7 +342,7 @@ impl LogModel<'_> {
     async fn upload(&self, client: &Client, model: &LoggedModel, run_id: &str) -> Result<()> {
         let owner = Owner::Model(&model.model_id);
         let backend = client.backend();
-        let staging = Staging::new()?;
+        let staging = artifacts::Staging::new()?;
         let staging = staging.path();
         let mut flavors = self.flavors.clone();
         if let Some((bytes, type_name)) = &self.serde {
@@ -407,29 +407,6 @@ fn kv(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<pb::ModelKeyValu
         .into_iter()
         .map(|(key, value)| pb::ModelKeyValue { key, value })
         .collect()
-}
-
-/// A private temporary directory for the files written while logging a model (`MLmodel`,
-/// `model.json`), removed when dropped — also when the upload fails half-way.
-struct Staging(PathBuf);
-
-impl Staging {
-    fn new() -> Result<Staging> {
-        let dir =
-            std::env::temp_dir().join(format!("trackd-model-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Staging(dir))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Now in MLflow's `utc_time_created` format.
