@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use tracing::instrument;
 
-use super::reads::{page_size, Page};
+use super::reads::{CheckedSearch, Page, SearchRules};
 use super::{unexpected, Tracker};
 use crate::artifacts::{directory_of_uri, ArtifactFile, ArtifactRead, ArtifactUpload};
 use crate::domain::caller::{Caller, Need, Permission};
@@ -16,8 +16,8 @@ use crate::domain::{
     ModelStatus, ModelWrite, Outcome, RunId, WriteOp,
 };
 use crate::error::{Result, TrackingError};
-use crate::query::page::{decode_key_token, keyset_page, MODEL_TOKEN};
-use crate::query::{filter, models, order};
+use crate::query::models;
+use crate::query::page::MODEL_TOKEN;
 
 /// Longest logged-model name (MLflow's column size).
 pub const MAX_MODEL_NAME_LEN: usize = 500;
@@ -307,45 +307,36 @@ impl Tracker {
             .iter()
             .map(|e| ExperimentId::parse(e))
             .collect::<Result<Vec<_>>>()?;
-        let size = page_size(search.max_results)?;
-        let expr =
-            filter::parse(&search.filter).map_err(|e| TrackingError::invalid(e.to_string()))?;
-        if let Some(e) = &expr {
-            models::check_filter(e).map_err(|e| TrackingError::invalid(e.0))?;
-        }
-        let clauses = order::parse_order_by(
-            &search
-                .order_by
-                .iter()
-                .map(|o| {
-                    format!(
-                        "{} {}",
-                        o.field_name,
-                        if o.ascending { "ASC" } else { "DESC" }
-                    )
-                })
-                .collect::<Vec<_>>(),
-        )
-        .map_err(TrackingError::invalid)?;
-        models::check_clauses(&clauses).map_err(TrackingError::invalid)?;
-        let after = if search.page_token.is_empty() {
-            None
-        } else {
-            Some(decode_key_token(
-                MODEL_TOKEN,
-                &search.page_token,
-                clauses.len(),
-                2,
-            )?)
-        };
+        let order_by: Vec<String> = search
+            .order_by
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} {}",
+                    o.field_name,
+                    if o.ascending { "ASC" } else { "DESC" }
+                )
+            })
+            .collect();
+        let checked = CheckedSearch::new(
+            &search.filter,
+            &order_by,
+            search.max_results,
+            &search.page_token,
+            &SearchRules {
+                token: MODEL_TOKEN,
+                check_filter: &models::check_filter,
+                check_order: &models::check_clauses,
+                tie: &|_| 2,
+            },
+        )?;
         let backend = self.backend.clone();
-        let sort = clauses.clone();
-        let rows = tokio::task::spawn_blocking(move || -> Result<_> {
-            Ok(backend
+        let page = tokio::task::spawn_blocking(move || -> Result<_> {
+            let rows = backend
                 .logged_models(&experiments)?
                 .into_iter()
                 .filter(|m| m.lifecycle == Lifecycle::Active)
-                .filter(|m| expr.as_ref().is_none_or(|x| models::matches(x, m)))
+                .filter(|m| checked.expr.as_ref().is_none_or(|x| models::matches(x, m)))
                 .filter(|m| {
                     search.datasets.is_empty()
                         || m.metrics.iter().any(|metric| {
@@ -355,16 +346,15 @@ impl Tracker {
                             })
                         })
                 })
-                .map(|m| (models::sort_key(&m, &sort), m))
-                .collect::<Vec<_>>())
+                .map(|m| (models::sort_key(&m, &checked.clauses), m))
+                .collect();
+            Ok(checked.page(rows))
         })
         .await
         .map_err(|e| TrackingError::storage("search task failed", e))??;
-        let (items, next_page_token) =
-            keyset_page(rows, &clauses, after.as_ref(), size, MODEL_TOKEN);
         Ok(Page {
-            items: items.into_iter().map(|m| (*m).clone()).collect(),
-            next_page_token,
+            items: page.items.into_iter().map(|m| (*m).clone()).collect(),
+            next_page_token: page.next_page_token,
         })
     }
 

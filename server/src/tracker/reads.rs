@@ -5,7 +5,9 @@
 use crate::backend::TrackingBackend;
 use crate::domain::{Experiment, ExperimentId, Point, Run, RunId, ViewType};
 use crate::error::{Result, TrackingError};
-use crate::query::order::{self, SortKey};
+use crate::query::eval::FilterError;
+use crate::query::filter::Expr;
+use crate::query::order::{self, OrderClause, SortKey};
 use crate::query::page::{
     decode_key_token, decode_token, encode_token, keyset_page, EXPERIMENT_TOKEN, HISTORY_TOKEN,
     RUN_TOKEN,
@@ -81,44 +83,104 @@ fn invalid_filter(e: impl std::fmt::Display) -> TrackingError {
     TrackingError::invalid(e.to_string())
 }
 
+/// What one kind of search accepts: its page-token kind, its filter and ordering checks, and
+/// how many tie-break values its sort keys carry under given orderings.
+pub(super) struct SearchRules<'a> {
+    pub token: u8,
+    pub check_filter: &'a dyn Fn(&Expr) -> std::result::Result<(), FilterError>,
+    pub check_order: &'a dyn Fn(&[OrderClause]) -> std::result::Result<(), String>,
+    pub tie: &'a dyn Fn(&[OrderClause]) -> usize,
+}
+
+/// A search request, checked once for every kind of search: the filter parsed and
+/// type-checked, the orderings parsed and checked, the page size, where to resume.
+pub(super) struct CheckedSearch {
+    pub expr: Option<Expr>,
+    pub clauses: Vec<OrderClause>,
+    size: usize,
+    after: Option<SortKey>,
+    token: u8,
+}
+
+impl CheckedSearch {
+    pub(super) fn new(
+        filter_text: &str,
+        order_by: &[String],
+        max_results: i64,
+        page_token: &str,
+        rules: &SearchRules<'_>,
+    ) -> Result<Self> {
+        let size = page_size(max_results)?;
+        let expr = filter::parse(filter_text).map_err(invalid_filter)?;
+        if let Some(e) = &expr {
+            (rules.check_filter)(e).map_err(invalid_filter)?;
+        }
+        let clauses = order::parse_order_by(order_by).map_err(TrackingError::invalid)?;
+        (rules.check_order)(&clauses).map_err(TrackingError::invalid)?;
+        let after = if page_token.is_empty() {
+            None
+        } else {
+            Some(decode_key_token(
+                rules.token,
+                page_token,
+                clauses.len(),
+                (rules.tie)(&clauses),
+            )?)
+        };
+        Ok(CheckedSearch {
+            expr,
+            clauses,
+            size,
+            after,
+            token: rules.token,
+        })
+    }
+
+    /// The page of `rows` (with their sort keys) this search asks for.
+    pub(super) fn page<T>(&self, rows: Vec<(SortKey, T)>) -> Page<T> {
+        let (items, next_page_token) = keyset_page(
+            rows,
+            &self.clauses,
+            self.after.as_ref(),
+            self.size,
+            self.token,
+        );
+        Page {
+            items,
+            next_page_token,
+        }
+    }
+}
+
 // --- runs -----------------------------------------------------------------------------------
 
 pub(crate) fn search_runs(
     backend: &dyn TrackingBackend,
     search: &RunSearch,
 ) -> Result<Page<std::sync::Arc<Run>>> {
-    let size = page_size(search.max_results)?;
-    let expr = filter::parse(&search.filter).map_err(invalid_filter)?;
-    if let Some(e) = &expr {
-        eval::check_runs(e).map_err(invalid_filter)?;
-    }
-    let clauses = order::parse_order_by(&search.order_by).map_err(TrackingError::invalid)?;
-    order::check_run_clauses(&clauses).map_err(TrackingError::invalid)?;
-    let after = if search.page_token.is_empty() {
-        None
-    } else {
-        Some(decode_key_token(
-            RUN_TOKEN,
-            &search.page_token,
-            clauses.len(),
-            2,
-        )?)
-    };
+    let checked = CheckedSearch::new(
+        &search.filter,
+        &search.order_by,
+        search.max_results,
+        &search.page_token,
+        &SearchRules {
+            token: RUN_TOKEN,
+            check_filter: &eval::check_runs,
+            check_order: &order::check_run_clauses,
+            tie: &|_| 2,
+        },
+    )?;
     let experiments: Vec<ExperimentId> = search
         .experiment_ids
         .iter()
         .map(|e| ExperimentId::parse(e))
         .collect::<Result<_>>()?;
-    let runs = backend.search_runs(&experiments, search.view, expr.as_ref())?;
+    let runs = backend.search_runs(&experiments, search.view, checked.expr.as_ref())?;
     let rows: Vec<(SortKey, std::sync::Arc<Run>)> = runs
         .into_iter()
-        .map(|r| (order::run_key(&r, &clauses), r))
+        .map(|r| (order::run_key(&r, &checked.clauses), r))
         .collect();
-    let (items, next_page_token) = keyset_page(rows, &clauses, after.as_ref(), size, RUN_TOKEN);
-    Ok(Page {
-        items,
-        next_page_token,
-    })
+    Ok(checked.page(rows))
 }
 
 // --- experiments ----------------------------------------------------------------------------
@@ -127,37 +189,32 @@ pub(crate) fn search_experiments(
     backend: &dyn TrackingBackend,
     search: &ExperimentSearch,
 ) -> Result<Page<Experiment>> {
-    let size = page_size(search.max_results)?;
-    let expr = filter::parse(&search.filter).map_err(invalid_filter)?;
-    if let Some(e) = &expr {
-        eval::check_experiments(e).map_err(invalid_filter)?;
-    }
-    let clauses = order::parse_order_by(&search.order_by).map_err(TrackingError::invalid)?;
-    order::check_experiment_clauses(&clauses).map_err(TrackingError::invalid)?;
-    let tie = if clauses.is_empty() { 2 } else { 1 };
-    let after = if search.page_token.is_empty() {
-        None
-    } else {
-        Some(decode_key_token(
-            EXPERIMENT_TOKEN,
-            &search.page_token,
-            clauses.len(),
-            tie,
-        )?)
-    };
+    let checked = CheckedSearch::new(
+        &search.filter,
+        &search.order_by,
+        search.max_results,
+        &search.page_token,
+        &SearchRules {
+            token: EXPERIMENT_TOKEN,
+            check_filter: &eval::check_experiments,
+            check_order: &order::check_experiment_clauses,
+            // MLflow's default order has two tie-break values, an explicit one only the id.
+            tie: &|clauses| if clauses.is_empty() { 2 } else { 1 },
+        },
+    )?;
     let rows: Vec<(SortKey, Experiment)> = backend
         .experiments()?
         .into_iter()
         .filter(|e| search.view.includes(e.lifecycle))
-        .filter(|e| expr.as_ref().is_none_or(|x| eval::matches_experiment(x, e)))
-        .map(|e| (order::experiment_key(&e, &clauses), e))
+        .filter(|e| {
+            checked
+                .expr
+                .as_ref()
+                .is_none_or(|x| eval::matches_experiment(x, e))
+        })
+        .map(|e| (order::experiment_key(&e, &checked.clauses), e))
         .collect();
-    let (items, next_page_token) =
-        keyset_page(rows, &clauses, after.as_ref(), size, EXPERIMENT_TOKEN);
-    Ok(Page {
-        items,
-        next_page_token,
-    })
+    Ok(checked.page(rows))
 }
 
 // --- metric history -------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 
 use tracing::instrument;
 
-use super::reads::{page_size, Page};
+use super::reads::{CheckedSearch, Page, SearchRules};
 use super::{unexpected, Tracker};
 use crate::artifacts::{directory_of_uri, validate_relative_path};
 use crate::domain::caller::{Caller, Need, Permission};
@@ -15,8 +15,8 @@ use crate::domain::{
     RunId, Stage, WriteOp,
 };
 use crate::error::{Result, TrackingError};
-use crate::query::page::{decode_key_token, keyset_page, REGISTERED_TOKEN, VERSION_TOKEN};
-use crate::query::{filter, order, registry};
+use crate::query::page::{REGISTERED_TOKEN, VERSION_TOKEN};
+use crate::query::registry;
 
 /// Arguments of CreateModelVersion.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +46,18 @@ pub struct RegistrySearch {
     pub order_by: Vec<String>,
     /// From a previous page.
     pub page_token: String,
+}
+
+impl RegistrySearch {
+    fn checked(&self, rules: &SearchRules<'_>) -> Result<CheckedSearch> {
+        CheckedSearch::new(
+            &self.filter,
+            &self.order_by,
+            self.max_results,
+            &self.page_token,
+            rules,
+        )
+    }
 }
 
 fn registered_name(name: &str) -> Result<()> {
@@ -375,34 +387,32 @@ impl Tracker {
         search: RegistrySearch,
     ) -> Result<Page<RegisteredModel>> {
         self.authorize(caller, Need::Registry(Permission::Read))?;
-        let size = page_size(search.max_results)?;
-        let expr =
-            filter::parse(&search.filter).map_err(|e| TrackingError::invalid(e.to_string()))?;
-        if let Some(e) = &expr {
-            registry::check_model_filter(e).map_err(|e| TrackingError::invalid(e.0))?;
-        }
-        let clauses = order::parse_order_by(&search.order_by).map_err(TrackingError::invalid)?;
-        registry::check_model_clauses(&clauses).map_err(TrackingError::invalid)?;
-        let after = (!search.page_token.is_empty())
-            .then(|| decode_key_token(REGISTERED_TOKEN, &search.page_token, clauses.len(), 1))
-            .transpose()?;
+        let checked = search.checked(&SearchRules {
+            token: REGISTERED_TOKEN,
+            check_filter: &registry::check_model_filter,
+            check_order: &registry::check_model_clauses,
+            tie: &|_| 1,
+        })?;
         let backend = self.backend.clone();
-        let sort = clauses.clone();
-        let rows = tokio::task::spawn_blocking(move || -> Result<_> {
-            Ok(backend
+        let page = tokio::task::spawn_blocking(move || -> Result<_> {
+            let rows = backend
                 .registered_models()?
                 .into_iter()
-                .filter(|m| expr.as_ref().is_none_or(|x| registry::model_matches(x, m)))
-                .map(|m| (registry::model_key(&m, &sort), m))
-                .collect::<Vec<_>>())
+                .filter(|m| {
+                    checked
+                        .expr
+                        .as_ref()
+                        .is_none_or(|x| registry::model_matches(x, m))
+                })
+                .map(|m| (registry::model_key(&m, &checked.clauses), m))
+                .collect();
+            Ok(checked.page(rows))
         })
         .await
         .map_err(|e| TrackingError::storage("search task failed", e))??;
-        let (items, next_page_token) =
-            keyset_page(rows, &clauses, after.as_ref(), size, REGISTERED_TOKEN);
         Ok(Page {
-            items: items.into_iter().map(|m| (*m).clone()).collect(),
-            next_page_token,
+            items: page.items.into_iter().map(|m| (*m).clone()).collect(),
+            next_page_token: page.next_page_token,
         })
     }
 
@@ -415,43 +425,40 @@ impl Tracker {
         search: RegistrySearch,
     ) -> Result<Page<(RegisteredModel, u64)>> {
         self.authorize(caller, Need::Registry(Permission::Read))?;
-        let size = page_size(search.max_results)?;
-        let expr =
-            filter::parse(&search.filter).map_err(|e| TrackingError::invalid(e.to_string()))?;
-        if let Some(e) = &expr {
-            registry::check_version_filter(e).map_err(|e| TrackingError::invalid(e.0))?;
-        }
-        let clauses = order::parse_order_by(&search.order_by).map_err(TrackingError::invalid)?;
-        registry::check_version_clauses(&clauses).map_err(TrackingError::invalid)?;
-        let after = (!search.page_token.is_empty())
-            .then(|| decode_key_token(VERSION_TOKEN, &search.page_token, clauses.len(), 2))
-            .transpose()?;
+        let checked = search.checked(&SearchRules {
+            token: VERSION_TOKEN,
+            check_filter: &registry::check_version_filter,
+            check_order: &registry::check_version_clauses,
+            tie: &|_| 2,
+        })?;
         let backend = self.backend.clone();
-        let sort = clauses.clone();
-        let rows = tokio::task::spawn_blocking(move || -> Result<_> {
+        let page = tokio::task::spawn_blocking(move || -> Result<_> {
             let mut rows = Vec::new();
             for m in backend.registered_models()? {
                 for v in m.live_versions() {
-                    if expr
+                    if checked
+                        .expr
                         .as_ref()
                         .is_none_or(|x| registry::version_matches(x, &m.name, v))
                     {
                         rows.push((
-                            registry::version_key(&m.name, v, &sort),
+                            registry::version_key(&m.name, v, &checked.clauses),
                             (m.clone(), v.version),
                         ));
                     }
                 }
             }
-            Ok(rows)
+            Ok(checked.page(rows))
         })
         .await
         .map_err(|e| TrackingError::storage("search task failed", e))??;
-        let (items, next_page_token) =
-            keyset_page(rows, &clauses, after.as_ref(), size, VERSION_TOKEN);
         Ok(Page {
-            items: items.into_iter().map(|(m, v)| ((*m).clone(), v)).collect(),
-            next_page_token,
+            items: page
+                .items
+                .into_iter()
+                .map(|(m, v)| ((*m).clone(), v))
+                .collect(),
+            next_page_token: page.next_page_token,
         })
     }
 
