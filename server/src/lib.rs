@@ -15,6 +15,8 @@
 //!     registry and artifact endpoints in their own modules, streamed answers for responses
 //!     that grow with the data.
 //!   - [`http`]: `/health` and `/metrics` (Prometheus text).
+//!   - [`ui`]: the web UI — server-rendered pages (maud), an embedded script with uPlot for
+//!     charts, and the columnar sampled-history endpoint that feeds them.
 //! - [`tracker`]: the [`Tracker`], the one implementation of every tracking operation —
 //!   validation, defaults, MLflow's rules, which artifact path names what; every edge calls
 //!   it. Its reads (`tracker::reads`), streaming history reads (`tracker::history`), logged
@@ -55,6 +57,7 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod tracker;
+pub mod ui;
 
 pub use error::{Result, TrackingError};
 pub use server::{serve, ServerHandle};

@@ -103,6 +103,7 @@ pub async fn serve(
             streams_stopped_for_health,
         ))
         .merge(crate::rest::router(tracker.clone()))
+        .merge(crate::ui::router(tracker.clone()))
         .layer(axum::middleware::from_fn(crate::identity::identify));
 
     let local = listener.local_addr()?;

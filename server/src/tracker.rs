@@ -29,11 +29,13 @@ use crate::store::Store;
 
 pub mod history;
 pub mod models;
+pub mod overview;
 pub mod reads;
 pub mod registry;
 
 pub use history::{HistoryBlock, HistoryBlocks, HistoryRead, ReadStats};
 pub use models::{ModelMetricIn, ModelOrder, ModelSearch, NewLoggedModel};
+pub use overview::{ExperimentActivity, RunColumns};
 pub use reads::{ExperimentSearch, Page, RunSearch, SampledHistory, SampledSeries, Sampling};
 pub use registry::{version_number, NewModelVersion, RegistrySearch};
 
@@ -948,6 +950,49 @@ impl Tracker {
         let (_, dir) = self.artifact_dir(run_id, false).await?;
         let rel = validate_relative_path(path)?;
         self.artifacts.get(&dir, &rel, None).await
+    }
+
+    /// The first `max_bytes` of a run's artifact file (for previews), with the file's whole
+    /// size; memory is bounded by `max_bytes`, whatever the file's size.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn artifact_head(
+        &self,
+        caller: &Caller,
+        run_id: &str,
+        path: &str,
+        max_bytes: u64,
+    ) -> Result<(u64, Vec<u8>)> {
+        use futures::StreamExt;
+        self.authorize(caller, Need::Run(Permission::Read, run_id))?;
+        let (_, dir) = self.artifact_dir(run_id, false).await?;
+        let rel = validate_relative_path(path)?;
+        let size = match self.artifacts.stat(&dir, &rel).await? {
+            Some(ArtifactFile { is_dir: false, size, .. }) => size.unwrap_or(0),
+            Some(_) => {
+                return Err(TrackingError::invalid(format!(
+                    "'{path}' is a directory, not a file."
+                )))
+            }
+            None => {
+                return Err(TrackingError::not_found(format!(
+                    "No artifact '{path}' in run {run_id}."
+                )))
+            }
+        };
+        let mut read = self
+            .artifacts
+            .get(&dir, &rel, Some(0..max_bytes.min(size)))
+            .await?;
+        let mut head = Vec::with_capacity(max_bytes.min(size) as usize);
+        while let Some(chunk) = read.bytes.next().await {
+            let chunk = chunk.map_err(|e| TrackingError::storage("reading an artifact", e))?;
+            head.extend_from_slice(&chunk);
+            if head.len() as u64 >= max_bytes {
+                head.truncate(max_bytes as usize);
+                break;
+            }
+        }
+        Ok((size, head))
     }
 
     /// Lists artifacts of a run under `path`; returns the run's artifact URI and the entries.
