@@ -967,7 +967,11 @@ impl Tracker {
         let (_, dir) = self.artifact_dir(run_id, false).await?;
         let rel = validate_relative_path(path)?;
         let size = match self.artifacts.stat(&dir, &rel).await? {
-            Some(ArtifactFile { is_dir: false, size, .. }) => size.unwrap_or(0),
+            Some(ArtifactFile {
+                is_dir: false,
+                size,
+                ..
+            }) => size.unwrap_or(0),
             Some(_) => {
                 return Err(TrackingError::invalid(format!(
                     "'{path}' is a directory, not a file."

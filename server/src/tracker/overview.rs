@@ -64,7 +64,8 @@ impl Tracker {
                 }
                 let last = run.info.end_time.unwrap_or(run.info.start_time);
                 let last = last.max(run.info.start_time);
-                entry.last_run_activity = Some(entry.last_run_activity.map_or(last, |l| l.max(last)));
+                entry.last_run_activity =
+                    Some(entry.last_run_activity.map_or(last, |l| l.max(last)));
             }
             Ok(out)
         })

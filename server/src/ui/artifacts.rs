@@ -86,7 +86,10 @@ pub async fn browser(t: &Tracker, c: &Caller, run: &Run, selected: &str) -> Mark
         None => (selected.to_owned(), listing),
     };
     let here = |path: &str| -> String {
-        format!("/runs/{id}?{}#artifacts", format::query([("artifact", path)]))
+        format!(
+            "/runs/{id}?{}#artifacts",
+            format::query([("artifact", path)])
+        )
     };
     let preview = match &selected_file {
         Some(file) => preview(t, c, &id, file).await,
@@ -115,8 +118,7 @@ pub async fn browser(t: &Tracker, c: &Caller, run: &Run, selected: &str) -> Mark
                     @for f in &entries {
                         @let name = f.path.rsplit('/').next().unwrap_or(&f.path);
                         li.selected[selected_file.as_ref().is_some_and(|s| s.path == f.path)] {
-                            @if f.is_dir { span.icon { "📁" } } @else { span.icon { "📄" } }
-                            a href=(here(&f.path)) { (name) }
+                            @if f.is_dir { a.dir href=(here(&f.path)) { (name) "/" } } @else { a href=(here(&f.path)) { (name) } }
                             @if let Some(size) = f.size { span.muted { " " (bytes(size)) } }
                         }
                     }
@@ -158,7 +160,9 @@ async fn preview(t: &Tracker, c: &Caller, run_id: &str, file: &ArtifactFile) -> 
     };
     let body = match kind {
         PreviewKind::Json if !truncated => match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(v) => html! { pre.text { (serde_json::to_string_pretty(&v).unwrap_or_else(|_| text.to_string())) } },
+            Ok(v) => {
+                html! { pre.text { (serde_json::to_string_pretty(&v).unwrap_or_else(|_| text.to_string())) } }
+            }
             Err(_) => html! { pre.text { (text) } },
         },
         PreviewKind::Csv(delimiter) => csv_table(&bytes_read, delimiter),
@@ -221,7 +225,10 @@ pub async fn download(
     let name = q.path.rsplit('/').next().unwrap_or("artifact");
     let disposition = format!(
         "attachment; filename=\"{}\"; filename*=UTF-8''{}",
-        name.replace(|c: char| !c.is_ascii_graphic() || c == '"' || c == '\\', "_"),
+        name.replace(
+            |c: char| !c.is_ascii_graphic() || c == '"' || c == '\\',
+            "_"
+        ),
         format::segment(name)
     );
     let mut response = Body::from_stream(read.bytes).into_response();

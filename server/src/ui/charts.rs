@@ -65,7 +65,9 @@ fn parse_query(query: Option<&str>) -> crate::error::Result<SeriesQuery> {
     };
     for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match &*k {
-            "run" => q.runs.extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_owned)),
+            "run" => q
+                .runs
+                .extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_owned)),
             "key" => q.key = v.into_owned(),
             "points" => q.points = int("points", &v)?.clamp(2, MAX_CHART_POINTS as i64) as usize,
             "start" if !v.is_empty() => q.start = Some(int("start", &v)?),
@@ -85,7 +87,9 @@ fn parse_query(query: Option<&str>) -> crate::error::Result<SeriesQuery> {
         }
     }
     if q.runs.is_empty() || q.key.is_empty() {
-        return Err(TrackingError::invalid("Name at least one 'run' and a 'key'."));
+        return Err(TrackingError::invalid(
+            "Name at least one 'run' and a 'key'.",
+        ));
     }
     if q.runs.len() > MAX_CHART_RUNS {
         return Err(TrackingError::invalid(format!(
@@ -195,7 +199,10 @@ mod tests {
         assert!(parse_query(Some("key=loss")).is_err());
         assert!(parse_query(Some("run=a&key=x&start=one")).is_err());
         assert!(parse_query(Some("run=a&key=x&method=spline")).is_err());
-        let many = (0..101).map(|i| format!("run={i}")).collect::<Vec<_>>().join("&");
+        let many = (0..101)
+            .map(|i| format!("run={i}"))
+            .collect::<Vec<_>>()
+            .join("&");
         assert!(parse_query(Some(&format!("{many}&key=x"))).is_err());
     }
 
@@ -205,8 +212,16 @@ mod tests {
             run_id: RunId([0xab; 16]),
             key: "loss".into(),
             points: vec![
-                Point { step: -1, timestamp: 10, value: 0.5 },
-                Point { step: 2, timestamp: 20, value: f64::NAN },
+                Point {
+                    step: -1,
+                    timestamp: 10,
+                    value: 0.5,
+                },
+                Point {
+                    step: 2,
+                    timestamp: 20,
+                    value: f64::NAN,
+                },
             ],
             total_points: 7,
         };

@@ -70,7 +70,11 @@ pub async fn list(
         .map_err(page_err)?;
     let ids: Vec<String> = found.items.iter().map(|e| e.id.to_string()).collect();
     let activity = t.experiment_activity(&c, &ids).await.map_err(page_err)?;
-    let view = if q.view.is_empty() { "active" } else { q.view.as_str() };
+    let view = if q.view.is_empty() {
+        "active"
+    } else {
+        q.view.as_str()
+    };
     let body = html! {
         (notice(Some(&q.error)))
         div.bar {
@@ -141,7 +145,10 @@ pub async fn create(
         Ok(f) => f,
         Err(r) => return r,
     };
-    match t.create_experiment(&c, form.get("name"), "", Vec::new()).await {
+    match t
+        .create_experiment(&c, form.get("name"), "", Vec::new())
+        .await
+    {
         Ok(id) => back(&format!("/experiments/{id}"), Ok(())),
         Err(e) => back("/", Err(e)),
     }
@@ -159,7 +166,10 @@ pub async fn rename(
         Ok(f) => f,
         Err(r) => return r,
     };
-    back("/?view=all", t.update_experiment(&c, &id, form.get("name")).await)
+    back(
+        "/?view=all",
+        t.update_experiment(&c, &id, form.get("name")).await,
+    )
 }
 
 /// `POST /experiments/{id}/delete`.

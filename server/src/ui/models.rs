@@ -133,10 +133,7 @@ pub async fn registered_model(
     Extension(c): Extension<Caller>,
     Path(name): Path<String>,
 ) -> PageResult {
-    let model = t
-        .get_registered_model(&c, &name)
-        .await
-        .map_err(page_err)?;
+    let model = t.get_registered_model(&c, &name).await.map_err(page_err)?;
     let body = html! {
         div.bar { h1 { (model.name) } }
         @if !model.description.is_empty() { pre.desc { (model.description) } }
@@ -159,7 +156,13 @@ pub async fn registered_model(
     };
     Ok(page(
         &model.name,
-        &[("Models".into(), "/models".into()), (model.name.clone(), format!("/models/{}", format::segment(&model.name)))],
+        &[
+            ("Models".into(), "/models".into()),
+            (
+                model.name.clone(),
+                format!("/models/{}", format::segment(&model.name)),
+            ),
+        ],
         body,
     ))
 }

@@ -37,12 +37,7 @@ pub struct RunQuery {
 }
 
 /// `GET /runs/{id}`.
-pub async fn page_handler(
-    t: Tracker,
-    c: Caller,
-    id: String,
-    q: RunQuery,
-) -> PageResult {
+pub async fn page_handler(t: Tracker, c: Caller, id: String, q: RunQuery) -> PageResult {
     let run = t.get_run(&c, &id).await.map_err(page_err)?;
     let experiment = t
         .get_experiment(&c, &run.info.experiment_id.to_string())
@@ -224,7 +219,10 @@ pub async fn page_handler(
     Ok(page(
         &run.info.run_name,
         &[
-            (experiment.name.clone(), format!("/experiments/{}", experiment.id)),
+            (
+                experiment.name.clone(),
+                format!("/experiments/{}", experiment.id),
+            ),
             (run.info.run_name.clone(), base.clone()),
         ],
         body,
@@ -246,10 +244,7 @@ pub fn status_badge(status: RunStatus) -> Markup {
     html! { span class=(format!("status {}", status.as_str().to_ascii_lowercase())) { (status.as_str()) } }
 }
 
-fn key_value_table<'a>(
-    id: &str,
-    rows: impl Iterator<Item = (&'a String, &'a String)>,
-) -> Markup {
+fn key_value_table<'a>(id: &str, rows: impl Iterator<Item = (&'a String, &'a String)>) -> Markup {
     html! {
         table.grid id=(id) {
             thead { tr { th { "Key" } th { "Value" } } }
@@ -272,7 +267,10 @@ pub async fn set_tag(
         Err(r) => return r,
     };
     let to = format!("/runs/{}", format::segment(&id));
-    back(&to, t.set_tag(&c, &id, form.get("key"), form.get("value")).await)
+    back(
+        &to,
+        t.set_tag(&c, &id, form.get("key"), form.get("value")).await,
+    )
 }
 
 /// `POST /runs/{id}/tags/delete` (`key`).

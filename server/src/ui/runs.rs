@@ -82,7 +82,9 @@ impl Column {
     fn cell(&self, run: &Run) -> Markup {
         match self.kind {
             ColumnKind::Metric => match run.metrics.get(&self.key) {
-                Some(p) => html! { span title=(format!("step {}", p.step)) { (format::number(p.value)) } },
+                Some(p) => {
+                    html! { span title=(format!("step {}", p.step)) { (format::number(p.value)) } }
+                }
                 None => html! { span.muted { "—" } },
             },
             ColumnKind::Param => text_cell(run.params.get(&self.key)),
@@ -256,10 +258,15 @@ fn default_columns(runs: &[Arc<Run>]) -> Vec<Column> {
             kind: ColumnKind::Metric,
             key: k.to_owned(),
         })
-        .chain(params.into_iter().take(DEFAULT_PARAM_COLUMNS).map(|k| Column {
-            kind: ColumnKind::Param,
-            key: k.to_owned(),
-        }))
+        .chain(
+            params
+                .into_iter()
+                .take(DEFAULT_PARAM_COLUMNS)
+                .map(|k| Column {
+                    kind: ColumnKind::Param,
+                    key: k.to_owned(),
+                }),
+        )
         .collect()
 }
 
@@ -469,14 +476,23 @@ mod tests {
     #[test]
     fn keys_are_quoted_when_needed() {
         assert_eq!(quoted_ident("metrics", "loss").unwrap(), "metrics.loss");
-        assert_eq!(quoted_ident("metrics", "val/loss").unwrap(), "metrics.`val/loss`");
+        assert_eq!(
+            quoted_ident("metrics", "val/loss").unwrap(),
+            "metrics.`val/loss`"
+        );
         assert_eq!(quoted_ident("params", "a`b").unwrap(), "params.\"a`b\"");
     }
 
     #[test]
     fn headers_toggle_the_order() {
         assert_eq!(toggled_order("", "metrics.a").0, "metrics.a DESC");
-        assert_eq!(toggled_order("metrics.a DESC", "metrics.a").0, "metrics.a ASC");
-        assert_eq!(toggled_order("metrics.a ASC", "metrics.a").0, "metrics.a DESC");
+        assert_eq!(
+            toggled_order("metrics.a DESC", "metrics.a").0,
+            "metrics.a ASC"
+        );
+        assert_eq!(
+            toggled_order("metrics.a ASC", "metrics.a").0,
+            "metrics.a DESC"
+        );
     }
 }
