@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::Command;
-
 /// MLflow's own client logs, searches, downloads and manages experiments through trackd.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_mlflow_client_works() {
@@ -24,12 +22,12 @@ async fn mlflow_tutorial_logs_and_loads_a_model() {
 
 /// Runs `tests/<script>` against a fresh server with a Python that can `probe`.
 async fn run_script(script: &str, probe: &str) {
-    let Some(python) = usable_python(probe) else {
+    let Some(python) = common::usable_python(probe) else {
         return;
     };
     let server = common::TestServer::start().await;
     let script = format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR"));
-    let stdout = run_python(&python, &server.handle.url(), &[&script]).await;
+    let stdout = common::run_python(&python, &server.handle.url(), &[&script]).await;
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }
 
@@ -38,7 +36,7 @@ async fn run_script(script: &str, probe: &str) {
 /// (files plus the parsed `MLmodel`) by `runs:/` and, registered, by `models:/<name>/1`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_cross_between_rust_and_python() {
-    let Some(python) = usable_python("import mlflow, sklearn, skops") else {
+    let Some(python) = common::usable_python("import mlflow, sklearn, skops") else {
         return;
     };
     let server = common::TestServer::start().await;
@@ -67,7 +65,7 @@ async fn models_cross_between_rust_and_python() {
         id = logged.model_id,
         run = run.id()
     );
-    let out = run_python(&python, &url, &["-c", &check]).await;
+    let out = common::run_python(&python, &url, &["-c", &check]).await;
     assert!(out.contains("python read it"), "{out}");
 
     // Python → Rust.
@@ -79,7 +77,7 @@ async fn models_cross_between_rust_and_python() {
         \x20   mlflow.sklearn.log_model(LogisticRegression(max_iter=500).fit(X, y), name='iris_model')\n\
         mlflow.register_model(f'runs:/{run.info.run_id}/iris_model', 'iris')\n\
         print('RUN', run.info.run_id)";
-    let out = run_python(&python, &url, &["-c", script]).await;
+    let out = common::run_python(&python, &url, &["-c", script]).await;
     let run_id = out
         .lines()
         .find_map(|l| l.strip_prefix("RUN "))
@@ -108,48 +106,4 @@ async fn models_cross_between_rust_and_python() {
             "not a serde model"
         );
     }
-}
-
-/// `TRACKD_TEST_PYTHON` (or `python3`) if `probe` runs in it; where the tools are required
-/// (`.ci/run`, CI) its absence fails.
-fn usable_python(probe: &str) -> Option<String> {
-    let python = std::env::var("TRACKD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let usable = Command::new(&python)
-        .args(["-c", probe])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !usable {
-        assert!(
-            !common::tools_required(),
-            "a Python where `{probe}` works is required (TRACKD_TEST_PYTHON, set by .ci/run)"
-        );
-        eprintln!("SKIPPED: no Python where `{probe}` works; run `bash .ci/run`");
-        return None;
-    }
-    Some(python)
-}
-
-/// Runs Python with `args` and `MLFLOW_TRACKING_URI=url`; its stdout, or a panic with both
-/// streams.
-async fn run_python(python: &str, url: &str, args: &[&str]) -> String {
-    let (python, url) = (python.to_owned(), url.to_owned());
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .args(&args)
-            .env("MLFLOW_TRACKING_URI", url)
-            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-            .env("MLFLOW_DISABLE_TELEMETRY", "true")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "python failed\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
 }

@@ -10,7 +10,7 @@
 // which the server renders escaped.
 "use strict";
 
-(function routeMlflowLinks() {
+function routeMlflowLinks() {
   const hash = window.location.hash;
   if (window.location.pathname !== "/" || !hash.startsWith("#/")) return;
   const parts = hash.slice(2).split("?")[0].split("/").filter(Boolean).map(decodeURIComponent);
@@ -28,7 +28,9 @@
     } catch (_) { /* not a compare link we understand */ }
   }
   if (target) window.location.replace(target);
-})();
+}
+routeMlflowLinks();
+window.addEventListener("hashchange", routeMlflowLinks);
 
 document.addEventListener("DOMContentLoaded", () => {
   setUpColumnPicker();
@@ -232,12 +234,13 @@ class Chart {
     }
     const series = [{ label: settings.x === "step" ? "step" : settings.x === "time" ? "time" : "seconds" }];
     this.data.forEach((s, i) => {
+      const few = tables[i].xs.length <= 100;
       series.push({
         label: this.names ? this.names[i] : this.runs.length === 1 ? this.key : s.run_id.slice(0, 8),
         stroke: PALETTE[i % PALETTE.length],
         width: 1.5,
         spanGaps: true,
-        points: { show: false },
+        points: { show: few, size: 5 },
       });
     });
     const width = Math.max(200, this.el.clientWidth - 2);

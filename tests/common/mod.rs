@@ -359,3 +359,49 @@ pub async fn server_metric(addr: std::net::SocketAddr, name: &str) -> u64 {
 pub fn tools_required() -> bool {
     std::env::var("CI").is_ok() || std::env::var("TRACKD_TEST_TOOLS").is_ok_and(|v| v == "required")
 }
+
+/// `TRACKD_TEST_PYTHON` (or `python3`) if `probe` runs in it; where the tools are required
+/// (`.ci/run`, CI) its absence fails.
+#[allow(dead_code)]
+pub fn usable_python(probe: &str) -> Option<String> {
+    let python = std::env::var("TRACKD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let usable = std::process::Command::new(&python)
+        .args(["-c", probe])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !usable {
+        assert!(
+            !tools_required(),
+            "a Python where `{probe}` works is required (TRACKD_TEST_PYTHON, set by .ci/run)"
+        );
+        eprintln!("SKIPPED: no Python where `{probe}` works; run `bash .ci/run`");
+        return None;
+    }
+    Some(python)
+}
+
+/// Runs Python with `args` and `MLFLOW_TRACKING_URI=url`; its stdout, or a panic with both
+/// streams.
+#[allow(dead_code)]
+pub async fn run_python(python: &str, url: &str, args: &[&str]) -> String {
+    let (python, url) = (python.to_owned(), url.to_owned());
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args(&args)
+            .env("MLFLOW_TRACKING_URI", url)
+            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+            .env("MLFLOW_DISABLE_TELEMETRY", "true")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "python failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
