@@ -40,6 +40,10 @@
 //! 10,000 registered models (with a version each) created over REST in a server child, then
 //! the p50 of `logged-models/search` and `registered-models/search` with a filter.
 //!
+//! With `--ui` it measures the web UI's budgets (`bench_parts/ui.rs`): page and chart
+//! request times and sizes over a 10,000-run experiment and a run with 10 × 1 M points,
+//! plus the browser's figures when Playwright and Chromium are installed.
+//!
 //! With `--artifacts` it measures only artifacts instead: a 1 GiB file uploaded with
 //! `log_artifact` to a server child and downloaded back over loopback, MiB/s, and the peak
 //! RSS of both processes (`cargo run --release -p trackd-client --example bench -- --artifacts`).
@@ -48,6 +52,9 @@
 //! its own (this binary with `--client-probe`) logs 2 M or 8 M points as fast as it can, with
 //! a 64 Ki- or a 1 Mi-point buffer, and reports its peak RSS. The bound should follow the
 //! buffer, not the number of points.
+
+#[path = "bench_parts/ui.rs"]
+mod ui;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -1071,6 +1078,11 @@ fn main() {
             root.path(),
             if quick { 1000 } else { 10_000 },
         ));
+        return;
+    }
+    if args.iter().any(|a| a == "--ui") {
+        let root = tempfile::tempdir().unwrap();
+        rt.block_on(ui::ui(root.path(), quick));
         return;
     }
     if args.iter().any(|a| a == "--queries") {

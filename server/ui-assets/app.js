@@ -106,6 +106,8 @@ const settings = {
 };
 
 const charts = [];
+/** When each chart's data arrived and when it was drawn (read by the UI benchmark). */
+window.trackdTimings = [];
 
 function setUpCharts() {
   const elements = document.querySelectorAll(".chart[data-key]");
@@ -168,6 +170,7 @@ class Chart {
 
   async load() {
     this.requested = true;
+    this.loadStartedAt = performance.now();
     const width = Math.max(200, Math.min(5000, Math.round(this.el.clientWidth || 600)));
     const q = new URLSearchParams();
     q.set("run", this.runs.join(","));
@@ -181,8 +184,11 @@ class Chart {
       const res = await fetch("/ui-api/series?" + q.toString());
       const body = await res.json();
       if (!res.ok) throw new Error(body.message || "HTTP " + res.status);
+      const dataAt = performance.now();
       this.data = body.series;
       this.draw();
+      window.trackdTimings.push({ key: this.key, zoom: !!this.range, startedAt: this.loadStartedAt,
+        dataAt, drawnAt: performance.now() });
     } catch (e) {
       this.note.textContent = "Could not load: " + e.message;
       this.el.classList.add("failed");
