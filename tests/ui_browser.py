@@ -221,7 +221,7 @@ def main():
         # Live: a running run's visible chart picks up new points without a reload.
         page.goto(f"{URL}/runs/{runs[11]}")
         acc = page.locator(".chart[data-key='acc'] .chart-note")
-        expect(acc).to_contain_text("all 1 points")
+        expect(acc).to_contain_text("all 1 point")
         post("/runs/log-batch", {"run_id": runs[11], "metrics": [{"key": "acc", "value": 0.9, "timestamp": T0 + 5, "step": 1}]})
         expect(acc).to_contain_text("all 2 points", timeout=15_000)
 

@@ -63,7 +63,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         client.metric_history(&run_id, "train/loss").await?.len()
     );
     println!();
-    println!("Look at it (in another shell):");
+    println!("Look at it in a browser: {}/runs/{run_id}", server.url());
+    println!("  (all experiments: {}/)", server.url());
+    println!("or from another shell:");
     println!("  grpcurl -plaintext {} list", server.addr());
     println!(
         "  grpcurl -plaintext -d '{{\"run_id\": \"{run_id}\"}}' {} trackd.v1.TrackingService/GetRun",

@@ -200,7 +200,8 @@ class Chart {
     const shown = this.data.reduce((n, s) => n + s.steps.length, 0);
     const total = this.data.reduce((n, s) => n + s.total, 0);
     const fmt = (n) => n.toLocaleString("en-US");
-    let text = shown < total ? `sampled: ${fmt(shown)} of ${fmt(total)} points` : `all ${fmt(total)} points`;
+    const points = (n) => `${fmt(n)} point${n === 1 ? "" : "s"}`;
+    let text = shown < total ? `sampled: ${fmt(shown)} of ${points(total)}` : `all ${points(total)}`;
     if (this.range) text += ` · steps ${fmt(this.range[0])}–${fmt(this.range[1])} (double-click to reset)`;
     this.note.textContent = text;
     this.el.classList.toggle("sampled", shown < total);
