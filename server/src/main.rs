@@ -49,9 +49,9 @@ async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> 
     let listener = TcpListener::bind(args.addr())
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr()))?;
+    let local = listener.local_addr()?;
     println!(
-        "trackd listening on http://{} (store {})",
-        listener.local_addr()?,
+        "trackd listening on http://{local} (store {}); web UI at http://{local}/",
         args.store.display()
     );
     serve(

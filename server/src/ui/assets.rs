@@ -31,6 +31,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../ui-assets/app.css"),
     },
     Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        bytes: include_bytes!("../../ui-assets/favicon.svg"),
+    },
+    Asset {
         name: "uPlot.iife.min.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../ui-assets/vendor/uPlot.iife.min.js"),

@@ -14,6 +14,7 @@ pub fn page(title: &str, crumbs: &[(String, String)], body: Markup) -> Html<Stri
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · trackd" }
+                link rel="icon" href=(assets::url("favicon.svg")) type="image/svg+xml";
                 link rel="stylesheet" href=(assets::url("uPlot.min.css"));
                 link rel="stylesheet" href=(assets::url("app.css"));
                 script src=(assets::url("uPlot.iife.min.js")) defer {}
