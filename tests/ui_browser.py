@@ -190,6 +190,7 @@ def main():
         note = chart.locator(".chart-note")
         expect(note).to_contain_text("of 20,000 points")
         expect(note).to_contain_text("sampled")
+        expect(note).to_contain_text("max 5.039")  # the spike at step 13,000 survives sampling
         page.screenshot(path=f"{SHOTS}/run-page.png", full_page=True)
         over = chart.locator(".u-over")
         over.scroll_into_view_if_needed()

@@ -202,6 +202,11 @@ class Chart {
     const fmt = (n) => n.toLocaleString("en-US");
     const points = (n) => `${fmt(n)} point${n === 1 ? "" : "s"}`;
     let text = shown < total ? `sampled: ${fmt(shown)} of ${points(total)}` : `all ${points(total)}`;
+    if (this.data.length === 1) {
+      // Min/max sampling keeps every bucket's extremes, so these are the series' own.
+      const vs = this.data[0].values.filter((v) => v != null);
+      if (vs.length) text += ` · min ${short(Math.min(...vs))} · max ${short(Math.max(...vs))}`;
+    }
     if (this.range) text += ` · steps ${fmt(this.range[0])}–${fmt(this.range[1])} (double-click to reset)`;
     this.note.textContent = text;
     this.el.classList.toggle("sampled", shown < total);
@@ -295,6 +300,11 @@ class Chart {
     this.range = [lo, hi];
     this.load();
   }
+}
+
+/** A value in at most 4 significant digits. */
+function short(v) {
+  return Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : String(+v.toPrecision(4));
 }
 
 /** TensorBoard's debiased exponential moving average; nulls stay gaps. */
