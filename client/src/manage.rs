@@ -34,6 +34,33 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn search_experiments(&self, filter: &str) -> Result<Vec<Experiment>> {
+        self.search_experiments_in(filter, crate::RunView::ActiveOnly)
+            .await
+    }
+
+    /// Experiments matching `filter` in a lifecycle view (active, deleted or all), newest
+    /// first, every page.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// use trackd_client::RunView;
+    /// let id = client.create_experiment("old").await?;
+    /// client.delete_experiment(&id).await?;
+    /// let deleted = client.search_experiments_in("", RunView::DeletedOnly).await?;
+    /// assert_eq!(deleted.len(), 1);
+    /// assert!(deleted[0].deleted);
+    /// assert_eq!(client.search_experiments_in("", RunView::All).await?.len(), 2); // and Default
+    /// # Ok(()) }
+    /// ```
+    pub async fn search_experiments_in(
+        &self,
+        filter: &str,
+        view: crate::RunView,
+    ) -> Result<Vec<Experiment>> {
         let mut out = Vec::new();
         let mut page_token = String::new();
         loop {
@@ -43,6 +70,7 @@ impl Client {
                     filter: filter.into(),
                     max_results: 1000,
                     page_token,
+                    view_type: view.wire(),
                     ..Default::default()
                 })
                 .await?

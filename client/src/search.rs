@@ -21,7 +21,7 @@ pub enum RunView {
 }
 
 impl RunView {
-    fn wire(self) -> i32 {
+    pub(crate) fn wire(self) -> i32 {
         match self {
             RunView::ActiveOnly => pb::ViewType::ActiveOnly as i32,
             RunView::DeletedOnly => pb::ViewType::DeletedOnly as i32,

@@ -1,31 +1,16 @@
-//! The `trackd` command line. Every flag also reads a `TRACKD_*` environment variable.
+//! The `trackd server` command line (the `trackd` binary is the `trackd-cli` package). Every
+//! flag also reads a `TRACKD_*` environment variable.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::ValueEnum;
 
 use crate::connections::ConnectionLimits;
 use crate::grpc::GrpcOptions;
 use crate::server::ServeOptions;
 use crate::store::{Durability, StoreConfig};
-
-/// trackd: fast, MLflow-compatible experiment tracking.
-#[derive(Debug, Parser)]
-#[command(name = "trackd", version, about)]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the tracking server (gRPC, HTTP health and metrics on one port).
-    Server(ServerArgs),
-}
 
 /// Acknowledgement mode on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

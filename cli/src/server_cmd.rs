@@ -1,43 +1,16 @@
-//! The `trackd` binary: parses the command line and runs the server until SIGINT/SIGTERM.
+//! `trackd server`: runs the server until SIGINT/SIGTERM.
 
-use std::process::ExitCode;
-
-use clap::Parser;
 use tokio::net::TcpListener;
-use trackd_server::config::{Cli, Command, ServerArgs};
-use trackd_server::{serve, telemetry, Store, Tracker};
+use trackd_server::config::ServerArgs;
+use trackd_server::{serve, Store, Tracker};
 
 // The allocator is the system's (glibc). mimalloc v2 was measured and dropped: it halves
 // SearchRuns latency over 10,000 runs (4-5 ms against 9-10 ms, both far inside 20 ms) but
 // holds ~15 MiB more while streams are ingested (peak RSS 75-79 MiB against 58-61 MiB, over
 // the 64 MiB budget). Figures in BENCHMARKS.md.
 
-fn main() -> ExitCode {
-    telemetry::init();
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("trackd: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = match cli.command {
-        Command::Server(args) => runtime.block_on(run_server(args)),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("trackd: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
+/// Serves the store named by `args` until a signal; a second signal exits at once (130).
+pub async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     if !args.host.is_loopback() {
         tracing::warn!(
             host = %args.host,

@@ -1,0 +1,85 @@
+//! The `trackd` command line: `trackd server`, and tools for people that talk to a server
+//! (`--tracking-uri` / `MLFLOW_TRACKING_URI`, `http://…`) or open a store directory
+//! themselves (a path; the default is `./mlruns`, as the client's): `experiments`, `runs`,
+//! `artifacts`, `metrics`.
+//!
+//! Output is an aligned table for people, or `--json` / `--csv` for scripts; colours only on
+//! a terminal (and never with `NO_COLOR`). Exit codes say what happened; see [`exit`].
+
+mod artifacts;
+mod exit;
+mod experiments;
+mod metrics;
+mod output;
+mod runs;
+mod server_cmd;
+mod target;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use trackd_server::config::ServerArgs;
+
+/// trackd: fast, MLflow-compatible experiment tracking.
+#[derive(Debug, Parser)]
+#[command(name = "trackd", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the tracking server (gRPC, MLflow's REST API, the web UI, health and metrics on
+    /// one port).
+    Server(ServerArgs),
+    /// List, create, rename, delete and restore experiments.
+    #[command(subcommand)]
+    Experiments(experiments::ExperimentsCommand),
+    /// Search, describe, delete and restore runs.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
+    /// List, download and upload a run's artifacts.
+    #[command(subcommand)]
+    Artifacts(artifacts::ArtifactsCommand),
+    /// Read metric histories.
+    #[command(subcommand)]
+    Metrics(metrics::MetricsCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The server logs for operators; the tools print results, and only warnings go to stderr.
+    if matches!(cli.command, Command::Server(_)) || std::env::var_os("RUST_LOG").is_some() {
+        trackd_server::telemetry::init();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("trackd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Server(args) => server_cmd::run_server(args)
+                .await
+                .map_err(|e| exit::Failure::other(e.to_string())),
+            Command::Experiments(c) => experiments::run(c).await,
+            Command::Runs(c) => runs::run(c).await,
+            Command::Artifacts(c) => artifacts::run(c).await,
+            Command::Metrics(c) => metrics::run(c).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("trackd: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! The `trackd` tools for people (`experiments`, `runs`, `artifacts`, `metrics`) as a user
+//! runs them: the real binary against a real server on 127.0.0.1:0, and on a store
+//! directory; outputs parsed, exit codes checked.
+
+use std::process::Command;
+
+use serde_json::Value;
+use trackd_client::Client;
+use trackd_server::server::{ServeOptions, ServerHandle};
+use trackd_server::StoreConfig;
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `trackd ARGS` (with `MLFLOW_TRACKING_URI=uri`) off the async workers.
+async fn trackd(uri: &str, args: &[&str]) -> Output {
+    let (uri, args): (String, Vec<String>) =
+        (uri.to_owned(), args.iter().map(|a| a.to_string()).collect());
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_trackd"))
+            .args(&args)
+            .env("MLFLOW_TRACKING_URI", uri)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("the trackd binary runs");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn ok(out: &Output) -> &str {
+    assert_eq!(
+        out.code, 0,
+        "stdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
+    &out.stdout
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_str(ok(out)).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+}
+
+async fn server() -> (ServerHandle, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = ServerHandle::start(
+        "127.0.0.1:0".parse().unwrap(),
+        StoreConfig::new(dir.path()),
+        ServeOptions::default(),
+    )
+    .await
+    .unwrap();
+    (handle, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn experiments_are_managed_from_the_command_line() {
+    let (server, _dir) = server().await;
+    let url = server.url();
+    let id = ok(&trackd(&url, &["experiments", "create", "sweep a"]).await)
+        .trim()
+        .to_owned();
+    assert_eq!(id, "1");
+    let listed = json(&trackd(&url, &["experiments", "list", "--json"]).await);
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sweep a", "Default"]);
+    let taken = trackd(&url, &["experiments", "create", "sweep a"]).await;
+    assert_eq!(taken.code, 4, "a taken name is refused: {}", taken.stderr);
+    assert!(taken.stderr.contains("RESOURCE_ALREADY_EXISTS"));
+    ok(&trackd(&url, &["experiments", "rename", "sweep a", "sweep b"]).await);
+    ok(&trackd(&url, &["experiments", "delete", "1"]).await);
+    let table = ok(&trackd(&url, &["experiments", "list"]).await).to_owned();
+    assert!(!table.contains("sweep b"), "{table}");
+    let all = ok(&trackd(&url, &["experiments", "list", "--all", "--csv"]).await).to_owned();
+    assert!(
+        all.starts_with("id,name,lifecycle,created,last update\n"),
+        "{all}"
+    );
+    assert!(all.contains("1,sweep b,deleted,"), "{all}");
+    ok(&trackd(&url, &["experiments", "restore", "sweep b"]).await);
+    let filtered = json(
+        &trackd(
+            &url,
+            &[
+                "experiments",
+                "list",
+                "--filter",
+                "name LIKE 'sweep%'",
+                "--json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(filtered.as_array().unwrap().len(), 1);
+    let missing = trackd(&url, &["experiments", "delete", "nope"]).await;
+    assert_eq!(missing.code, 3);
+    assert!(missing.stderr.contains("no experiment named 'nope'"));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_are_searched_described_deleted_and_restored() {
+    let (server, _dir) = server().await;
+    let url = server.url();
+    let client = Client::connect(&url).await.unwrap();
+    let exp = client.create_experiment("grid").await.unwrap();
+    let mut ids = Vec::new();
+    for (i, lr) in ["0.1", "0.01", "0.001"].iter().enumerate() {
+        let run = client
+            .start_run()
+            .experiment_id(&exp)
+            .run_name(format!("lr-{lr}"))
+            .start()
+            .await
+            .unwrap();
+        run.log_param("lr", *lr).await.unwrap();
+        run.set_tag("team", "vision, core").await.unwrap();
+        run.log_metric("loss", 1.0 / (i as f64 + 1.0), 0)
+            .await
+            .unwrap();
+        ids.push(run.id().to_owned());
+        run.finish().await.unwrap();
+    }
+    let csv = ok(&trackd(
+        &url,
+        &[
+            "runs",
+            "list",
+            "-e",
+            "grid",
+            "--filter",
+            "metrics.loss < 0.9",
+            "--order-by",
+            "metrics.loss ASC",
+            "--columns",
+            "metrics.loss,params.lr,tags.team",
+            "--csv",
+        ],
+    )
+    .await)
+    .to_owned();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "run_id,name,status,start,duration,metrics.loss,params.lr,tags.team"
+    );
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[1].starts_with(&format!("{},lr-0.001,FINISHED,", ids[2])),
+        "{csv}"
+    );
+    assert!(
+        lines[1].ends_with(",0.3333333333333333,0.001,\"vision, core\""),
+        "{csv}"
+    );
+    let table = ok(&trackd(
+        &url,
+        &["runs", "list", "-e", &exp, "--columns", "params.lr"],
+    )
+    .await)
+    .to_owned();
+    assert!(
+        table.lines().next().unwrap().starts_with("run_id"),
+        "{table}"
+    );
+    assert_eq!(table.lines().count(), 4);
+
+    let described = json(&trackd(&url, &["runs", "describe", &ids[0], "--json"]).await);
+    assert_eq!(described["info"]["run_name"], "lr-0.1");
+    assert_eq!(described["data"]["params"]["lr"], "0.1");
+    assert_eq!(described["data"]["metrics"]["loss"]["value"], 1.0);
+
+    ok(&trackd(&url, &["runs", "delete", &ids[0]]).await);
+    let active = json(&trackd(&url, &["runs", "list", "-e", "grid", "--json"]).await);
+    assert_eq!(active.as_array().unwrap().len(), 2);
+    let deleted = json(
+        &trackd(
+            &url,
+            &["runs", "list", "-e", "grid", "--view", "deleted", "--json"],
+        )
+        .await,
+    );
+    assert_eq!(deleted[0]["info"]["run_id"], ids[0].as_str());
+    ok(&trackd(&url, &["runs", "restore", &ids[0]]).await);
+    let limited = json(
+        &trackd(
+            &url,
+            &["runs", "list", "-e", "grid", "--max-results", "2", "--json"],
+        )
+        .await,
+    );
+    assert_eq!(limited.as_array().unwrap().len(), 2);
+
+    // Exit codes mean something.
+    assert_eq!(
+        trackd(
+            &url,
+            &["runs", "describe", "0123456789abcdef0123456789abcdef"]
+        )
+        .await
+        .code,
+        3
+    );
+    let bad = trackd(
+        &url,
+        &["runs", "list", "-e", "grid", "--filter", "metrics.loss <"],
+    )
+    .await;
+    assert_eq!(bad.code, 4);
+    assert!(
+        bad.stderr.contains("Invalid filter at position"),
+        "{}",
+        bad.stderr
+    );
+    assert_eq!(
+        trackd(&url, &["runs", "list", "--columns", "loss"])
+            .await
+            .code,
+        2
+    );
+    assert_eq!(trackd(&url, &["runs", "frobnicate"]).await.code, 2);
+    let unreachable = trackd("http://127.0.0.1:1", &["runs", "list"]).await;
+    assert_eq!(unreachable.code, 5);
+    assert!(
+        unreachable.stderr.contains("cannot reach"),
+        "{}",
+        unreachable.stderr
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifacts_and_histories_travel_both_ways() {
+    let (server, dir) = server().await;
+    let url = server.url();
+    let client = Client::connect(&url).await.unwrap();
+    let run = client.start_run().start().await.unwrap();
+    for step in 0..20_000 {
+        run.log_metric(
+            "loss",
+            if step == 7 {
+                f64::NAN
+            } else {
+                step as f64 * 0.5
+            },
+            step,
+        )
+        .await
+        .unwrap();
+    }
+    run.flush().await.unwrap();
+    let id = run.id().to_owned();
+
+    let local = dir.path().join("upload");
+    std::fs::create_dir_all(local.join("sub")).unwrap();
+    std::fs::write(local.join("a.txt"), "alpha").unwrap();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(local.join("sub/big.bin"), &big).unwrap();
+    ok(&trackd(
+        &url,
+        &[
+            "artifacts",
+            "log",
+            &id,
+            local.to_str().unwrap(),
+            "--artifact-path",
+            "inputs",
+        ],
+    )
+    .await);
+    let listed = json(&trackd(&url, &["artifacts", "list", &id, "inputs", "-r", "--json"]).await);
+    let paths: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"inputs/a.txt") && paths.contains(&"inputs/sub/big.bin"),
+        "{paths:?}"
+    );
+    let dst = dir.path().join("down");
+    let printed = ok(&trackd(
+        &url,
+        &[
+            "artifacts",
+            "download",
+            &id,
+            "inputs",
+            "-d",
+            dst.to_str().unwrap(),
+        ],
+    )
+    .await)
+    .trim()
+    .to_owned();
+    assert_eq!(printed, dst.join("inputs").to_str().unwrap());
+    assert_eq!(std::fs::read(dst.join("inputs/sub/big.bin")).unwrap(), big);
+    assert_eq!(
+        std::fs::read_to_string(dst.join("inputs/a.txt")).unwrap(),
+        "alpha"
+    );
+    assert_eq!(
+        trackd(
+            &url,
+            &[
+                "artifacts",
+                "download",
+                &id,
+                "nope.txt",
+                "-d",
+                dst.to_str().unwrap()
+            ]
+        )
+        .await
+        .code,
+        3
+    );
+    assert_eq!(
+        trackd(&url, &["artifacts", "log", &id, "/no/such/file"])
+            .await
+            .code,
+        3
+    );
+
+    let csv = ok(&trackd(&url, &["metrics", "history", &id, "loss", "--csv"]).await).to_owned();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "step,timestamp,value");
+    assert_eq!(lines.len(), 20_001);
+    assert!(lines[1].starts_with("0,") && lines[1].ends_with(",0"));
+    assert!(lines[8].ends_with(",NaN"), "{}", lines[8]);
+    assert!(lines[20_000].starts_with("19999,") && lines[20_000].ends_with(",9999.5"));
+    let as_json = json(&trackd(&url, &["metrics", "history", &id, "loss", "--json"]).await);
+    assert_eq!(as_json.as_array().unwrap().len(), 20_000);
+    assert_eq!(as_json[7]["value"], "NaN");
+    assert_eq!(as_json[19_999]["step"], 19_999);
+    let missing = trackd(&url, &["metrics", "history", &id, "accuracy"]).await;
+    assert_eq!(missing.code, 3);
+    assert!(missing.stderr.contains("no metric 'accuracy'"));
+    run.finish().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tools_open_a_store_directory_unless_a_server_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("mlruns");
+    let store_uri = store.to_str().unwrap();
+    ok(&trackd(store_uri, &["experiments", "create", "offline"]).await);
+    let listed = json(&trackd(store_uri, &["experiments", "list", "--json"]).await);
+    assert_eq!(listed[0]["name"], "offline");
+    // While a server has the store open, the tools say to use the server.
+    let server = ServerHandle::start(
+        "127.0.0.1:0".parse().unwrap(),
+        StoreConfig::new(&store),
+        ServeOptions::default(),
+    )
+    .await
+    .unwrap();
+    let held = trackd(store_uri, &["experiments", "list"]).await;
+    assert_eq!(held.code, 5, "{}", held.stderr);
+    assert!(
+        held.stderr.to_lowercase().contains("server"),
+        "{}",
+        held.stderr
+    );
+    let through_server = json(&trackd(&server.url(), &["experiments", "list", "--json"]).await);
+    assert_eq!(through_server[0]["name"], "offline");
+    server.shutdown().await.unwrap();
+}
