@@ -9,6 +9,7 @@
 mod artifacts;
 mod exit;
 mod experiments;
+mod import;
 mod metrics;
 mod output;
 mod runs;
@@ -46,6 +47,9 @@ enum Command {
     /// Read metric histories.
     #[command(subcommand)]
     Metrics(metrics::MetricsCommand),
+    /// Import an MLflow history (a file store or a SQLite database): experiments, runs,
+    /// params, tags, every metric point, datasets and artifacts. Resumable.
+    ImportMlflow(import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
             Command::Runs(c) => runs::run(c).await,
             Command::Artifacts(c) => artifacts::run(c).await,
             Command::Metrics(c) => metrics::run(c).await,
+            Command::ImportMlflow(args) => import::run(args).await,
         }
     });
     match result {

@@ -567,10 +567,36 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn set_terminated(&self, run_id: &str, status: RunStatus) -> Result<RunInfo> {
+        self.update_run_status(run_id, status, Some(now_ms())).await
+    }
+
+    /// Sets a run's status and, when given, its end time (ms since the epoch).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// use trackd_client::RunStatus;
+    /// let run = client.start_run().start().await?;
+    /// let info = client
+    ///     .update_run_status(run.id(), RunStatus::Failed, Some(1_700_000_000_000))
+    ///     .await?;
+    /// assert_eq!(info.end_time, Some(1_700_000_000_000));
+    /// # run.end_at(RunStatus::Failed, Some(1_700_000_000_000)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn update_run_status(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        end_time_ms: Option<i64>,
+    ) -> Result<RunInfo> {
         Ok(self
             .inner
             .backend
-            .update_run(run_id, Some(status.to_wire()), Some(now_ms()))
+            .update_run(run_id, Some(status.to_wire()), end_time_ms)
             .await?
             .into())
     }

@@ -38,6 +38,8 @@ pub struct RunBuilder {
     run_name: String,
     tags: Vec<(String, String)>,
     system_tags: bool,
+    start_time: Option<i64>,
+    user_id: Option<String>,
 }
 
 impl RunBuilder {
@@ -48,7 +50,46 @@ impl RunBuilder {
             run_name: String::new(),
             tags: Vec::new(),
             system_tags: true,
+            start_time: None,
+            user_id: None,
         }
+    }
+
+    /// The start time in ms since the epoch (default: now), e.g. when copying a run that
+    /// ran earlier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let run = client.start_run().start_time(1_700_000_000_000).start().await?;
+    /// assert_eq!(run.info().start_time, 1_700_000_000_000);
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn start_time(mut self, ms: i64) -> Self {
+        self.start_time = Some(ms);
+        self
+    }
+
+    /// The run's user (default: the `mlflow.user` system tag, the login name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// let run = client.start_run().user_id("ada").start().await?;
+    /// assert_eq!(run.info().user_id, "ada");
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn user_id(mut self, user: impl Into<String>) -> Self {
+        self.user_id = Some(user.into());
+        self
     }
 
     /// The experiment (default `"0"`).
@@ -170,17 +211,18 @@ impl RunBuilder {
             tags.retain(|(existing, _)| *existing != k);
             tags.push((k, v));
         }
-        let user_id = tags
-            .iter()
-            .find(|(k, _)| k == context::USER)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
+        let user_id = self.user_id.unwrap_or_else(|| {
+            tags.iter()
+                .find(|(k, _)| k == context::USER)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        });
         let run = self
             .client
             .create_run(CreateRun {
                 experiment_id: self.experiment_id,
                 run_name: self.run_name,
-                start_time: Some(now_ms()),
+                start_time: Some(self.start_time.unwrap_or_else(now_ms)),
                 tags,
                 user_id,
             })
@@ -800,11 +842,34 @@ impl ActiveRun {
     /// # Ok(()) }
     /// ```
     pub async fn end(self, status: RunStatus) -> Result<()> {
+        self.end_at(status, Some(now_ms())).await
+    }
+
+    /// Flushes and sets the run's final status and end time as given (`None`: no end time,
+    /// e.g. a copied run that was still running), e.g. when copying a run that ended
+    /// earlier. The run is updated even when the flush reports an error; that error is
+    /// returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// use trackd_client::RunStatus;
+    /// let run = client.start_run().start_time(1_700_000_000_000).start().await?;
+    /// let run_id = run.id().to_owned();
+    /// run.end_at(RunStatus::Killed, Some(1_700_000_060_000)).await?;
+    /// let info = client.get_run(&run_id).await?.info;
+    /// assert_eq!((info.status, info.end_time), (RunStatus::Killed, Some(1_700_000_060_000)));
+    /// # Ok(()) }
+    /// ```
+    pub async fn end_at(self, status: RunStatus, end_time_ms: Option<i64>) -> Result<()> {
         self.ended.store(true, Ordering::Relaxed);
         let flushed = self.handle.flush().await;
         self.handle
             .client
-            .set_terminated(self.handle.id(), status)
+            .update_run_status(self.handle.id(), status, end_time_ms)
             .await?;
         flushed
     }

@@ -1,0 +1,158 @@
+//! What an MLflow store holds, as the importer reads it: experiments, runs and their metric
+//! series, whichever store they come from ([`super::file_store`], [`super::sqlite`]).
+
+use std::path::PathBuf;
+
+use trackd_client::{DatasetInput, RunStatus};
+
+/// Why reading the source failed (the message names the file or table at fault).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct SourceError(pub String);
+
+/// Result of reading the source.
+pub type SourceResult<T> = Result<T, SourceError>;
+
+/// An experiment of the source.
+#[derive(Debug, Clone)]
+pub struct SourceExperiment {
+    /// Its id in the source.
+    pub id: String,
+    /// Its name (unique).
+    pub name: String,
+    /// Soft-deleted in the source.
+    pub deleted: bool,
+    /// Experiment tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// A run of the source, without its metric points.
+#[derive(Debug, Clone)]
+pub struct SourceRun {
+    /// Its id in the source.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Status.
+    pub status: RunStatus,
+    /// Start time, ms.
+    pub start_time: i64,
+    /// End time, ms.
+    pub end_time: Option<i64>,
+    /// User.
+    pub user_id: String,
+    /// Soft-deleted in the source.
+    pub deleted: bool,
+    /// Params.
+    pub params: Vec<(String, String)>,
+    /// Tags (system tags included).
+    pub tags: Vec<(String, String)>,
+    /// Datasets it used.
+    pub datasets: Vec<DatasetInput>,
+    /// Metric keys with points.
+    pub metric_keys: Vec<String>,
+    /// The local directory of its artifacts, when the source keeps them on this machine.
+    pub artifact_dir: Option<PathBuf>,
+    /// Where its artifacts are, as the source says (for the summary when not local).
+    pub artifact_uri: String,
+}
+
+/// One metric point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourcePoint {
+    /// Step.
+    pub step: i64,
+    /// Wall time, ms.
+    pub timestamp: i64,
+    /// Value (NaN and infinities allowed).
+    pub value: f64,
+}
+
+/// Points handed over per call of the reader's callback.
+pub const POINT_CHUNK: usize = 65_536;
+
+/// A readable MLflow store. Reads are blocking (files, SQLite); the importer runs them off
+/// the async workers.
+pub trait Source: Send + Sync {
+    /// Every experiment, deleted ones included.
+    fn experiments(&self) -> SourceResult<Vec<SourceExperiment>>;
+
+    /// The runs of an experiment: each run read whole (but its points), or the run's id and
+    /// why it could not be read.
+    fn runs(
+        &self,
+        experiment: &SourceExperiment,
+    ) -> SourceResult<Vec<Result<SourceRun, (String, SourceError)>>>;
+
+    /// The points of one series in chunks of at most [`POINT_CHUNK`], handed to `each`
+    /// (which returns `false` to stop early); returns how many points were read.
+    fn points(
+        &self,
+        experiment: &SourceExperiment,
+        run: &SourceRun,
+        key: &str,
+        each: &mut dyn FnMut(Vec<SourcePoint>) -> bool,
+    ) -> SourceResult<u64>;
+}
+
+/// MLflow's run status by name or number.
+pub fn run_status(s: &str) -> RunStatus {
+    match s.trim() {
+        "RUNNING" | "1" => RunStatus::Running,
+        "SCHEDULED" | "2" => RunStatus::Scheduled,
+        "FAILED" | "4" => RunStatus::Failed,
+        "KILLED" | "5" => RunStatus::Killed,
+        _ => RunStatus::Finished,
+    }
+}
+
+/// The local directory an artifact URI names, if it is on this machine and exists.
+pub fn local_artifact_dir(uri: &str, relative_to: &std::path::Path) -> Option<PathBuf> {
+    let path = if let Some(rest) = uri.strip_prefix("file://") {
+        PathBuf::from(percent_decode(rest))
+    } else if uri.contains("://") || uri.starts_with("mlflow-artifacts:") {
+        return None;
+    } else {
+        let p = PathBuf::from(uri);
+        if p.is_absolute() {
+            p
+        } else {
+            relative_to.join(p)
+        }
+    };
+    path.is_dir().then_some(path)
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_by_name_and_number() {
+        assert_eq!(run_status("3"), RunStatus::Finished);
+        assert_eq!(run_status("FAILED"), RunStatus::Failed);
+        assert_eq!(run_status("1"), RunStatus::Running);
+    }
+
+    #[test]
+    fn artifact_uris_on_this_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a b");
+        std::fs::create_dir(&sub).unwrap();
+        let uri = format!("file://{}/a%20b", dir.path().display());
+        assert_eq!(local_artifact_dir(&uri, dir.path()), Some(sub.clone()));
+        assert_eq!(local_artifact_dir("a b", dir.path()), Some(sub));
+        assert_eq!(local_artifact_dir("s3://bucket/x", dir.path()), None);
+        assert_eq!(
+            local_artifact_dir("mlflow-artifacts:/1/x", dir.path()),
+            None
+        );
+        assert_eq!(local_artifact_dir("/does/not/exist", dir.path()), None);
+    }
+}
