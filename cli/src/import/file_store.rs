@@ -244,7 +244,7 @@ impl FileStore {
                 .into_iter()
                 .map(|(k, _)| k)
                 .collect(),
-            artifact_dir: local_artifact_dir(&meta.artifact_uri, &self.root)
+            artifact_dir: local_artifact_dir(&meta.artifact_uri, &id, &self.root)
                 .or_else(|| Some(dir.join("artifacts")).filter(|d| d.is_dir())),
             artifact_uri: meta.artifact_uri,
             id,

@@ -106,8 +106,14 @@ pub fn run_status(s: &str) -> RunStatus {
     }
 }
 
-/// The local directory an artifact URI names, if it is on this machine and exists.
-pub fn local_artifact_dir(uri: &str, relative_to: &std::path::Path) -> Option<PathBuf> {
+/// The local directory of a run's artifacts that its artifact URI names, if it is on this
+/// machine, exists, and looks like a run's artifact root (`…/<run_id>/artifacts`, as MLflow
+/// makes them): an empty or unexpected location is never uploaded (it could name any
+/// directory, even `/`).
+pub fn local_artifact_dir(uri: &str, run_id: &str, relative_to: &std::path::Path) -> Option<PathBuf> {
+    if uri.trim().is_empty() {
+        return None;
+    }
     let path = if let Some(rest) = uri.strip_prefix("file://") {
         PathBuf::from(percent_decode(rest))
     } else if uri.contains("://") || uri.starts_with("mlflow-artifacts:") {
@@ -120,7 +126,10 @@ pub fn local_artifact_dir(uri: &str, relative_to: &std::path::Path) -> Option<Pa
             relative_to.join(p)
         }
     };
-    path.is_dir().then_some(path)
+    let mut tail = path.components().rev();
+    let looks_right = tail.next().is_some_and(|c| c.as_os_str() == "artifacts")
+        && tail.next().is_some_and(|c| c.as_os_str() == run_id);
+    (looks_right && path.is_dir()).then_some(path)
 }
 
 fn percent_decode(s: &str) -> String {

@@ -220,7 +220,7 @@ impl Source for SqliteStore {
                     )?,
                     datasets: self.datasets(&id)?,
                     metric_keys,
-                    artifact_dir: local_artifact_dir(&artifact_uri, &self.dir),
+                    artifact_dir: local_artifact_dir(&artifact_uri, &id, &self.dir),
                     artifact_uri,
                 })
             };
