@@ -110,7 +110,11 @@ pub fn run_status(s: &str) -> RunStatus {
 /// machine, exists, and looks like a run's artifact root (`…/<run_id>/artifacts`, as MLflow
 /// makes them): an empty or unexpected location is never uploaded (it could name any
 /// directory, even `/`).
-pub fn local_artifact_dir(uri: &str, run_id: &str, relative_to: &std::path::Path) -> Option<PathBuf> {
+pub fn local_artifact_dir(
+    uri: &str,
+    run_id: &str,
+    relative_to: &std::path::Path,
+) -> Option<PathBuf> {
     if uri.trim().is_empty() {
         return None;
     }
@@ -152,16 +156,24 @@ mod tests {
     #[test]
     fn artifact_uris_on_this_machine() {
         let dir = tempfile::tempdir().unwrap();
-        let sub = dir.path().join("a b");
-        std::fs::create_dir(&sub).unwrap();
-        let uri = format!("file://{}/a%20b", dir.path().display());
-        assert_eq!(local_artifact_dir(&uri, dir.path()), Some(sub.clone()));
-        assert_eq!(local_artifact_dir("a b", dir.path()), Some(sub));
-        assert_eq!(local_artifact_dir("s3://bucket/x", dir.path()), None);
+        let run = "0123456789abcdef0123456789abcdef";
+        let sub = dir.path().join("my runs").join(run).join("artifacts");
+        std::fs::create_dir_all(&sub).unwrap();
+        let uri = format!("file://{}/my%20runs/{run}/artifacts", dir.path().display());
+        assert_eq!(local_artifact_dir(&uri, run, dir.path()), Some(sub.clone()));
+        let relative = format!("my runs/{run}/artifacts");
+        assert_eq!(local_artifact_dir(&relative, run, dir.path()), Some(sub));
+        assert_eq!(local_artifact_dir("s3://bucket/x", run, dir.path()), None);
         assert_eq!(
-            local_artifact_dir("mlflow-artifacts:/1/x", dir.path()),
+            local_artifact_dir("mlflow-artifacts:/1/x", run, dir.path()),
             None
         );
-        assert_eq!(local_artifact_dir("/does/not/exist", dir.path()), None);
+        assert_eq!(local_artifact_dir("/does/not/exist", run, dir.path()), None);
+        // Never a directory that is not this run's artifact root.
+        assert_eq!(local_artifact_dir("", run, dir.path()), None);
+        assert_eq!(local_artifact_dir(".", run, dir.path()), None);
+        assert_eq!(local_artifact_dir("/", run, dir.path()), None);
+        let other = format!("my runs/{run}");
+        assert_eq!(local_artifact_dir(&other, run, dir.path()), None);
     }
 }
