@@ -9,6 +9,7 @@
 mod artifacts;
 mod exit;
 mod experiments;
+mod gc;
 mod import;
 mod metrics;
 mod output;
@@ -50,6 +51,9 @@ enum Command {
     /// Import an MLflow history (a file store or a SQLite database): experiments, runs,
     /// params, tags, every metric point, datasets and artifacts. Resumable.
     ImportMlflow(import::ImportArgs),
+    /// Remove deleted runs and experiments for good, with their metrics and artifacts (on a
+    /// store directory no server is using).
+    Gc(gc::GcArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
             Command::Artifacts(c) => artifacts::run(c).await,
             Command::Metrics(c) => metrics::run(c).await,
             Command::ImportMlflow(args) => import::run(args).await,
+            Command::Gc(args) => gc::run(args).await,
         }
     });
     match result {

@@ -381,3 +381,129 @@ async fn the_tools_open_a_store_directory_unless_a_server_holds_it() {
     assert_eq!(through_server[0]["name"], "offline");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_removes_deleted_runs_and_experiments_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let start = || {
+        ServerHandle::start(
+            "127.0.0.1:0".parse().unwrap(),
+            StoreConfig::new(&store),
+            ServeOptions::default(),
+        )
+    };
+    let server = start().await.unwrap();
+    let client = Client::connect(&server.url()).await.unwrap();
+    let kept_exp = client.create_experiment("kept").await.unwrap();
+    let gone_exp = client.create_experiment("gone").await.unwrap();
+    let payload = dir.path().join("weights.bin");
+    std::fs::write(&payload, vec![7u8; 1 << 20]).unwrap();
+    let mut ids = Vec::new();
+    for exp in [&kept_exp, &kept_exp, &gone_exp] {
+        let run = client
+            .start_run()
+            .experiment_id(exp.as_str())
+            .start()
+            .await
+            .unwrap();
+        for step in 0..50_000 {
+            run.log_metric("loss", step as f64, step).await.unwrap();
+        }
+        run.log_artifact(&payload, None).await.unwrap();
+        ids.push(run.id().to_owned());
+        run.finish().await.unwrap();
+    }
+    let (kept, deleted_run, in_gone) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+    client.delete_run(&deleted_run).await.unwrap();
+    client.delete_experiment(&gone_exp).await.unwrap();
+    let store_arg = store.to_str().unwrap();
+
+    // While a server holds the store, gc refuses and says why.
+    let held = trackd("", &["gc", "--store", store_arg]).await;
+    assert_eq!(held.code, 5, "{}", held.stderr);
+    server.shutdown().await.unwrap();
+
+    let young = json(
+        &trackd(
+            "",
+            &["gc", "--store", store_arg, "--older-than", "30d", "--json"],
+        )
+        .await,
+    );
+    assert_eq!(
+        young["runs"].as_array().unwrap().len(),
+        0,
+        "nothing is 30 days old"
+    );
+    let active = trackd(
+        "",
+        &["gc", "--store", store_arg, "--experiment-ids", &kept_exp],
+    )
+    .await;
+    assert_eq!(
+        active.code, 4,
+        "an active experiment is refused: {}",
+        active.stderr
+    );
+    assert!(
+        active.stderr.contains("is not deleted"),
+        "{}",
+        active.stderr
+    );
+
+    let report = json(&trackd("", &["gc", "--store", store_arg, "--json"]).await);
+    let mut runs: Vec<&str> = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    runs.sort();
+    let mut want = vec![deleted_run.as_str(), in_gone.as_str()];
+    want.sort();
+    assert_eq!(runs, want);
+    assert_eq!(report["experiments"], serde_json::json!([gone_exp]));
+    assert!(
+        report["artifact_bytes_freed"].as_u64().unwrap() >= 2 << 20,
+        "{report}"
+    );
+    assert!(!store
+        .join("artifacts")
+        .join(&kept_exp)
+        .join(&deleted_run)
+        .exists());
+
+    // Gone for good; the rest untouched; the name is free again.
+    let server = start().await.unwrap();
+    let client = Client::connect(&server.url()).await.unwrap();
+    for id in [&deleted_run, &in_gone] {
+        let err = client.get_run(id).await.unwrap_err();
+        assert_eq!(err.error_code(), Some("RESOURCE_DOES_NOT_EXIST"), "{id}");
+    }
+    assert!(client.get_experiment(&gone_exp).await.is_err());
+    client.create_experiment("gone").await.unwrap();
+    assert_eq!(
+        client.metric_history(&kept, "loss").await.unwrap().len(),
+        50_000
+    );
+    assert_eq!(
+        client.list_artifacts(&kept, "", false).await.unwrap().len(),
+        1
+    );
+    let all = client
+        .search_runs()
+        .experiments([kept_exp.clone()])
+        .view(trackd_client::RunView::All)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    server.shutdown().await.unwrap();
+    let missing = trackd(
+        "",
+        &["gc", "--store", dir.path().join("nope").to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(missing.code, 3);
+}

@@ -105,6 +105,14 @@ pub trait TrackingBackend: Send + Sync + 'static {
     /// Every registered model, in name order.
     fn registered_models(&self) -> Result<Vec<Arc<RegisteredModel>>>;
 
+    /// Permanently removes a run in the deleted state with all its data; `false` when it is
+    /// not deleted (or does not exist). Offline maintenance (`trackd gc`): not ordered with
+    /// queued writes.
+    fn purge_run(&self, id: RunId) -> Result<bool>;
+
+    /// Permanently removes a deleted experiment that has no runs left; `false` otherwise.
+    fn purge_experiment(&self, id: ExperimentId) -> Result<bool>;
+
     /// One metric series in history order, limited to steps in `start..=end` (each bound
     /// optional); a metric never logged reads as empty. The run is not checked.
     fn history(

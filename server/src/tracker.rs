@@ -27,12 +27,14 @@ use crate::domain::{Durability, Outcome, WriteOp};
 use crate::error::{Result, TrackingError};
 use crate::store::Store;
 
+pub mod gc;
 pub mod history;
 pub mod models;
 pub mod overview;
 pub mod reads;
 pub mod registry;
 
+pub use gc::{GcReport, GcRequest};
 pub use history::{HistoryBlock, HistoryBlocks, HistoryRead, ReadStats};
 pub use models::{ModelMetricIn, ModelOrder, ModelSearch, NewLoggedModel};
 pub use overview::{ExperimentActivity, RunColumns};

@@ -47,6 +47,10 @@ pub trait ArtifactRepository: Send + Sync + 'static {
 
     /// Deletes the file or directory tree `rel` of a run (`rel` not empty).
     async fn delete(&self, run_dir: &str, rel: &str) -> Result<()>;
+
+    /// Deletes every file of a run (`trackd gc`, for a run being removed for good); returns
+    /// the bytes freed (0 when it had none).
+    async fn purge_run_files(&self, run_dir: &str) -> Result<u64>;
 }
 
 /// A file being written; see [`ArtifactRepository::put`]. Dropped unfinished, it leaves

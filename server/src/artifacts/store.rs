@@ -393,6 +393,42 @@ impl ArtifactRepository for ArtifactStore {
     async fn delete(&self, run_dir: &str, rel: &str) -> Result<()> {
         ArtifactStore::delete(self, run_dir, rel).await
     }
+
+    async fn purge_run_files(&self, run_dir: &str) -> Result<u64> {
+        if run_dir.trim_matches('/').is_empty() {
+            return Err(TrackingError::invalid(
+                "a run's artifact directory is never the root",
+            ));
+        }
+        let (path, _) = self.resolve(run_dir, "")?;
+        let bytes = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || tree_bytes(&path)
+        })
+        .await
+        .unwrap_or(0);
+        match tokio::fs::remove_dir_all(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_err("cannot delete", &path, e)),
+        }
+        // `<experiment>/<run>/artifacts`: the run's own directory goes too when empty.
+        if let Some(parent) = path.parent().filter(|p| *p != self.root) {
+            let _ = tokio::fs::remove_dir(parent).await;
+        }
+        Ok(bytes)
+    }
+}
+
+/// Bytes of the files under `path` (symbolic links not followed).
+fn tree_bytes(path: &std::path::Path) -> u64 {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::read_dir(path)
+            .map(|entries| entries.flatten().map(|e| tree_bytes(&e.path())).sum())
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
 }
 
 #[tonic::async_trait]

@@ -15,6 +15,14 @@ use crate::error::{Result, TrackingError};
 use crate::query::filter::Expr;
 
 impl TrackingBackend for Store {
+    fn purge_run(&self, id: RunId) -> Result<bool> {
+        Ok(Store::purge_run(self, id)?.is_some())
+    }
+
+    fn purge_experiment(&self, id: ExperimentId) -> Result<bool> {
+        Ok(Store::purge_experiment(self, id)?)
+    }
+
     fn durability(&self) -> Durability {
         Store::durability(self)
     }

@@ -95,6 +95,11 @@ impl Catalog {
         };
     }
 
+    /// Re-reads one run from the trees (dropping it when it is gone).
+    pub(crate) fn refresh_run(&self, trees: &Trees, id: RunId) {
+        self.refresh(trees, id)
+    }
+
     /// Re-reads one run from the trees.
     fn refresh(&self, trees: &Trees, id: RunId) {
         let fresh = load_run(trees, id).and_then(|info| load_run_data(trees, info));

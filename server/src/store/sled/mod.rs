@@ -17,6 +17,7 @@ pub mod chunk;
 mod committer;
 mod history;
 pub mod keys;
+mod purge;
 mod read;
 mod run_index;
 mod run_io;
@@ -33,6 +34,7 @@ pub use crate::domain::{Outcome, WriteOp};
 pub use catalog::Catalog;
 pub use committer::CommitStats;
 pub use history::{HistoryReader, HISTORY_BLOCK_POINTS};
+pub use purge::Purged;
 
 use crate::domain::{now_ms, Experiment, ExperimentId, Lifecycle};
 
