@@ -107,3 +107,45 @@ async fn models_cross_between_rust_and_python() {
         );
     }
 }
+
+/// Images and tables logged from Rust in MLflow's layouts read back with the stock client:
+/// `load_table` returns the rows, and the step-indexed image files are where MLflow's UI
+/// looks for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_images_and_tables_read_back_in_python() {
+    let Some(python) = common::usable_python("import mlflow, pandas") else {
+        return;
+    };
+    let server = common::TestServer::start().await;
+    let url = server.handle.url();
+    let client = trackd_client::Client::connect(&url).await.unwrap();
+    let run = client.start_run().start().await.unwrap();
+    let png = b"\x89PNG\r\n\x1a\nnot really pixels";
+    run.log_image(png, "val/samples", 7).await.unwrap();
+    use serde_json::json;
+    run.log_table(
+        &["q", "score"],
+        vec![vec![json!("a"), json!(1.5)], vec![json!("b"), json!(2.5)]],
+        "eval.json",
+    )
+    .await
+    .unwrap();
+    let check = format!(
+        "import mlflow\n\
+         c = mlflow.MlflowClient()\n\
+         r = c.get_run('{run}')\n\
+         df = c.load_table(r.info.experiment_id, 'eval.json', run_ids=['{run}'])\n\
+         assert list(df['q']) == ['a', 'b'], df\n\
+         assert list(df['score']) == [1.5, 2.5], df\n\
+         names = [f.path for f in c.list_artifacts('{run}', 'images')]\n\
+         assert len(names) == 2, names\n\
+         assert any(n.startswith('images/val~samples+step+7+timestamp+') and n.endswith('.png') for n in names), names\n\
+         assert any(n.endswith('+compressed.webp') for n in names), names\n\
+         assert r.data.tags['mlflow.loggedImages'] == 'True'\n\
+         print('python read them')",
+        run = run.id()
+    );
+    let out = common::run_python(&python, &url, &["-c", &check]).await;
+    assert!(out.contains("python read them"), "{out}");
+    run.finish().await.unwrap();
+}

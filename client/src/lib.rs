@@ -47,6 +47,7 @@ mod error;
 pub mod fluent;
 mod ingest;
 pub mod manage;
+pub mod media;
 pub mod models;
 mod run;
 mod search;

@@ -346,7 +346,7 @@ impl crate::RunHandle {
     }
 
     /// Uploads `bytes` as `artifact_file` through a private temporary file.
-    async fn log_bytes(&self, bytes: &[u8], artifact_file: &str) -> Result<()> {
+    pub(crate) async fn log_bytes(&self, bytes: &[u8], artifact_file: &str) -> Result<()> {
         let staging = crate::artifacts::Staging::new()?;
         let name = artifact_file
             .rsplit('/')
