@@ -7,6 +7,7 @@
 //! a terminal (and never with `NO_COLOR`). Exit codes say what happened; see [`exit`].
 
 mod artifacts;
+mod backup;
 mod exit;
 mod experiments;
 mod gc;
@@ -54,6 +55,10 @@ enum Command {
     /// Remove deleted runs and experiments for good, with their metrics and artifacts (on a
     /// store directory no server is using).
     Gc(gc::GcArgs),
+    /// Take a consistent backup of a live store (the server copies it while writes go on).
+    Backup(backup::BackupArgs),
+    /// Create a store directory from a backup.
+    Restore(backup::RestoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +88,8 @@ fn main() -> ExitCode {
             Command::Metrics(c) => metrics::run(c).await,
             Command::ImportMlflow(args) => import::run(args).await,
             Command::Gc(args) => gc::run(args).await,
+            Command::Backup(args) => backup::backup(args).await,
+            Command::Restore(args) => backup::restore(args).await,
         }
     });
     match result {

@@ -507,3 +507,97 @@ async fn gc_removes_deleted_runs_and_experiments_for_good() {
     .await;
     assert_eq!(missing.code, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_of_a_live_store_holds_exactly_what_was_acknowledged_before_it() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let server = ServerHandle::start(
+        "127.0.0.1:0".parse().unwrap(),
+        StoreConfig::new(&store),
+        ServeOptions::default(),
+    )
+    .await
+    .unwrap();
+    let url = server.url();
+    let client = Client::connect(&url).await.unwrap();
+    let run = client.start_run().start().await.unwrap();
+    run.log_param("kind", "live").await.unwrap();
+    let run_id = run.id().to_owned();
+    let handle = run.handle();
+    // A writer logs steps in order and publishes how many are acknowledged (flushed).
+    let (acked_tx, mut acked_rx) = tokio::sync::watch::channel(0i64);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut step = 0i64;
+            while !stop.load(Ordering::Relaxed) && step < 2_000_000 {
+                for _ in 0..2000 {
+                    handle.log_metric("x", step as f64, step).await.unwrap();
+                    step += 1;
+                }
+                handle.flush().await.unwrap();
+                acked_tx.send_replace(step);
+            }
+            step
+        })
+    };
+    acked_rx.wait_for(|n| *n >= 20_000).await.unwrap();
+    let acked_before = *acked_rx.borrow();
+    let out = trackd(&url, &["backup", "live-1", "--json"]).await;
+    let acked_after = *acked_rx.borrow();
+    let report = json(&out);
+    stop.store(true, Ordering::Relaxed);
+    let total = writer.await.unwrap();
+    assert!(total > acked_after || total == acked_after);
+    let path = report["path"].as_str().unwrap().to_owned();
+    assert!(path.ends_with("backups/live-1"), "{path}");
+    // Names are checked, and never reused.
+    assert_eq!(trackd(&url, &["backup", "../escape"]).await.code, 4);
+    assert_eq!(trackd(&url, &["backup", "live-1"]).await.code, 4);
+    run.finish().await.unwrap();
+    server.shutdown().await.unwrap();
+
+    let restored = dir.path().join("restored");
+    ok(&trackd(
+        "",
+        &["restore", &path, "--store", restored.to_str().unwrap()],
+    )
+    .await);
+    assert_eq!(
+        trackd(
+            "",
+            &["restore", &path, "--store", restored.to_str().unwrap()]
+        )
+        .await
+        .code,
+        4,
+        "a store is never overwritten"
+    );
+    assert_eq!(
+        trackd(
+            "",
+            &["restore", dir.path().to_str().unwrap(), "--store", "/tmp/x"]
+        )
+        .await
+        .code,
+        3
+    );
+    let copy = Client::connect(restored.to_str().unwrap()).await.unwrap();
+    let got = copy.get_run(&run_id).await.unwrap();
+    assert_eq!(got.data.params["kind"], "live");
+    let history = copy.metric_history(&run_id, "x").await.unwrap();
+    let k = history.len() as i64;
+    // A prefix of the writes, with no gaps: the copy is a cut.
+    for (i, p) in history.iter().enumerate() {
+        assert_eq!(p.step, i as i64);
+    }
+    assert!(
+        k >= acked_before && k <= acked_after,
+        "{acked_before} <= {k} <= {acked_after}: everything acknowledged before the backup, nothing acknowledged after it"
+    );
+    assert!(k < total, "the writer went on during and after the backup");
+}

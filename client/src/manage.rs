@@ -207,6 +207,39 @@ impl Client {
         Ok(())
     }
 
+    /// Takes a consistent backup of the store the client talks to, named `name` (the
+    /// server writes it under `<store>/backups/<name>`; in embedded mode, under the store
+    /// directory): exactly the writes acknowledged before it began. Returns where it is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// client.create_experiment("precious").await?;
+    /// let backup = client.backup("nightly-1").await?;
+    /// assert!(backup.path.ends_with("backups/nightly-1"));
+    /// assert!(backup.database_entries > 0);
+    /// assert!(client.backup("nightly-1").await.is_err(), "names are not reused");
+    /// # Ok(()) }
+    /// ```
+    pub async fn backup(&self, name: &str) -> Result<Backup> {
+        let r = self
+            .tracking()
+            .create_backup(pb::CreateBackupRequest { name: name.into() })
+            .await?
+            .into_inner();
+        Ok(Backup {
+            path: r.path,
+            database_entries: r.database_entries,
+            database_bytes: r.database_bytes,
+            writes_waited_seconds: r.writes_waited_seconds,
+            artifact_files: r.artifact_files,
+            artifact_bytes: r.artifact_bytes,
+        })
+    }
+
     /// Sets several tags of a run at once.
     ///
     /// # Examples
@@ -361,6 +394,23 @@ impl crate::RunHandle {
             .map(|(p, _)| p);
         self.log_artifact(&local, parent).await
     }
+}
+
+/// A finished backup ([`Client::backup`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backup {
+    /// Where it is, on the server's machine.
+    pub path: String,
+    /// Database entries copied.
+    pub database_entries: u64,
+    /// Bytes of keys and values copied.
+    pub database_bytes: u64,
+    /// How long writes waited for the database copy, seconds.
+    pub writes_waited_seconds: f64,
+    /// Artifact files copied.
+    pub artifact_files: u64,
+    /// Artifact bytes copied.
+    pub artifact_bytes: u64,
 }
 
 /// How a sampled history picks its points.

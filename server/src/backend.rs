@@ -113,6 +113,11 @@ pub trait TrackingBackend: Send + Sync + 'static {
     /// Permanently removes a deleted experiment that has no runs left; `false` otherwise.
     fn purge_experiment(&self, id: ExperimentId) -> Result<bool>;
 
+    /// Takes a consistent backup named `name` (a plain name; where it goes is the backend's
+    /// choice) while writes continue: it holds exactly the writes acknowledged before it
+    /// began.
+    fn backup<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<BackupReport>>;
+
     /// One metric series in history order, limited to steps in `start..=end` (each bound
     /// optional); a metric never logged reads as empty. The run is not checked.
     fn history(
@@ -139,4 +144,28 @@ pub trait HistorySource: Send {
     fn next_block(&mut self) -> Result<Option<Vec<Point>>> {
         self.next_block_max(crate::store::HISTORY_BLOCK_POINTS)
     }
+}
+
+/// What a database copy wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Copied {
+    /// Entries copied (every tree).
+    pub entries: u64,
+    /// Bytes of keys and values copied.
+    pub bytes: u64,
+    /// How long writes waited for the copy, seconds.
+    pub seconds: f64,
+}
+
+/// A finished backup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupReport {
+    /// Where it is.
+    pub path: std::path::PathBuf,
+    /// The database copy.
+    pub database: Copied,
+    /// Artifact files copied.
+    pub artifact_files: u64,
+    /// Artifact bytes copied.
+    pub artifact_bytes: u64,
 }

@@ -27,6 +27,7 @@ use crate::domain::{Durability, Outcome, WriteOp};
 use crate::error::{Result, TrackingError};
 use crate::store::Store;
 
+pub mod backup;
 pub mod gc;
 pub mod history;
 pub mod models;

@@ -46,4 +46,6 @@ pub enum Need<'a> {
     Search,
     /// A permission on the model registry (registered models and their versions).
     Registry(Permission),
+    /// Whole-store maintenance (backups, garbage collection): an administrator's.
+    Admin,
 }

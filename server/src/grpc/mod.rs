@@ -304,6 +304,26 @@ impl TrackingService for TrackingGrpc {
     }
 
     #[instrument(skip_all)]
+    async fn create_backup(
+        &self,
+        request: Request<pb::CreateBackupRequest>,
+    ) -> GrpcResult<pb::CreateBackupResponse> {
+        let caller = grpc_caller(&request)?;
+        let report = self
+            .tracker
+            .backup(&caller, &request.get_ref().name)
+            .await?;
+        ok(pb::CreateBackupResponse {
+            path: report.path.display().to_string(),
+            database_entries: report.database.entries,
+            database_bytes: report.database.bytes,
+            writes_waited_seconds: report.database.seconds,
+            artifact_files: report.artifact_files,
+            artifact_bytes: report.artifact_bytes,
+        })
+    }
+
+    #[instrument(skip_all)]
     async fn search_runs(
         &self,
         request: Request<pb::SearchRunsRequest>,

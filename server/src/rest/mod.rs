@@ -287,6 +287,10 @@ pub fn router(tracker: Tracker) -> Router {
         .nest("/ajax-api/2.0/mlflow", mlflow_routes())
         .nest("/api/2.0/mlflow-artifacts", artifacts::proxy_routes())
         .nest("/ajax-api/2.0/mlflow-artifacts", artifacts::proxy_routes())
+        .route(
+            "/api/2.0/trackd/backups/create",
+            endpoint(MethodFilter::POST, tracking::create_backup),
+        )
         .route("/version", get(|| async { VERSION }))
         // Unknown paths under the API prefixes get MLflow's 404. These are routes, not a
         // fallback: the gRPC router this is merged into owns the fallback (gRPC UNIMPLEMENTED).

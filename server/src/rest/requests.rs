@@ -148,6 +148,13 @@ pub struct ExperimentTag {
     pub value: Text,
 }
 
+/// trackd's `backups/create` (`POST /api/2.0/trackd/backups/create`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreateBackup {
+    pub name: Text,
+}
+
 // --- runs -----------------------------------------------------------------------------------
 
 /// `runs/create`.

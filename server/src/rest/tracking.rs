@@ -92,6 +92,24 @@ pub async fn restore_experiment(t: Tracker, c: Caller, r: ExperimentRef) -> Resu
     Ok(json!({}))
 }
 
+/// trackd's own: a consistent backup of the live store, named (it is written next to the
+/// store, under `backups/<name>`).
+pub async fn create_backup(
+    t: Tracker,
+    c: Caller,
+    r: super::requests::CreateBackup,
+) -> Result<Value> {
+    let report = t.backup(&c, &r.name.required("name")?).await?;
+    Ok(json!({
+        "path": report.path.display().to_string(),
+        "database_entries": report.database.entries,
+        "database_bytes": report.database.bytes,
+        "writes_waited_seconds": report.database.seconds,
+        "artifact_files": report.artifact_files,
+        "artifact_bytes": report.artifact_bytes,
+    }))
+}
+
 pub async fn set_experiment_tag(t: Tracker, c: Caller, r: ExperimentTag) -> Result<Value> {
     let id = r.experiment_id.required("experiment_id")?;
     let key = r.key.required("key")?;

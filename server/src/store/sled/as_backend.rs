@@ -23,6 +23,10 @@ impl TrackingBackend for Store {
         Ok(Store::purge_experiment(self, id)?)
     }
 
+    fn backup<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<crate::backend::BackupReport>> {
+        Store::backup(self, name).boxed()
+    }
+
     fn durability(&self) -> Durability {
         Store::durability(self)
     }

@@ -52,8 +52,19 @@ struct Request {
     reply: oneshot::Sender<Result<Outcome>>,
 }
 
+/// What the committer is asked to do: a write, or a consistent copy of the database taken
+/// between two groups (every write queued before it is applied and acknowledged first; later
+/// ones wait until the copy is done).
+enum Job {
+    Write(Request),
+    Backup {
+        dest: std::path::PathBuf,
+        reply: oneshot::Sender<Result<crate::backend::Copied>>,
+    },
+}
+
 pub(crate) struct Handle {
-    tx: Mutex<Option<mpsc::Sender<Request>>>,
+    tx: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     durability: Durability,
     stats: std::sync::Arc<CommitStats>,
@@ -91,7 +102,7 @@ impl Handle {
         &self.stats
     }
 
-    fn sender(&self) -> Result<mpsc::Sender<Request>> {
+    fn sender(&self) -> Result<mpsc::Sender<Job>> {
         self.tx
             .lock()
             .expect("committer sender lock")
@@ -104,11 +115,24 @@ impl Handle {
         let (reply, answer) = oneshot::channel();
         let tx = self.sender()?;
         self.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
-        if tx.send(Request { op, reply }).await.is_err() {
+        if tx.send(Job::Write(Request { op, reply })).await.is_err() {
             self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
             return Err(StoreError::Closed.into());
         }
         Ok(answer)
+    }
+
+    /// Copies the database into a new sled database at `dest`, at a cut between two write
+    /// groups: it holds exactly the writes acknowledged before the copy began.
+    pub async fn backup(&self, dest: std::path::PathBuf) -> Result<crate::backend::Copied> {
+        let (reply, answer) = oneshot::channel();
+        let tx = self.sender()?;
+        if tx.send(Job::Backup { dest, reply }).await.is_err() {
+            return Err(StoreError::Closed.into());
+        }
+        answer
+            .await
+            .map_err(|_| TrackingError::from(StoreError::Closed))?
     }
 
     /// Closes the queue and waits for the committer to drain it and exit.
@@ -152,18 +176,34 @@ fn run(
     db: sled::Db,
     trees: Trees,
     catalog: &super::Catalog,
-    mut rx: mpsc::Receiver<Request>,
+    mut rx: mpsc::Receiver<Job>,
     durability: Durability,
     mut pruner: Pruner,
     stats: &CommitStats,
 ) {
     let mut group: Vec<(Request, Result<Outcome>)> = Vec::with_capacity(64);
-    while let Some(first) = rx.blocking_recv() {
+    let mut pending_backup = None;
+    while let Some(job) = rx.blocking_recv() {
+        let first = match job {
+            Job::Write(request) => request,
+            Job::Backup { dest, reply } => {
+                let _ = reply.send(super::backup::copy_db(&db, &dest));
+                continue;
+            }
+        };
         let mut points = first.op.point_count();
         let outcome = apply(&trees, catalog, &first.op);
         group.push((first, outcome));
         while group.len() < MAX_GROUP_OPS && points < MAX_GROUP_POINTS {
             let Ok(next) = rx.try_recv() else { break };
+            let next = match next {
+                Job::Write(request) => request,
+                // The group ends here; the copy follows its flush and answers.
+                backup @ Job::Backup { .. } => {
+                    pending_backup = Some(backup);
+                    break;
+                }
+            };
             points += next.op.point_count();
             let outcome = apply(&trees, catalog, &next.op);
             group.push((next, outcome));
@@ -208,6 +248,9 @@ fn run(
             };
             // A caller that gave up (dropped its future) does not stop the others.
             let _ = req.reply.send(answer);
+        }
+        if let Some(Job::Backup { dest, reply }) = pending_backup.take() {
+            let _ = reply.send(super::backup::copy_db(&db, &dest));
         }
     }
     if let Err(e) = db.flush() {

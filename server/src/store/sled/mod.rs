@@ -12,6 +12,7 @@
 //! `Store` surface (`open`, `write`, the read methods).
 
 mod as_backend;
+mod backup;
 mod catalog;
 pub mod chunk;
 mod committer;
