@@ -552,7 +552,7 @@ async fn a_backup_of_a_live_store_holds_exactly_what_was_acknowledged_before_it(
     let report = json(&out);
     stop.store(true, Ordering::Relaxed);
     let total = writer.await.unwrap();
-    assert!(total > acked_after || total == acked_after);
+    assert!(total >= acked_after);
     let path = report["path"].as_str().unwrap().to_owned();
     assert!(path.ends_with("backups/live-1"), "{path}");
     // Names are checked, and never reused.
