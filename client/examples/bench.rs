@@ -44,6 +44,9 @@
 //! request times and sizes over a 10,000-run experiment and a run with 10 × 1 M points,
 //! plus the browser's figures when Playwright and Chromium are installed.
 //!
+//! With `--backup` it measures a backup of a live store while a client streams
+//! (`bench_parts/backup.rs`).
+//!
 //! With `--artifacts` it measures only artifacts instead: a 1 GiB file uploaded with
 //! `log_artifact` to a server child and downloaded back over loopback, MiB/s, and the peak
 //! RSS of both processes (`cargo run --release -p trackd-client --example bench -- --artifacts`).
@@ -53,6 +56,8 @@
 //! a 64 Ki- or a 1 Mi-point buffer, and reports its peak RSS. The bound should follow the
 //! buffer, not the number of points.
 
+#[path = "bench_parts/backup.rs"]
+mod backup;
 #[path = "bench_parts/ui.rs"]
 mod ui;
 
@@ -1078,6 +1083,11 @@ fn main() {
             root.path(),
             if quick { 1000 } else { 10_000 },
         ));
+        return;
+    }
+    if args.iter().any(|a| a == "--backup") {
+        let root = tempfile::tempdir().unwrap();
+        rt.block_on(backup::backup(root.path(), quick));
         return;
     }
     if args.iter().any(|a| a == "--ui") {
