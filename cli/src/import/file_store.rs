@@ -12,8 +12,8 @@ use serde::Deserialize;
 use trackd_client::{Dataset, DatasetInput};
 
 use super::source::{
-    local_artifact_dir, run_status, Source, SourceError, SourceExperiment, SourcePoint,
-    SourceResult, SourceRun, POINT_CHUNK,
+    local_artifact_dir, run_status, Chunker, Source, SourceError, SourceExperiment, SourcePoint,
+    SourceResult, SourceRun,
 };
 
 /// A file store rooted at a directory.
@@ -310,8 +310,7 @@ impl Source for FileStore {
             .join(key);
         let file = std::fs::File::open(&path)
             .map_err(|e| SourceError(format!("{}: {e}", path.display())))?;
-        let mut chunk = Vec::with_capacity(POINT_CHUNK);
-        let mut total = 0u64;
+        let mut chunks = Chunker::new(each);
         for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
             let line = line.map_err(|e| SourceError(format!("{}: {e}", path.display())))?;
             if line.trim().is_empty() {
@@ -325,16 +324,11 @@ impl Source for FileStore {
                     line.chars().take(80).collect::<String>()
                 ))
             })?;
-            chunk.push(point);
-            total += 1;
-            if chunk.len() == POINT_CHUNK && !each(std::mem::take(&mut chunk)) {
-                return Ok(total);
+            if !chunks.push(point) {
+                break;
             }
         }
-        if !chunk.is_empty() {
-            each(chunk);
-        }
-        Ok(total)
+        Ok(chunks.finish())
     }
 }
 

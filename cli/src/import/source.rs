@@ -71,6 +71,39 @@ pub struct SourcePoint {
 /// Points handed over per call of the reader's callback.
 pub const POINT_CHUNK: usize = 65_536;
 
+/// Hands a reader's points to its callback in chunks of at most [`POINT_CHUNK`].
+pub struct Chunker<'a> {
+    each: &'a mut dyn FnMut(Vec<SourcePoint>) -> bool,
+    chunk: Vec<SourcePoint>,
+    total: u64,
+}
+
+impl<'a> Chunker<'a> {
+    /// Chunks for `each`.
+    pub fn new(each: &'a mut dyn FnMut(Vec<SourcePoint>) -> bool) -> Self {
+        Chunker {
+            each,
+            chunk: Vec::with_capacity(POINT_CHUNK),
+            total: 0,
+        }
+    }
+
+    /// Adds a point; `false` when the callback asked to stop.
+    pub fn push(&mut self, point: SourcePoint) -> bool {
+        self.chunk.push(point);
+        self.total += 1;
+        self.chunk.len() < POINT_CHUNK || (self.each)(std::mem::take(&mut self.chunk))
+    }
+
+    /// Hands over the last chunk; returns how many points were read.
+    pub fn finish(mut self) -> u64 {
+        if !self.chunk.is_empty() {
+            (self.each)(std::mem::take(&mut self.chunk));
+        }
+        self.total
+    }
+}
+
 /// A readable MLflow store. Reads are blocking (files, SQLite); the importer runs them off
 /// the async workers.
 pub trait Source: Send + Sync {

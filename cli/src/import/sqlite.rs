@@ -10,8 +10,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use trackd_client::{Dataset, DatasetInput};
 
 use super::source::{
-    local_artifact_dir, run_status, Source, SourceError, SourceExperiment, SourcePoint,
-    SourceResult, SourceRun, POINT_CHUNK,
+    local_artifact_dir, run_status, Chunker, Source, SourceError, SourceExperiment, SourcePoint,
+    SourceResult, SourceRun,
 };
 
 /// A SQLite database of MLflow's SQL store.
@@ -244,12 +244,11 @@ impl Source for SqliteStore {
             )
             .map_err(sql_err(&self.path))?;
         let mut rows = stmt.query([&run.id, key]).map_err(sql_err(&self.path))?;
-        let mut chunk = Vec::with_capacity(POINT_CHUNK);
-        let mut total = 0u64;
+        let mut chunks = Chunker::new(each);
         while let Some(row) = rows.next().map_err(sql_err(&self.path))? {
             let is_nan: Option<bool> = row.get(3).map_err(sql_err(&self.path))?;
             let value: Option<f64> = row.get(2).map_err(sql_err(&self.path))?;
-            chunk.push(SourcePoint {
+            let point = SourcePoint {
                 step: row
                     .get::<_, Option<i64>>(0)
                     .map_err(sql_err(&self.path))?
@@ -260,15 +259,11 @@ impl Source for SqliteStore {
                 } else {
                     value.unwrap_or(f64::NAN)
                 },
-            });
-            total += 1;
-            if chunk.len() == POINT_CHUNK && !each(std::mem::take(&mut chunk)) {
-                return Ok(total);
+            };
+            if !chunks.push(point) {
+                break;
             }
         }
-        if !chunk.is_empty() {
-            each(chunk);
-        }
-        Ok(total)
+        Ok(chunks.finish())
     }
 }

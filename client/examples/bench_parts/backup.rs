@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use trackd_client::Client;
 
-use super::{dir_size, log_ranks, ServerChild};
+use super::{ServerChild, dir_size, log_ranks};
 
 /// (points, slowest flush in ms) of one window of the streaming client.
 #[derive(Default)]
@@ -47,7 +47,10 @@ pub async fn backup(dir: &std::path::Path, quick: bool) {
                 let w = usize::from(during.load(Ordering::Relaxed));
                 for _ in 0..2500 {
                     let metrics = [("a", 1.0), ("b", 2.0), ("c", 3.0), ("d", step as f64)];
-                    handle.log_metrics_at(&metrics, step, 1_700_000_000_000 + step).await.unwrap();
+                    handle
+                        .log_metrics_at(&metrics, step, 1_700_000_000_000 + step)
+                        .await
+                        .unwrap();
                     step += 1;
                 }
                 let t = Instant::now();

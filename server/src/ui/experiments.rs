@@ -2,9 +2,7 @@
 //! delete and restore. It is also where MLflow's links land (`/#/experiments/<id>…`): the
 //! part after `#` never reaches a server, so the script routes it in the browser.
 
-use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::Extension;
 use maud::html;
@@ -50,11 +48,7 @@ pub async fn list(
     Extension(c): Extension<Caller>,
     Query(q): Query<ListQuery>,
 ) -> PageResult {
-    let filter = if q.q.is_empty() {
-        String::new()
-    } else {
-        format!("name ILIKE '%{}%'", q.q.replace('\'', "''"))
-    };
+    let filter = format::name_contains(&q.q);
     let found = t
         .search_experiments(
             &c,
@@ -138,13 +132,8 @@ pub async fn list(
 pub async fn create(
     State(t): State<Tracker>,
     Extension(c): Extension<Caller>,
-    headers: HeaderMap,
-    request: Request<Body>,
+    form: Form,
 ) -> Response {
-    let form = match Form::read(&headers, request.into_body()).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     match t
         .create_experiment(&c, form.get("name"), "", Vec::new())
         .await
@@ -159,13 +148,8 @@ pub async fn rename(
     State(t): State<Tracker>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    request: Request<Body>,
+    form: Form,
 ) -> Response {
-    let form = match Form::read(&headers, request.into_body()).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     back(
         "/?view=all",
         t.update_experiment(&c, &id, form.get("name")).await,
@@ -177,12 +161,8 @@ pub async fn delete(
     State(t): State<Tracker>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    request: Request<Body>,
+    _form: Form,
 ) -> Response {
-    if let Err(r) = Form::read(&headers, request.into_body()).await {
-        return r;
-    }
     back("/", t.delete_experiment(&c, &id).await)
 }
 
@@ -191,11 +171,7 @@ pub async fn restore(
     State(t): State<Tracker>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    request: Request<Body>,
+    _form: Form,
 ) -> Response {
-    if let Err(r) = Form::read(&headers, request.into_body()).await {
-        return r;
-    }
     back("/", t.restore_experiment(&c, &id).await)
 }

@@ -65,6 +65,15 @@ pub fn number(v: f64) -> String {
     }
 }
 
+/// A filter matching names that contain `text`, case-insensitively (empty: no filter).
+pub fn name_contains(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!("name ILIKE '%{}%'", text.replace('\'', "''"))
+    }
+}
+
 /// The position in a filter error message (`Invalid filter at position 13: …`).
 pub fn error_position(message: &str) -> Option<usize> {
     let rest = &message[message.find("at position ")? + "at position ".len()..];

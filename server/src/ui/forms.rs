@@ -78,6 +78,17 @@ impl Form {
     }
 }
 
+/// A form as a handler argument: the request is refused (with [`Form::read`]'s answer)
+/// before the handler runs when it is not a same-origin form.
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Form {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, _state: &S) -> Result<Self, Response> {
+        let (parts, body) = request.into_parts();
+        Form::read(&parts.headers, body).await
+    }
+}
+
 /// Back to `to` after a form; a failure travels along as a message the page shows.
 pub fn back(to: &str, outcome: crate::error::Result<()>) -> Response {
     match outcome {

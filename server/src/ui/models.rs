@@ -82,11 +82,7 @@ pub async fn registered(
     Extension(c): Extension<Caller>,
     Query(q): Query<ModelsQuery>,
 ) -> PageResult {
-    let filter = if q.q.is_empty() {
-        String::new()
-    } else {
-        format!("name ILIKE '%{}%'", q.q.replace('\'', "''"))
-    };
+    let filter = format::name_contains(&q.q);
     let found = t
         .search_registered_models(
             &c,

@@ -2,9 +2,7 @@
 //! delete), parent and child runs, dataset inputs, logged models, one chart per metric
 //! (drawn by the script only when scrolled into view) and the artifact browser.
 
-use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::Extension;
 use maud::{html, Markup};
@@ -259,18 +257,10 @@ pub async fn set_tag(
     State(t): State<Tracker>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    request: Request<Body>,
+    form: Form,
 ) -> Response {
-    let form = match Form::read(&headers, request.into_body()).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let to = format!("/runs/{}", format::segment(&id));
-    back(
-        &to,
-        t.set_tag(&c, &id, form.get("key"), form.get("value")).await,
-    )
+    let outcome = t.set_tag(&c, &id, form.get("key"), form.get("value")).await;
+    back(&format!("/runs/{}", format::segment(&id)), outcome)
 }
 
 /// `POST /runs/{id}/tags/delete` (`key`).
@@ -278,15 +268,10 @@ pub async fn delete_tag(
     State(t): State<Tracker>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    request: Request<Body>,
+    form: Form,
 ) -> Response {
-    let form = match Form::read(&headers, request.into_body()).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let to = format!("/runs/{}", format::segment(&id));
-    back(&to, t.delete_tag(&c, &id, form.get("key")).await)
+    let outcome = t.delete_tag(&c, &id, form.get("key")).await;
+    back(&format!("/runs/{}", format::segment(&id)), outcome)
 }
 
 /// Whether a run is shown as live (its charts poll for new points).
