@@ -601,3 +601,47 @@ async fn a_backup_of_a_live_store_holds_exactly_what_was_acknowledged_before_it(
     );
     assert!(k < total, "the writer went on during and after the backup");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_that_cannot_be_written_fails_clearly_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let store_uri = store.to_str().unwrap();
+    ok(&trackd(store_uri, &["experiments", "create", "kept"]).await);
+    // Where backups go is taken by a file: the directory cannot be made.
+    std::fs::write(store.join("backups"), "not a directory").unwrap();
+    let failed = trackd(store_uri, &["backup", "b1"]).await;
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("cannot create the backup directory"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(store.join("backups")).unwrap(),
+        "not a directory"
+    );
+    // Once the way is clear, a backup in embedded mode (no server) works too.
+    std::fs::remove_file(store.join("backups")).unwrap();
+    let done = json(&trackd(store_uri, &["backup", "b1", "--json"]).await);
+    assert!(done["database_entries"].as_u64().unwrap() > 0);
+    let restored = dir.path().join("restored");
+    ok(&trackd(
+        "",
+        &[
+            "restore",
+            done["path"].as_str().unwrap(),
+            "--store",
+            restored.to_str().unwrap(),
+        ],
+    )
+    .await);
+    let listed = json(
+        &trackd(
+            restored.to_str().unwrap(),
+            &["experiments", "list", "--json"],
+        )
+        .await,
+    );
+    assert_eq!(listed[0]["name"], "kept");
+}
