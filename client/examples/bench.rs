@@ -1087,7 +1087,8 @@ fn main() {
     }
     if args.iter().any(|a| a == "--backup") {
         let root = tempfile::tempdir().unwrap();
-        rt.block_on(backup::backup(root.path(), quick));
+        let large = args.iter().any(|a| a == "--large");
+        rt.block_on(backup::backup(root.path(), quick, large));
         return;
     }
     if args.iter().any(|a| a == "--ui") {

@@ -1,6 +1,7 @@
 //! `bench -- --backup`: a consistent backup of a live store while a client keeps streaming.
 //! A server child is filled through 8 clients (`log_ranks`, 8 runs × 4 keys; 2,000,000 steps
-//! each, 64 M points; `--quick`: 200,000 steps, 6.4 M points), then one client streams
+//! each, 64 M points; `--quick`: 200,000 steps, 6.4 M points; `--large`: 53 M steps, 1.7 G
+//! points, about 10 GB), then one client streams
 //! (4 keys per step, a flush every 10,000 points) for 3 s alone and on through a backup:
 //! backup time, MB/s, how long writes waited, and the streaming client's points/s and
 //! slowest flush before and during the backup. Every loop is bounded in time and count.
@@ -21,10 +22,17 @@ struct Window {
 }
 
 /// Runs the backup benchmark against a fresh store under `dir`.
-pub async fn backup(dir: &std::path::Path, quick: bool) {
+pub async fn backup(dir: &std::path::Path, quick: bool, large: bool) {
     let store = dir.join("store");
     let server = ServerChild::spawn(&store, "durable");
-    let steps = if quick { 200_000 } else { 2_000_000 };
+    // `--large`: 53 M steps per rank, 1.7 G points, about 10 GB on disk.
+    let steps = if large {
+        53_000_000
+    } else if quick {
+        200_000
+    } else {
+        2_000_000
+    };
     let fill = log_ranks(&server.url, steps).await;
     println!(
         "backup: store filled with {} points in {:.1} s; {:.0} MiB on disk",

@@ -55,6 +55,9 @@ pub enum StoreError {
     /// sled reported corruption, or a record failed to decode.
     #[error("{0} (restore the store directory from a backup)")]
     Corrupted(String),
+    /// The disk holding the store is full: the write was not made.
+    #[error("the disk holding the store is full (no space left on device)")]
+    DiskFull,
     /// Any other sled or I/O failure.
     #[error("sled: {0}")]
     Sled(String),
@@ -71,6 +74,12 @@ impl From<StoreError> for crate::error::TrackingError {
             StoreError::Closed => {
                 TrackingError::Unavailable("the store is closed (server shutting down)".into())
             }
+            StoreError::DiskFull => TrackingError::Overloaded {
+                message: "The disk holding the store is full (no space left on device); the \
+                          write was not made. Free space and retry."
+                    .into(),
+                retry_after_ms: 5_000,
+            },
             other => TrackingError::storage("the store failed", other),
         }
     }
@@ -80,6 +89,12 @@ impl From<sled::Error> for StoreError {
     fn from(err: sled::Error) -> Self {
         match err {
             sled::Error::Corruption { .. } => StoreError::Corrupted(err.to_string()),
+            sled::Error::Io(io)
+                if io.kind() == std::io::ErrorKind::StorageFull
+                    || io.raw_os_error() == Some(libc::ENOSPC) =>
+            {
+                StoreError::DiskFull
+            }
             other => StoreError::Sled(other.to_string()),
         }
     }
@@ -389,4 +404,32 @@ pub(crate) fn encode_record<T: serde::Serialize>(value: &T) -> Vec<u8> {
 pub(crate) fn decode_record<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     postcard::from_bytes(bytes)
         .map_err(|e| StoreError::Corrupted(format!("undecodable record: {e}")))
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::StoreError;
+    use crate::error::TrackingError;
+
+    #[test]
+    fn a_full_disk_is_named_and_retryable() {
+        let full = sled::Error::Io(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        let store = StoreError::from(full);
+        assert!(matches!(store, StoreError::DiskFull));
+        match TrackingError::from(store) {
+            TrackingError::Overloaded {
+                message,
+                retry_after_ms,
+            } => {
+                assert!(
+                    message.contains("disk holding the store is full"),
+                    "{message}"
+                );
+                assert!(retry_after_ms > 0);
+            }
+            other => panic!("{other:?}"),
+        }
+        let other = StoreError::from(sled::Error::Io(std::io::Error::other("boom")));
+        assert!(matches!(other, StoreError::Sled(_)));
+    }
 }
