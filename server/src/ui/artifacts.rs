@@ -21,6 +21,8 @@ use crate::tracker::Tracker;
 
 /// Most bytes of a file a preview reads.
 pub const PREVIEW_BYTES: u64 = 1 << 20;
+/// Most entries of one directory listed on the page.
+pub const MAX_LISTED: usize = 1000;
 /// Most rows of a CSV preview.
 pub const CSV_PREVIEW_ROWS: usize = 100;
 
@@ -114,8 +116,11 @@ pub async fn browser(t: &Tracker, c: &Caller, run: &Run, selected: &str) -> Mark
                     }
                 }
                 @if entries.is_empty() { p.muted { "No artifacts." } }
+                @if entries.len() > MAX_LISTED {
+                    p.muted.note { "Showing the first " (MAX_LISTED) " of " (entries.len()) " entries; use `trackd artifacts list` for all of them." }
+                }
                 ul.files {
-                    @for f in &entries {
+                    @for f in entries.iter().take(MAX_LISTED) {
                         @let name = f.path.rsplit('/').next().unwrap_or(&f.path);
                         li.selected[selected_file.as_ref().is_some_and(|s| s.path == f.path)] {
                             @if f.is_dir { a.dir href=(here(&f.path)) { (name) "/" } } @else { a href=(here(&f.path)) { (name) } }
