@@ -391,3 +391,133 @@ async fn a_damaged_store_imports_what_it_can_and_says_what_it_could_not() {
         not_mlflow.stderr
     );
 }
+
+/// A tmpfs of a given size, unmounted on drop (needs root, as `.ci/run` has).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path, mib: u64) -> Option<SmallDisk> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={mib}m"),
+                "tmpfs",
+                at.to_str().unwrap(),
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk(at.to_path_buf()))
+    }
+
+    fn grow(&self, mib: u64) {
+        let ok = Command::new("mount")
+            .args([
+                "-o",
+                &format!("remount,size={mib}m"),
+                self.0.to_str().unwrap(),
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "remount {}", self.0.display());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazily: files still open (an embedded store closing) must not keep it mounted.
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// `trackd import-mlflow` with a deadline: a hang fails the test instead of blocking it.
+async fn import_within(from: &str, into: &str, limit: std::time::Duration) -> Imported {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_trackd"))
+        .args([
+            "import-mlflow",
+            "--from",
+            from,
+            "--tracking-uri",
+            into,
+            "--json",
+        ])
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(limit, child)
+        .await
+        .expect("the import answered (a full disk must not hang it)")
+        .unwrap();
+    Imported {
+        code: out.status.code().unwrap_or(-1),
+        summary: serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_an_import_clearly_and_a_rerun_finishes_it() {
+    let Some(python) = python() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("mlflow.db");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/make_big_mlflow_db.py"
+    );
+    let made = Command::new(&python)
+        .args([script, db.to_str().unwrap(), "40", "20000"])
+        .env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    // The store keeps 64 MiB free (its default reserve): on a 72 MiB disk it fills after ~8.
+    let Some(disk) = SmallDisk::mount(&work.path().join("disk"), 72) else {
+        assert!(
+            !tools_required(),
+            "mounting a tmpfs failed (.ci/run runs as root)"
+        );
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let store = disk.0.join("store");
+    let from = format!("sqlite:///{}", db.display());
+    let limit = std::time::Duration::from_secs(120);
+    let full = import_within(&from, store.to_str().unwrap(), limit).await;
+    assert_eq!(full.code, 1, "{}", full.stderr);
+    let reasons = full.summary["failed"].to_string();
+    assert!(
+        reasons.contains("The disk holding the store is full"),
+        "{reasons}"
+    );
+    assert!(reasons.contains("RESOURCE_EXHAUSTED"), "{reasons}");
+    let first = full.summary["runs_imported"].as_u64().unwrap();
+    assert!(first < 40 && !full.summary["failed"].as_array().unwrap().is_empty());
+    // Space freed: the same command finishes the job, nothing twice.
+    disk.grow(512);
+    let rest = import_within(&from, store.to_str().unwrap(), limit).await;
+    assert_eq!(rest.code, 0, "{}", rest.stderr);
+    assert_eq!(
+        rest.summary["runs_already_imported"].as_u64().unwrap(),
+        first
+    );
+    assert_eq!(rest.summary["runs_imported"].as_u64().unwrap(), 40 - first);
+    let client = Client::connect(store.to_str().unwrap()).await.unwrap();
+    let runs = imported_runs(&client).await;
+    assert_eq!(runs.len(), 40);
+    for copies in runs.values() {
+        let complete: Vec<_> = copies
+            .iter()
+            .filter(|r| r.data.tags.contains_key("trackd.import.complete"))
+            .collect();
+        assert_eq!(complete.len(), 1);
+        assert_eq!(complete[0].data.metrics.len(), 4);
+        assert!(!complete[0].info.deleted);
+    }
+    drop(client);
+}

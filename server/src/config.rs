@@ -39,6 +39,10 @@ pub struct ServerArgs {
     /// sled page cache, in MiB.
     #[arg(long, env = "TRACKD_CACHE_MB", default_value_t = 16)]
     pub cache_mb: u64,
+    /// Free space kept on the store's disk, in MiB: writes are refused (RESOURCE_EXHAUSTED)
+    /// while less is free and resume once there is room; 0 turns the guard off.
+    #[arg(long, env = "TRACKD_MIN_FREE_MB", default_value_t = 64)]
+    pub min_free_mb: u64,
     /// Close a LogStream that sends nothing for this many seconds.
     #[arg(long, env = "TRACKD_STREAM_IDLE_TIMEOUT_SECS", default_value_t = 300)]
     pub stream_idle_timeout_secs: u64,
@@ -82,6 +86,7 @@ impl ServerArgs {
             DurabilityArg::Buffered => Durability::Buffered,
         };
         c.cache_bytes = self.cache_mb << 20;
+        c.min_free_bytes = self.min_free_mb << 20;
         // At least an hour: clients start a new stream after 30 idle minutes, and a stream
         // whose record is gone must start over at seq 1.
         c.stream_retention =

@@ -7,6 +7,7 @@ pub mod sled;
 
 pub use self::sled::{
     chunk, default_artifact_location, keys, Catalog, CommitStats, HistoryReader, PendingWrite,
-    Store, StoreConfig, StoreError, DEFAULT_STREAM_RETENTION, HISTORY_BLOCK_POINTS,
+    Store, StoreConfig, StoreError, DEFAULT_MIN_FREE_BYTES, DEFAULT_STREAM_RETENTION,
+    HISTORY_BLOCK_POINTS,
 };
 pub use crate::domain::{Durability, Outcome, WriteOp};

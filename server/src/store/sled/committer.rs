@@ -81,9 +81,14 @@ pub(crate) fn spawn(
     let durability = config.durability;
     let thread_stats = stats.clone();
     let pruner = Pruner::new(config.stream_retention);
+    let rules = Rules {
+        durability,
+        pruner,
+        space: super::space::SpaceGuard::new(config.dir.clone(), config.min_free_bytes),
+    };
     let thread = std::thread::Builder::new()
         .name("trackd-committer".into())
-        .spawn(move || run(db, trees, &catalog, rx, durability, pruner, &thread_stats))
+        .spawn(move || run(db, trees, &catalog, rx, rules, &thread_stats))
         .map_err(|e| StoreError::Sled(format!("cannot start the committer thread: {e}")))?;
     Ok(Handle {
         tx: Mutex::new(Some(tx)),
@@ -172,15 +177,27 @@ fn prune_stream_records(pruner: &mut Pruner, trees: &Trees, stats: &CommitStats)
     }
 }
 
+/// How the committer works: what an acknowledgement means, the stream-record pruner, and
+/// the free-space guard.
+struct Rules {
+    durability: Durability,
+    pruner: Pruner,
+    space: super::space::SpaceGuard,
+}
+
 fn run(
     db: sled::Db,
     trees: Trees,
     catalog: &super::Catalog,
     mut rx: mpsc::Receiver<Job>,
-    durability: Durability,
-    mut pruner: Pruner,
+    rules: Rules,
     stats: &CommitStats,
 ) {
+    let Rules {
+        durability,
+        mut pruner,
+        space,
+    } = rules;
     let mut group: Vec<(Request, Result<Outcome>)> = Vec::with_capacity(64);
     let mut pending_backup = None;
     while let Some(job) = rx.blocking_recv() {
@@ -191,6 +208,15 @@ fn run(
                 continue;
             }
         };
+        if !space.room() {
+            // Nothing reaches sled on a (nearly) full disk; see `space`.
+            stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            stats.ops.fetch_add(1, Ordering::Relaxed);
+            let _ = first
+                .reply
+                .send(Err(TrackingError::from(StoreError::DiskFull)));
+            continue;
+        }
         let mut points = first.op.point_count();
         let outcome = apply(&trees, catalog, &first.op);
         group.push((first, outcome));

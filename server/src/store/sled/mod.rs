@@ -22,6 +22,7 @@ mod purge;
 mod read;
 mod run_index;
 mod run_io;
+mod space;
 mod spans;
 mod streams;
 mod writer;
@@ -132,6 +133,9 @@ pub struct StoreConfig {
     /// window a re-sent batch is recognised and stored once; it must exceed every client's
     /// reconnect window (the Rust client's default is 60 s).
     pub stream_retention: Duration,
+    /// Free space kept on the store's file system: writes are refused (RESOURCE_EXHAUSTED)
+    /// while less is free, and resume when there is room again; 0 turns the guard off.
+    pub min_free_bytes: u64,
 }
 
 impl StoreConfig {
@@ -143,9 +147,13 @@ impl StoreConfig {
             cache_bytes: 16 << 20,
             queue_capacity: 4096,
             stream_retention: DEFAULT_STREAM_RETENTION,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
         }
     }
 }
+
+/// Default of [`StoreConfig::min_free_bytes`]: 64 MiB.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 << 20;
 
 /// Default of [`StoreConfig::stream_retention`]: 7 days.
 pub const DEFAULT_STREAM_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
