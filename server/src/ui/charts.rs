@@ -139,7 +139,6 @@ fn encode(key: &str, series: &[SampledSeries]) -> String {
     out.push_str("{\"key\":");
     out.push_str(&serde_json::Value::from(key).to_string());
     out.push_str(",\"series\":[");
-    let mut num = itoa_buffer();
     for (i, s) in series.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -148,9 +147,9 @@ fn encode(key: &str, series: &[SampledSeries]) -> String {
             "{{\"run_id\":\"{}\",\"total\":{},\"steps\":[",
             s.run_id, s.total_points
         ));
-        join(&mut out, s.points.iter().map(|p| p.step), &mut num);
+        join(&mut out, s.points.iter().map(|p| p.step));
         out.push_str("],\"times\":[");
-        join(&mut out, s.points.iter().map(|p| p.timestamp), &mut num);
+        join(&mut out, s.points.iter().map(|p| p.timestamp));
         out.push_str("],\"values\":[");
         let mut floats = ryu::Buffer::new();
         for (j, p) in s.points.iter().enumerate() {
@@ -169,19 +168,14 @@ fn encode(key: &str, series: &[SampledSeries]) -> String {
     out
 }
 
-fn itoa_buffer() -> String {
-    String::with_capacity(24)
-}
-
-fn join(out: &mut String, values: impl Iterator<Item = i64>, scratch: &mut String) {
+/// Integers, comma-separated, appended to `out`.
+fn join(out: &mut String, values: impl Iterator<Item = i64>) {
     use std::fmt::Write;
     for (j, v) in values.enumerate() {
         if j > 0 {
             out.push(',');
         }
-        scratch.clear();
-        let _ = write!(scratch, "{v}");
-        out.push_str(scratch);
+        let _ = write!(out, "{v}");
     }
 }
 
