@@ -593,3 +593,42 @@ async fn presigned_urls() {
         .await;
     assert_error(&reply, 400, "INVALID_PARAMETER_VALUE");
 }
+
+/// trackd's own backup endpoint: a named, consistent backup next to the store; bad and
+/// reused names refused with MLflow's error JSON.
+#[tokio::test]
+async fn backups_over_rest() {
+    let server = TestServer::start().await;
+    let addr = server.handle.addr();
+    let post = |body: Value| async move {
+        let (status, bytes) = http(
+            addr,
+            "POST",
+            "/api/2.0/trackd/backups/create",
+            Some("application/json"),
+            body.to_string().as_bytes(),
+        )
+        .await;
+        (
+            status,
+            serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+        )
+    };
+    let made = post(json!({"name": "rest-1"})).await;
+    assert_eq!(made.0, 200, "{made:?}");
+    let path = made.1["path"].as_str().unwrap();
+    assert!(path.ends_with("backups/rest-1"), "{path}");
+    assert!(std::path::Path::new(path).join("db").is_dir());
+    assert!(made.1["database_entries"].as_u64().unwrap() > 0);
+    assert_error(
+        &post(json!({"name": "rest-1"})).await,
+        400,
+        "RESOURCE_ALREADY_EXISTS",
+    );
+    assert_error(
+        &post(json!({"name": "../out"})).await,
+        400,
+        "INVALID_PARAMETER_VALUE",
+    );
+    assert_error(&post(json!({})).await, 400, "INVALID_PARAMETER_VALUE");
+}
