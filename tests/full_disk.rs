@@ -5,52 +5,15 @@
 //! `cargo test` that cannot mount skips, saying so.
 
 mod common;
+#[path = "support/small_disk.rs"]
+mod small_disk;
 
-use std::process::Command;
 use std::time::Duration;
 
+use small_disk::SmallDisk;
 use trackd_client::{Client, Metric};
 use trackd_server::server::{ServeOptions, ServerHandle};
 use trackd_server::StoreConfig;
-
-/// A tmpfs, unmounted (lazily) on drop.
-struct SmallDisk(std::path::PathBuf);
-
-impl SmallDisk {
-    fn mount(at: &std::path::Path, mib: u64) -> Option<SmallDisk> {
-        std::fs::create_dir_all(at).unwrap();
-        Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={mib}m"),
-                "tmpfs",
-                at.to_str().unwrap(),
-            ])
-            .status()
-            .is_ok_and(|s| s.success())
-            .then(|| SmallDisk(at.to_path_buf()))
-    }
-
-    fn grow(&self, mib: u64) {
-        let grown = Command::new("mount")
-            .args([
-                "-o",
-                &format!("remount,size={mib}m"),
-                self.0.to_str().unwrap(),
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(grown);
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 fn batch(step0: i64) -> Vec<Metric> {
     (0..1000)

@@ -1,7 +1,7 @@
 //! `trackd artifacts list|download|log`: a run's files. Transfers show a progress bar on
 //! a terminal.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Subcommand;
@@ -95,7 +95,7 @@ pub async fn run(command: ArtifactsCommand) -> Outcome {
                 .sum();
             std::fs::create_dir_all(&dst)
                 .map_err(|e| Failure::other(format!("{}: {e}", dst.display())))?;
-            let before = tree_size(&dst);
+            let before = crate::files::tree(&dst).1;
             let bar = progress(total, "downloading");
             let watched = dst.clone();
             let watcher = {
@@ -105,7 +105,7 @@ pub async fn run(command: ArtifactsCommand) -> Outcome {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         let now = tokio::task::spawn_blocking({
                             let dir = watched.clone();
-                            move || tree_size(&dir)
+                            move || crate::files::tree(&dir).1
                         })
                         .await
                         .unwrap_or(0);
@@ -128,7 +128,7 @@ pub async fn run(command: ArtifactsCommand) -> Outcome {
             let client = target.connect().await?;
             let meta = std::fs::metadata(&local_path)
                 .map_err(|e| Failure::not_found(format!("{}: {e}", local_path.display())))?;
-            let bar = progress(tree_size(&local_path), "uploading");
+            let bar = progress(crate::files::tree(&local_path).1, "uploading");
             bar.enable_steady_tick(Duration::from_millis(100));
             let result = if meta.is_dir() {
                 client
@@ -159,15 +159,4 @@ fn progress(total: u64, what: &str) -> ProgressBar {
     );
     bar.set_message(what.to_owned());
     bar
-}
-
-/// Bytes of the files under `path` (a file's own size).
-fn tree_size(path: &Path) -> u64 {
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_file() => m.len(),
-        Ok(m) if m.is_dir() => std::fs::read_dir(path)
-            .map(|entries| entries.flatten().map(|e| tree_size(&e.path())).sum())
-            .unwrap_or(0),
-        _ => 0,
-    }
 }

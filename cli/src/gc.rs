@@ -2,7 +2,7 @@
 //! artifacts (MLflow's `mlflow gc`). It opens the store directory itself, so it refuses to
 //! run while a server holds the store (stop the server first).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::json;
 use trackd_server::domain::Caller;
@@ -47,16 +47,6 @@ fn parse_age(s: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("'{s}' is too long"))
 }
 
-fn dir_bytes(path: &Path) -> u64 {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => std::fs::read_dir(path)
-            .map(|entries| entries.flatten().map(|e| dir_bytes(&e.path())).sum())
-            .unwrap_or(0),
-        Ok(m) => m.len(),
-        Err(_) => 0,
-    }
-}
-
 /// Runs `trackd gc`.
 pub async fn run(args: GcArgs) -> Outcome {
     if !args.store.join("db").is_dir() {
@@ -65,7 +55,7 @@ pub async fn run(args: GcArgs) -> Outcome {
             args.store.display()
         )));
     }
-    let db_before = dir_bytes(&args.store.join("db"));
+    let db_before = crate::files::tree(&args.store.join("db")).1;
     let store = Store::open(StoreConfig::new(&args.store)).map_err(|e| Failure {
         message: e.to_string(),
         code: crate::exit::UNREACHABLE,
@@ -93,7 +83,7 @@ pub async fn run(args: GcArgs) -> Outcome {
         },
         message: e.to_string(),
     })?;
-    let db_after = dir_bytes(&args.store.join("db"));
+    let db_after = crate::files::tree(&args.store.join("db")).1;
     let mut table = Table::new(["what", "count"]);
     table.row(["runs removed".to_owned(), report.runs.len().to_string()]);
     table.row([

@@ -10,6 +10,7 @@ mod artifacts;
 mod backup;
 mod exit;
 mod experiments;
+mod files;
 mod gc;
 mod import;
 mod metrics;

@@ -4,11 +4,15 @@
 //! on a damaged store. `.ci/run` installs mlflow into `target/ci-tools` and requires it
 //! there; a plain `cargo test` without it skips, saying so.
 
+#[path = "../../tests/support/small_disk.rs"]
+mod small_disk;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
+use small_disk::SmallDisk;
 use trackd_client::{Client, Run, RunView};
 use trackd_server::server::{ServeOptions, ServerHandle};
 use trackd_server::StoreConfig;
@@ -390,46 +394,6 @@ async fn a_damaged_store_imports_what_it_can_and_says_what_it_could_not() {
         "{}",
         not_mlflow.stderr
     );
-}
-
-/// A tmpfs of a given size, unmounted on drop (needs root, as `.ci/run` has).
-struct SmallDisk(std::path::PathBuf);
-
-impl SmallDisk {
-    fn mount(at: &Path, mib: u64) -> Option<SmallDisk> {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={mib}m"),
-                "tmpfs",
-                at.to_str().unwrap(),
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| SmallDisk(at.to_path_buf()))
-    }
-
-    fn grow(&self, mib: u64) {
-        let ok = Command::new("mount")
-            .args([
-                "-o",
-                &format!("remount,size={mib}m"),
-                self.0.to_str().unwrap(),
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "remount {}", self.0.display());
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        // Lazily: files still open (an embedded store closing) must not keep it mounted.
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
 }
 
 /// `trackd import-mlflow` with a deadline: a hang fails the test instead of blocking it.

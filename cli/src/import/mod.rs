@@ -57,7 +57,7 @@ struct Summary {
     tags: usize,
     points: u64,
     datasets: usize,
-    artifact_files: usize,
+    artifact_files: u64,
     artifact_bytes: u64,
     /// (run, why) for runs not imported.
     failed: Vec<(String, String)>,
@@ -299,7 +299,7 @@ async fn import_run(
     let mut artifact_files = 0;
     let mut artifact_bytes = 0;
     if let Some(dir) = &run.artifact_dir {
-        let (files, bytes) = count_files(dir);
+        let (files, bytes) = crate::files::tree(dir);
         if files > 0 {
             client
                 .log_artifacts(active.id(), dir, None)
@@ -332,21 +332,6 @@ async fn import_run(
     summary.artifact_files += artifact_files;
     summary.artifact_bytes += artifact_bytes;
     Ok(())
-}
-
-/// Files and bytes under a directory.
-fn count_files(dir: &std::path::Path) -> (usize, u64) {
-    let mut out = (0, 0);
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            let (f, b) = count_files(&path);
-            out = (out.0 + f, out.1 + b);
-        } else if let Ok(m) = path.metadata() {
-            out = (out.0 + 1, out.1 + m.len());
-        }
-    }
-    out
 }
 
 fn print_summary(target: &Target, s: &Summary, seconds: f64) -> std::io::Result<()> {
