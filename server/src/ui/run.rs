@@ -35,7 +35,12 @@ pub struct RunQuery {
 }
 
 /// `GET /runs/{id}`.
-pub async fn page_handler(t: Tracker, c: Caller, id: String, q: RunQuery) -> PageResult {
+pub async fn show(
+    State(t): State<Tracker>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<RunQuery>,
+) -> PageResult {
     let run = t.get_run(&c, &id).await.map_err(page_err)?;
     let experiment = t
         .get_experiment(&c, &run.info.experiment_id.to_string())
@@ -225,16 +230,6 @@ pub async fn page_handler(t: Tracker, c: Caller, id: String, q: RunQuery) -> Pag
         ],
         body,
     ))
-}
-
-/// `GET /runs/{id}`.
-pub async fn show(
-    State(t): State<Tracker>,
-    Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
-    Query(q): Query<RunQuery>,
-) -> PageResult {
-    page_handler(t, c, id, q).await
 }
 
 /// A run's status as a coloured badge.
