@@ -353,7 +353,7 @@ impl Client {
 
     /// [`Client::resume_run`], refusing (before anything changes) a run that is not in
     /// `experiment_id` when one is given.
-    pub(crate) async fn resume_run_in(
+    pub async fn resume_run_in(
         &self,
         run_id: &str,
         experiment_id: Option<&str>,
@@ -662,6 +662,70 @@ impl Client {
             .await
     }
 
+    /// Buffers several metric points of one step for `run_id` if the buffer has room, without
+    /// waiting: callable from any thread, inside a runtime or not (the Python binding's
+    /// `log_metric`). `Ok(false)` means the buffer is full and nothing was buffered: call
+    /// [`Client::log_metrics`], which waits for room.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// let buffered = client.try_log_metrics(run.id(), &[("loss", 0.3)], 1, 1_700_000_000_000)?;
+    /// assert!(buffered);
+    /// client.flush().await?;
+    /// assert_eq!(client.metric_history(run.id(), "loss").await?.len(), 1);
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn try_log_metrics(
+        &self,
+        run_id: &str,
+        metrics: &[(&str, f64)],
+        step: i64,
+        timestamp_ms: i64,
+    ) -> Result<bool> {
+        self.inner
+            .ingest
+            .try_log_many(run_id, metrics, step, timestamp_ms)
+    }
+
+    /// Buffers a whole series of one key in one call (columns of equal length), waiting for
+    /// room piece by piece, so a series longer than the buffer streams through it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// # let run = client.start_run().start().await?;
+    /// let steps: Vec<i64> = (0..10_000).collect();
+    /// let timestamps = vec![1_700_000_000_000; steps.len()];
+    /// let values: Vec<f64> = steps.iter().map(|s| 1.0 / (*s + 1) as f64).collect();
+    /// client.log_metric_series(run.id(), "loss", &steps, &timestamps, &values).await?;
+    /// client.flush().await?;
+    /// assert_eq!(client.metric_history(run.id(), "loss").await?.len(), 10_000);
+    /// # run.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn log_metric_series(
+        &self,
+        run_id: &str,
+        key: &str,
+        steps: &[i64],
+        timestamps: &[i64],
+        values: &[f64],
+    ) -> Result<()> {
+        self.inner
+            .ingest
+            .log_series(run_id, key, steps, timestamps, values)
+            .await
+    }
+
     /// Logs params and tags synchronously (errors such as a changed param come back here).
     ///
     /// # Examples
@@ -966,7 +1030,7 @@ impl Client {
     }
 
     /// Like [`Client::flush`], reporting only errors of the client or of `run_id`.
-    pub(crate) async fn flush_run(&self, run_id: &str) -> Result<()> {
+    pub async fn flush_run(&self, run_id: &str) -> Result<()> {
         self.inner.ingest.flush(Some(run_id)).await
     }
 }

@@ -397,12 +397,25 @@ fn invalid(message: String) -> ClientError {
     ClientError::api(crate::ErrorKind::InvalidArgument, message)
 }
 
-async fn resolve_experiment(
-    state: &State,
-    client: &Client,
-    explicit: Option<String>,
-) -> Result<String> {
-    if let Some(id) = explicit.or_else(|| state.experiment_id.clone()) {
+/// The experiment new runs go to: `explicit` (an argument, or the one `set_experiment`
+/// chose) → `MLFLOW_EXPERIMENT_NAME` (created if missing) → `MLFLOW_EXPERIMENT_ID` (which
+/// must exist) → `"0"`, the default experiment.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+/// # let store = tempfile::tempdir()?;
+/// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+/// use trackd_client::fluent::resolve_experiment;
+/// assert_eq!(resolve_experiment(&client, Some("7".into())).await?, "7");
+/// # // SAFETY: single-threaded at this point of the example.
+/// # unsafe { std::env::remove_var("MLFLOW_EXPERIMENT_NAME"); std::env::remove_var("MLFLOW_EXPERIMENT_ID") };
+/// assert_eq!(resolve_experiment(&client, None).await?, "0");
+/// # Ok(()) }
+/// ```
+pub async fn resolve_experiment(client: &Client, explicit: Option<String>) -> Result<String> {
+    if let Some(id) = explicit {
         return Ok(id);
     }
     let env_id = std::env::var(EXPERIMENT_ID_ENV)
@@ -451,53 +464,91 @@ async fn resolve_experiment(
 /// ```
 pub async fn start_run(options: StartRun) -> Result<RunHandle> {
     let mut state = STATE.lock().await;
-    if let Some(top) = state.stack.last()
-        && !options.nested
-    {
-        return Err(ClientError::Usage(format!(
-            "Run with UUID {} is already active. To start a new run, first end the current run \
-             with end_run(). To start a nested run, use StartRun::new().nested(true).",
-            top.id()
-        )));
-    }
     let client = client_locked(&mut state).await?;
-    let resume = options.run_id.clone().or_else(|| {
-        let id = std::env::var(RUN_ID_ENV).ok().filter(|s| !s.is_empty())?;
-        (!ENV_RUN_ID_USED.swap(true, Ordering::SeqCst)).then_some(id)
-    });
-    let run = match resume {
-        Some(run_id) => {
-            // A run of another experiment than the active one is refused before resuming.
-            let run = client
-                .resume_run_in(&run_id, state.experiment_id.as_deref())
-                .await?;
-            if !options.tags.is_empty() {
-                client
-                    .log_params_and_tags(run.id(), Vec::new(), options.tags.clone())
-                    .await?;
-            }
-            run
-        }
-        None => {
-            let experiment_id =
-                resolve_experiment(&state, &client, options.experiment_id.clone()).await?;
-            let mut builder = client.start_run().experiment_id(experiment_id);
-            if let Some(name) = &options.run_name {
-                builder = builder.run_name(name.clone());
-            }
-            if let Some(parent) = state.stack.last().filter(|_| options.nested) {
-                builder = builder.parent(parent.id());
-            }
-            for (k, v) in &options.tags {
-                builder = builder.tag(k.clone(), v);
-            }
-            builder.start().await?
-        }
-    };
+    let active = state.stack.last().map(|r| r.id().to_owned());
+    let run = options
+        .start_on(&client, active.as_deref(), state.experiment_id.as_deref())
+        .await?;
     let handle = run.handle();
     state.last_run_id = Some(handle.id().to_owned());
     state.stack.push(run);
     Ok(handle)
+}
+
+impl StartRun {
+    /// Starts (or resumes) the run these options describe on `client`, for a caller that
+    /// keeps its own active-run stack (such as the Python binding): `active` is the
+    /// innermost active run (refused unless `nested`, else the parent), `chosen_experiment`
+    /// the experiment set with `set_experiment`. New runs go to the `experiment_id` option →
+    /// `chosen_experiment` → `MLFLOW_EXPERIMENT_NAME` → `MLFLOW_EXPERIMENT_ID` → `"0"`;
+    /// the `run_id` option (or `MLFLOW_RUN_ID`, used once per process) resumes instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// use trackd_client::fluent::StartRun;
+    /// let parent = StartRun::new().start_on(&client, None, None).await?;
+    /// // With a run active, only a nested run may start; it becomes the parent's child.
+    /// assert!(StartRun::new().start_on(&client, Some(parent.id()), None).await.is_err());
+    /// let child = StartRun::new().nested(true).start_on(&client, Some(parent.id()), None).await?;
+    /// let tags = client.get_run(child.id()).await?.data.tags;
+    /// assert_eq!(tags["mlflow.parentRunId"], parent.id());
+    /// child.finish().await?;
+    /// parent.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn start_on(
+        self,
+        client: &Client,
+        active: Option<&str>,
+        chosen_experiment: Option<&str>,
+    ) -> Result<ActiveRun> {
+        if let Some(top) = active
+            && !self.nested
+        {
+            return Err(ClientError::Usage(format!(
+                "Run with UUID {top} is already active. To start a new run, first end the \
+                 current run with end_run(). To start a nested run, use nested=True."
+            )));
+        }
+        let resume = self.run_id.clone().or_else(|| {
+            let id = std::env::var(RUN_ID_ENV).ok().filter(|s| !s.is_empty())?;
+            (!ENV_RUN_ID_USED.swap(true, Ordering::SeqCst)).then_some(id)
+        });
+        match resume {
+            Some(run_id) => {
+                // A run of another experiment than the active one is refused before resuming.
+                let run = client.resume_run_in(&run_id, chosen_experiment).await?;
+                if !self.tags.is_empty() {
+                    client
+                        .log_params_and_tags(run.id(), Vec::new(), self.tags.clone())
+                        .await?;
+                }
+                Ok(run)
+            }
+            None => {
+                let explicit = self
+                    .experiment_id
+                    .clone()
+                    .or_else(|| chosen_experiment.map(str::to_owned));
+                let experiment_id = resolve_experiment(client, explicit).await?;
+                let mut builder = client.start_run().experiment_id(experiment_id);
+                if let Some(name) = &self.run_name {
+                    builder = builder.run_name(name.clone());
+                }
+                if let Some(parent) = active.filter(|_| self.nested) {
+                    builder = builder.parent(parent);
+                }
+                for (k, v) in &self.tags {
+                    builder = builder.tag(k.clone(), v);
+                }
+                builder.start().await
+            }
+        }
+    }
 }
 
 /// The innermost active run, if any.
@@ -763,7 +814,7 @@ pub async fn register_model(model_uri: &str, name: &str) -> Result<crate::ModelV
 pub async fn search_runs() -> Result<crate::SearchRuns> {
     let mut state = STATE.lock().await;
     let client = client_locked(&mut state).await?;
-    let experiment = resolve_experiment(&state, &client, None).await?;
+    let experiment = resolve_experiment(&client, state.experiment_id.clone()).await?;
     Ok(client.search_runs().experiments([experiment]))
 }
 

@@ -297,6 +297,26 @@ impl Batch {
         self.points += metrics.len();
     }
 
+    /// Appends a run of points of one key.
+    fn push_columns(
+        &mut self,
+        run_id: &str,
+        key: &str,
+        steps: &[i64],
+        timestamps: &[i64],
+        values: &[f64],
+    ) {
+        let run = match self.runs.get_mut(run_id) {
+            Some(run) => run,
+            None => self.runs.entry(run_id.to_owned()).or_default(),
+        };
+        let cols = run.columns(key);
+        cols.steps.extend_from_slice(steps);
+        cols.timestamps.extend_from_slice(timestamps);
+        cols.values.extend_from_slice(values);
+        self.points += values.len();
+    }
+
     /// Closes the batch. The next one keeps each run's keys in the same slots, with room for
     /// as many points as this one had, so filling it does not grow the columns again. Keys
     /// and runs that logged nothing in this batch are forgotten.
@@ -352,6 +372,8 @@ struct Shared {
     pending: Mutex<Pending>,
     budget: Semaphore,
     failed: AtomicBool,
+    /// A batch was sealed since a logging call last yielded to the delivery task.
+    pending_sealed: AtomicBool,
     errors: Mutex<Errors>,
     wake: Notify,
     batch_points: usize,
@@ -410,6 +432,7 @@ impl Ingest {
             pending: Mutex::new(Pending::default()),
             budget: Semaphore::new(config.buffer_points.min(Semaphore::MAX_PERMITS)),
             failed: AtomicBool::new(false),
+            pending_sealed: AtomicBool::new(false),
             errors: Mutex::new(Errors::default()),
             wake: Notify::new(),
             batch_points: config.batch_points,
@@ -447,44 +470,132 @@ impl Ingest {
         step: i64,
         timestamp: i64,
     ) -> Result<()> {
-        if let Some(err) = self.shared.take_error(Some(run_id)) {
-            return Err(err);
+        let n = Self::points_of(metrics)?;
+        if !self.try_log_many(run_id, metrics, step, timestamp)? {
+            self.shared
+                .stats
+                .buffer_waits
+                .fetch_add(1, Ordering::Relaxed);
+            self.acquire(n).await?;
+            self.push(run_id, metrics, step, timestamp);
         }
-        let n = u32::try_from(metrics.len())
-            .map_err(|_| ClientError::Usage("too many metrics in one call".into()))?;
-        match self.shared.budget.try_acquire_many(n) {
-            Ok(permit) => permit.forget(),
-            Err(_) => {
-                self.shared
-                    .stats
-                    .buffer_waits
-                    .fetch_add(1, Ordering::Relaxed);
-                self.shared
-                    .budget
-                    .acquire_many(n)
-                    .await
-                    .map_err(|_| ClientError::Delivery("the delivery task stopped".into()))?
-                    .forget()
-            }
-        }
-        let sealed = {
-            let mut pending = self.shared.pending.lock().expect("ingest buffer lock");
-            pending.current.push(run_id, metrics, step, timestamp);
-            if pending.current.points >= self.shared.batch_points {
-                let batch = pending.current.seal();
-                pending.ready.push_back(batch);
-                true
-            } else {
-                false
-            }
-        };
-        if sealed {
-            self.shared.wake.notify_one();
-            // Let the delivery task run even if the caller's loop never awaits anything else
-            // (a single-threaded runtime would otherwise send nothing until flush).
+        // Let the delivery task run even if the caller's loop never awaits anything else
+        // (a single-threaded runtime would otherwise send nothing until flush).
+        if self.shared.pending_sealed.swap(false, Ordering::AcqRel) {
             tokio::task::yield_now().await;
         }
         Ok(())
+    }
+
+    /// Buffers several points of one step if the buffer has room for them, without waiting
+    /// and from any thread (no runtime needed). `Ok(false)`: the buffer is full and nothing
+    /// was buffered. Reports (once) an error of an earlier batch.
+    pub fn try_log_many(
+        &self,
+        run_id: &str,
+        metrics: &[(&str, f64)],
+        step: i64,
+        timestamp: i64,
+    ) -> Result<bool> {
+        if let Some(err) = self.shared.take_error(Some(run_id)) {
+            return Err(err);
+        }
+        let n = Self::points_of(metrics)?;
+        match self.shared.budget.try_acquire_many(n) {
+            Ok(permit) => permit.forget(),
+            Err(_) => return Ok(false),
+        }
+        self.push(run_id, metrics, step, timestamp);
+        Ok(true)
+    }
+
+    /// Buffers a whole series of one key (columns of equal length), waiting for room in
+    /// pieces of at most a batch, so a series longer than the buffer streams through it.
+    /// Reports (once) an error of an earlier batch.
+    pub async fn log_series(
+        &self,
+        run_id: &str,
+        key: &str,
+        steps: &[i64],
+        timestamps: &[i64],
+        values: &[f64],
+    ) -> Result<()> {
+        if steps.len() != values.len() || timestamps.len() != values.len() {
+            return Err(ClientError::Usage(format!(
+                "a series needs columns of one length: {} steps, {} timestamps, {} values",
+                steps.len(),
+                timestamps.len(),
+                values.len()
+            )));
+        }
+        if let Some(err) = self.shared.take_error(Some(run_id)) {
+            return Err(err);
+        }
+        let piece = self.shared.batch_points.clamp(1, 1 << 20);
+        let mut start = 0;
+        while start < values.len() {
+            let end = (start + piece).min(values.len());
+            let n = u32::try_from(end - start).expect("a piece is at most 2^20 points");
+            match self.shared.budget.try_acquire_many(n) {
+                Ok(permit) => permit.forget(),
+                Err(_) => {
+                    self.shared
+                        .stats
+                        .buffer_waits
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.acquire(n).await?;
+                }
+            }
+            {
+                let mut pending = self.shared.pending.lock().expect("ingest buffer lock");
+                pending.current.push_columns(
+                    run_id,
+                    key,
+                    &steps[start..end],
+                    &timestamps[start..end],
+                    &values[start..end],
+                );
+                self.seal_if_full(&mut pending);
+            }
+            if self.shared.pending_sealed.swap(false, Ordering::AcqRel) {
+                tokio::task::yield_now().await;
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn points_of(metrics: &[(&str, f64)]) -> Result<u32> {
+        u32::try_from(metrics.len())
+            .map_err(|_| ClientError::Usage("too many metrics in one call".into()))
+    }
+
+    /// Waits for room for `n` points and takes it.
+    async fn acquire(&self, n: u32) -> Result<()> {
+        self.shared
+            .budget
+            .acquire_many(n)
+            .await
+            .map_err(|_| ClientError::Delivery("the delivery task stopped".into()))?
+            .forget();
+        Ok(())
+    }
+
+    /// Appends points the caller holds room for.
+    fn push(&self, run_id: &str, metrics: &[(&str, f64)], step: i64, timestamp: i64) {
+        let mut pending = self.shared.pending.lock().expect("ingest buffer lock");
+        pending.current.push(run_id, metrics, step, timestamp);
+        self.seal_if_full(&mut pending);
+    }
+
+    /// Closes the current batch once it holds `batch_points` and wakes the delivery task.
+    fn seal_if_full(&self, pending: &mut Pending) {
+        if pending.current.points >= self.shared.batch_points {
+            let batch = pending.current.seal();
+            pending.ready.push_back(batch);
+            self.shared.pending_sealed.store(true, Ordering::Release);
+            self.shared.wake.notify_one();
+        }
     }
 
     /// Waits until every point logged before this call is acknowledged; returns a delivery

@@ -875,6 +875,30 @@ impl ActiveRun {
     }
 }
 
+impl ActiveRun {
+    /// Gives up ownership: the run stays open and dropping the handle no longer ends it, so
+    /// ending it is the caller's job ([`Client::update_run_status`] after a flush). For
+    /// callers that keep runs in their own structures (the Python binding's run stack).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// use trackd_client::RunStatus;
+    /// let handle = client.start_run().start().await?.detach();
+    /// assert_eq!(client.get_run(handle.id()).await?.info.status, RunStatus::Running);
+    /// handle.flush().await?;
+    /// client.update_run_status(handle.id(), RunStatus::Finished, None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn detach(self) -> RunHandle {
+        self.ended.store(true, Ordering::Relaxed);
+        self.handle.clone()
+    }
+}
+
 impl Deref for ActiveRun {
     type Target = RunHandle;
 

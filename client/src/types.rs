@@ -121,6 +121,36 @@ impl RunStatus {
     }
 }
 
+/// A status name (`"FINISHED"`, any case) → the status.
+///
+/// # Examples
+///
+/// ```
+/// use trackd_client::RunStatus;
+/// assert_eq!("failed".parse::<RunStatus>(), Ok(RunStatus::Failed));
+/// assert!("DONE".parse::<RunStatus>().is_err());
+/// ```
+impl std::str::FromStr for RunStatus {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        [
+            RunStatus::Running,
+            RunStatus::Scheduled,
+            RunStatus::Finished,
+            RunStatus::Failed,
+            RunStatus::Killed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str().eq_ignore_ascii_case(name))
+        .ok_or_else(|| {
+            format!(
+                "Invalid run status '{name}': expected RUNNING, SCHEDULED, FINISHED, FAILED or KILLED"
+            )
+        })
+    }
+}
+
 impl fmt::Display for RunStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
