@@ -46,6 +46,9 @@ try:
     raise AssertionError("unknown run must fail")
 except mlflow.exceptions.MlflowException as e:
     assert e.error_code == "RESOURCE_DOES_NOT_EXIST", e.error_code
+import sys
+# pyspark is not installed here: the store marked it not importable (see mlflow_plugin).
+assert "pyspark" in sys.modules and sys.modules["pyspark"] is None
 print("plugin ok")
 """
     assert "plugin ok" in _run(["-c", check], uri)
