@@ -32,13 +32,17 @@ pub enum ErrorKind {
     Unsupported,
     /// The server failed (storage, a bug); nothing was acknowledged.
     Internal,
+    /// No valid credentials (authentication is on and the request has none, or wrong ones).
+    Unauthenticated,
+    /// The caller is known but lacks the permission the operation needs.
+    PermissionDenied,
     /// Stored data cannot be decoded.
     DataLoss,
 }
 
 impl ErrorKind {
     /// Every kind, in table order.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::InvalidArgument,
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
@@ -49,6 +53,8 @@ impl ErrorKind {
         ErrorKind::Unsupported,
         ErrorKind::Internal,
         ErrorKind::DataLoss,
+        ErrorKind::Unauthenticated,
+        ErrorKind::PermissionDenied,
     ];
 
     /// The table: (gRPC code, MLflow `error_code`, HTTP status).
@@ -65,6 +71,8 @@ impl ErrorKind {
             ErrorKind::Unsupported => (Code::Unimplemented, "NOT_IMPLEMENTED", 501),
             ErrorKind::Internal => (Code::Internal, "INTERNAL_ERROR", 500),
             ErrorKind::DataLoss => (Code::DataLoss, "DATA_LOSS", 500),
+            ErrorKind::Unauthenticated => (Code::Unauthenticated, "UNAUTHENTICATED", 401),
+            ErrorKind::PermissionDenied => (Code::PermissionDenied, "PERMISSION_DENIED", 403),
         }
     }
 
@@ -95,6 +103,8 @@ impl ErrorKind {
             Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => ErrorKind::Unavailable,
             Code::Unimplemented => ErrorKind::Unsupported,
             Code::DataLoss => ErrorKind::DataLoss,
+            Code::Unauthenticated => ErrorKind::Unauthenticated,
+            Code::PermissionDenied => ErrorKind::PermissionDenied,
             _ => ErrorKind::Internal,
         }
     }

@@ -45,6 +45,23 @@ impl Failure {
     }
 }
 
+impl From<trackd_server::TrackingError> for Failure {
+    /// A refusal or failure of the tracking core run in this process (tools that open a
+    /// store directory themselves).
+    fn from(e: trackd_server::TrackingError) -> Failure {
+        use trackd_server::TrackingError as E;
+        let code = match e {
+            E::NotFound(_) => NOT_FOUND,
+            E::InvalidArgument(_) | E::InvalidState(_) | E::AlreadyExists(_) => REFUSED,
+            _ => 1,
+        };
+        Failure {
+            message: e.to_string(),
+            code,
+        }
+    }
+}
+
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Failure {
         let code = match &e {

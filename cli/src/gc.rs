@@ -74,15 +74,7 @@ pub async fn run(args: GcArgs) -> Outcome {
         .close()
         .await
         .map_err(|e| Failure::other(e.to_string()))?;
-    let report = result.map_err(|e| Failure {
-        code: match e {
-            trackd_server::TrackingError::NotFound(_) => crate::exit::NOT_FOUND,
-            trackd_server::TrackingError::InvalidArgument(_)
-            | trackd_server::TrackingError::InvalidState(_) => crate::exit::REFUSED,
-            _ => 1,
-        },
-        message: e.to_string(),
-    })?;
+    let report = result?;
     let db_after = crate::files::tree(&args.store.join("db")).1;
     let mut table = Table::new(["what", "count"]);
     table.row(["runs removed".to_owned(), report.runs.len().to_string()]);

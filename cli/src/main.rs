@@ -18,6 +18,7 @@ mod output;
 mod runs;
 mod server_cmd;
 mod target;
+mod users;
 
 use std::process::ExitCode;
 
@@ -60,6 +61,12 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Create a store directory from a backup.
     Restore(backup::RestoreArgs),
+    /// Manage the users of an --auth server (on the store directory, server stopped).
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Manage API tokens (MLFLOW_TRACKING_TOKEN) of an --auth server's users.
+    #[command(subcommand)]
+    Tokens(users::TokensCommand),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +98,8 @@ fn main() -> ExitCode {
             Command::Gc(args) => gc::run(args).await,
             Command::Backup(args) => backup::backup(args).await,
             Command::Restore(args) => backup::restore(args).await,
+            Command::Users(c) => users::run_users(c).await,
+            Command::Tokens(c) => users::run_tokens(c).await,
         }
     });
     match result {

@@ -11,14 +11,35 @@ use trackd_server::{serve, Store, Tracker};
 
 /// Serves the store named by `args` until a signal; a second signal exits at once (130).
 pub async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
-    if !args.host.is_loopback() {
+    if let Some(refusal) = args.refusal() {
+        return Err(refusal.into());
+    }
+    if !args.host.is_loopback() && !args.auth {
         tracing::warn!(
             host = %args.host,
-            "LISTENING BEYOND LOOPBACK WITHOUT AUTHENTICATION: anyone who can reach this port can \
-             read and change every experiment. Bind to 127.0.0.1 or put an authenticating proxy in front."
+            "LISTENING BEYOND LOOPBACK WITHOUT AUTHENTICATION (--insecure-no-auth): anyone who \
+             can reach this port can read and change every experiment."
         );
     }
     let store = Store::open(args.store_config())?;
+    let mut tracker = Tracker::open(store)?.with_max_artifact_bytes(args.max_artifact_bytes());
+    if args.auth {
+        tracker = tracker.with_auth(args.default_permission)?;
+        let admin = std::env::var("TRACKD_ADMIN_USERNAME").ok().filter(|s| !s.is_empty());
+        let password = std::env::var("TRACKD_ADMIN_PASSWORD").ok().filter(|s| !s.is_empty());
+        if let (Some(admin), Some(password)) = (admin, password) {
+            if tracker.ensure_first_admin(&admin, &password).await? {
+                tracing::info!(user = %admin, "created the first administrator from TRACKD_ADMIN_USERNAME");
+            }
+        }
+        if tracker.user_count()? == 0 {
+            tracing::warn!(
+                "--auth is on but the store has no user: nobody can log in. Set \
+                 TRACKD_ADMIN_USERNAME and TRACKD_ADMIN_PASSWORD, or run `trackd users create \
+                 NAME --admin --store DIR` (with the server stopped)."
+            );
+        }
+    }
     let listener = TcpListener::bind(args.addr())
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr()))?;
@@ -29,7 +50,7 @@ pub async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Erro
     );
     serve(
         listener,
-        Tracker::open(store)?.with_max_artifact_bytes(args.max_artifact_bytes()),
+        tracker,
         args.serve_options(),
         shutdown_signal(),
     )

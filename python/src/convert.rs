@@ -72,7 +72,10 @@ pub fn columns<'py>(py: Python<'py>, c: &MetricColumns) -> PyResult<Bound<'py, P
     let d = PyDict::new(py);
     d.set_item("key", &c.key)?;
     d.set_item("steps", le_bytes(py, &c.steps, |v| v.to_le_bytes()))?;
-    d.set_item("timestamps", le_bytes(py, &c.timestamps, |v| v.to_le_bytes()))?;
+    d.set_item(
+        "timestamps",
+        le_bytes(py, &c.timestamps, |v| v.to_le_bytes()),
+    )?;
     d.set_item("values", le_bytes(py, &c.values, |v| v.to_le_bytes()))?;
     Ok(d)
 }

@@ -11,12 +11,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use trackd_client::fluent::{StartRun, resolve_experiment};
+use trackd_client::fluent::{resolve_experiment, StartRun};
 use trackd_client::{RunStatus, RunView};
 
 use crate::convert;
 use crate::errors::{invalid, to_py};
-use crate::session::{self, Handles, state};
+use crate::session::{self, state, Handles};
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -62,7 +62,10 @@ fn start(py: Python<'_>, options: StartRun) -> PyResult<trackd_client::RunInfo> 
     let h = session::handles(py)?;
     let (active, chosen) = {
         let s = state();
-        (s.active_run_id().map(str::to_owned), s.experiment_id.clone())
+        (
+            s.active_run_id().map(str::to_owned),
+            s.experiment_id.clone(),
+        )
     };
     let run = h
         .block_on(py, async {
@@ -121,8 +124,7 @@ pub fn set_experiment<'py>(
                 (None, Some(id)) => id.to_owned(),
                 _ => {
                     return Err(trackd_client::ClientError::Usage(
-                        "Must specify exactly one of: `experiment_id` or `experiment_name`."
-                            .into(),
+                        "Must specify exactly one of: `experiment_id` or `experiment_name`.".into(),
                     ));
                 }
             };
@@ -392,7 +394,11 @@ pub fn log_param<'py>(
 /// Logs several params in one request.
 #[pyfunction]
 #[pyo3(signature = (params, run_id=None))]
-pub fn log_params(py: Python<'_>, params: &Bound<'_, PyDict>, run_id: Option<&str>) -> PyResult<()> {
+pub fn log_params(
+    py: Python<'_>,
+    params: &Bound<'_, PyDict>,
+    run_id: Option<&str>,
+) -> PyResult<()> {
     log_params_tags(py, run_id, pairs(params)?, vec![])
 }
 
@@ -465,7 +471,10 @@ pub fn list_artifacts<'py>(
 ) -> PyResult<Bound<'py, PyList>> {
     let h = session::handles(py)?;
     let files = h
-        .block_on(py, h.client.list_artifacts(run_id, path.unwrap_or(""), false))
+        .block_on(
+            py,
+            h.client.list_artifacts(run_id, path.unwrap_or(""), false),
+        )
         .map_err(to_py)?;
     let out = PyList::empty(py);
     for f in &files {
@@ -486,7 +495,8 @@ pub fn download_artifacts(
     let h = session::handles(py)?;
     h.block_on(
         py,
-        h.client.download_artifacts(run_id, artifact_path, &dst_path),
+        h.client
+            .download_artifacts(run_id, artifact_path, &dst_path),
     )
     .map_err(to_py)
 }

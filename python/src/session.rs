@@ -17,7 +17,7 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use pyo3::prelude::*;
 use tokio::runtime::Runtime;
-use trackd_client::{Client, RunInfo, uri};
+use trackd_client::{uri, Client, RunInfo};
 
 use crate::errors::to_py;
 
@@ -66,7 +66,9 @@ static STATE: LazyLock<Mutex<State>> = LazyLock::new(Default::default);
 /// Locks the state (see the module's rules: never held across a released GIL).
 pub fn state() -> MutexGuard<'static, State> {
     // A panic while the lock was held leaves plain data behind; keep using it.
-    STATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    STATE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl State {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
+use crate::domain::access::{ApiToken, Level, Resource, User};
 use crate::domain::{
     Durability, Experiment, ExperimentId, LoggedModel, ModelId, Point, RegisteredModel, Run, RunId,
     RunInfo, ViewType,
@@ -168,4 +169,30 @@ pub struct BackupReport {
     pub artifact_files: u64,
     /// Artifact bytes copied.
     pub artifact_bytes: u64,
+}
+
+/// Users, API tokens and permission grants (see [`crate::domain::access`]). Changes are
+/// durable when the call returns. The sled store implements it next to its tracking data,
+/// so a backup carries both.
+pub trait AccessBackend: Send + Sync + 'static {
+    /// A user by name.
+    fn user(&self, name: &str) -> Result<Option<User>>;
+    /// Every user, by name.
+    fn users(&self) -> Result<Vec<User>>;
+    /// Creates or replaces a user.
+    fn put_user(&self, user: &User) -> Result<()>;
+    /// Deletes a user with their tokens and grants; false if there was none.
+    fn delete_user(&self, name: &str) -> Result<bool>;
+    /// A token by id.
+    fn token(&self, id: &str) -> Result<Option<ApiToken>>;
+    /// A user's tokens.
+    fn tokens_of(&self, user: &str) -> Result<Vec<ApiToken>>;
+    /// Stores a new token.
+    fn put_token(&self, token: &ApiToken) -> Result<()>;
+    /// Deletes a token; false if there was none.
+    fn delete_token(&self, id: &str) -> Result<bool>;
+    /// A user's grant on a resource, if any.
+    fn grant(&self, resource: &Resource, user: &str) -> Result<Option<Level>>;
+    /// Sets (`Some`) or removes (`None`) a user's grant on a resource.
+    fn set_grant(&self, resource: &Resource, user: &str, level: Option<Level>) -> Result<()>;
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 
 use crate::connections::ConnectionLimits;
+use crate::domain::access::Level;
 use crate::grpc::GrpcOptions;
 use crate::server::ServeOptions;
 use crate::store::{Durability, StoreConfig};
@@ -70,9 +71,40 @@ pub struct ServerArgs {
     /// Largest artifact file accepted, in MiB (REST proxy and gRPC uploads alike).
     #[arg(long, env = "TRACKD_MAX_ARTIFACT_MB", default_value_t = 5120)]
     pub max_artifact_mb: u64,
+    /// Require credentials (HTTP Basic or a bearer token) and check permissions. The first
+    /// administrator comes from TRACKD_ADMIN_USERNAME / TRACKD_ADMIN_PASSWORD when the store
+    /// has no user yet, or from `trackd users create NAME --admin`.
+    #[arg(long, env = "TRACKD_AUTH")]
+    pub auth: bool,
+    /// With --auth: what a user may do on an experiment without a grant (MLflow's default
+    /// permission): none, read, edit or manage.
+    #[arg(long, env = "TRACKD_DEFAULT_PERMISSION", default_value = "read", value_parser = parse_level)]
+    pub default_permission: Level,
+    /// Serve a non-loopback address without --auth (anyone who reaches the port can read and
+    /// change everything). Without this flag that is refused.
+    #[arg(long, env = "TRACKD_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+}
+
+fn parse_level(value: &str) -> Result<Level, String> {
+    Level::parse(value).ok_or_else(|| format!("'{value}': expected none, read, edit or manage"))
 }
 
 impl ServerArgs {
+    /// Why these settings must not be served, if they must not: a non-loopback address
+    /// without authentication (unless `--insecure-no-auth`).
+    pub fn refusal(&self) -> Option<String> {
+        (!self.host.is_loopback() && !self.auth && !self.insecure_no_auth).then(|| {
+            format!(
+                "refusing to listen on {} without authentication: anyone who can reach the port \
+                 could read and change every experiment. Use --auth (with TRACKD_ADMIN_USERNAME \
+                 and TRACKD_ADMIN_PASSWORD for the first administrator), bind 127.0.0.1, or pass \
+                 --insecure-no-auth if something in front of trackd authenticates.",
+                self.host
+            )
+        })
+    }
+
     /// The socket address to bind.
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)

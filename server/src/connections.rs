@@ -103,8 +103,8 @@ pub async fn serve_connections(
             () = &mut stop => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed; backing off");
                 drop(permit);
@@ -116,7 +116,10 @@ pub async fn serve_connections(
         };
         let _ = stream.set_nodelay(true);
         let builder = builder.clone();
-        let service = TowerToHyperService::new(app.clone());
+        let service = TowerToHyperService::new(
+            app.clone()
+                .layer(axum::Extension(crate::identity::PeerAddr(peer))),
+        );
         let watcher = graceful.watcher();
         let header_timeout = limits.header_timeout;
         connections.spawn(async move {

@@ -63,6 +63,12 @@ pub enum TrackingError {
     /// The store holds data it cannot decode.
     #[error("store data is corrupted: {0}")]
     Corrupted(String),
+    /// Authentication is on and the request carries no valid credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller lacks the permission the operation needs.
+    #[error("{0}")]
+    PermissionDenied(String),
 }
 
 /// The error underneath a [`TrackingError`], kept as its source so logs show the whole
@@ -149,6 +155,8 @@ impl TrackingError {
             Self::Unsupported(_) => ErrorKind::Unsupported,
             Self::Storage { .. } => ErrorKind::Internal,
             Self::Corrupted(_) => ErrorKind::DataLoss,
+            Self::Unauthenticated(_) => ErrorKind::Unauthenticated,
+            Self::PermissionDenied(_) => ErrorKind::PermissionDenied,
         }
     }
 
@@ -201,6 +209,8 @@ mod tests {
             TrackingError::Unsupported("x".into()),
             TrackingError::storage_context("x"),
             TrackingError::Corrupted("x".into()),
+            TrackingError::Unauthenticated("x".into()),
+            TrackingError::PermissionDenied("x".into()),
         ];
         let expected = [
             (tonic::Code::InvalidArgument, "INVALID_PARAMETER_VALUE", 400),
@@ -213,6 +223,8 @@ mod tests {
             (tonic::Code::Unimplemented, "NOT_IMPLEMENTED", 501),
             (tonic::Code::Internal, "INTERNAL_ERROR", 500),
             (tonic::Code::DataLoss, "DATA_LOSS", 500),
+            (tonic::Code::Unauthenticated, "UNAUTHENTICATED", 401),
+            (tonic::Code::PermissionDenied, "PERMISSION_DENIED", 403),
         ];
         for (err, (code, name, http)) in all.iter().zip(expected) {
             assert_eq!(err.grpc_code(), code, "{err:?}");

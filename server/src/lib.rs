@@ -42,6 +42,7 @@
 //!   shutdown. [`config`] is the `trackd server` command line; [`telemetry`] the logging.
 
 pub mod artifacts;
+pub mod auth;
 pub mod backend;
 pub mod config;
 pub mod connections;

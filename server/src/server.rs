@@ -31,6 +31,15 @@ pub struct ServeOptions {
     pub connections: ConnectionLimits,
 }
 
+impl ServeOptions {
+    /// The identity layer's authenticator: one when the tracker's authentication is on.
+    fn authenticator(&self, tracker: &Tracker) -> Option<std::sync::Arc<crate::auth::Authenticator>> {
+        tracker
+            .auth_enabled()
+            .then(|| std::sync::Arc::new(crate::auth::Authenticator::new(tracker.clone())))
+    }
+}
+
 impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
@@ -104,7 +113,10 @@ pub async fn serve(
         ))
         .merge(crate::rest::router(tracker.clone()))
         .merge(crate::ui::router(tracker.clone()))
-        .layer(axum::middleware::from_fn(crate::identity::identify));
+        .layer(axum::middleware::from_fn_with_state(
+            options.authenticator(&tracker),
+            crate::identity::identify,
+        ));
 
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, store = %tracker.location(), durability = ?tracker.durability(), "trackd serving");

@@ -27,6 +27,7 @@ use crate::domain::{Durability, Outcome, WriteOp};
 use crate::error::{Result, TrackingError};
 use crate::store::Store;
 
+pub mod access;
 pub mod backup;
 pub mod gc;
 pub mod history;
@@ -104,6 +105,10 @@ pub struct Tracker {
     /// LogStream batches that waited for the ingest budget (the stream was not read
     /// meanwhile, so HTTP/2 flow control slowed its sender).
     budget_waits: Arc<std::sync::atomic::AtomicU64>,
+    /// Where users, tokens and grants live (the sled store's own trees).
+    access: Option<Arc<dyn crate::backend::AccessBackend>>,
+    /// Authentication settings; `None`: off, every caller may do everything.
+    auth: Option<access::Auth>,
 }
 
 impl Tracker {
@@ -118,24 +123,11 @@ impl Tracker {
     /// A tracker over an open store, creating its artifact directory.
     pub fn open(store: Store) -> Result<Self> {
         let artifacts = ArtifactStore::open(store.artifact_root())?;
+        let access: Arc<dyn crate::backend::AccessBackend> = Arc::new(store.clone());
         let backend: Arc<dyn TrackingBackend> = Arc::new(store);
-        Ok(Tracker {
-            backend,
-            artifacts: Arc::new(artifacts),
-            max_artifact_bytes: DEFAULT_MAX_FILE_BYTES,
-            ingest_budget: Arc::new(Semaphore::new(INGEST_BUDGET_POINTS)),
-            read_stats: Arc::default(),
-            duplicate_batches: Arc::default(),
-            budget_waits: Arc::default(),
-        })
-    }
-
-    /// The one authorization decision: whether `caller` may do what an operation `need`s.
-    /// trackd has no authentication yet, so every caller is granted everything; this is
-    /// where per-experiment permissions go (see [`crate::domain::caller`]).
-    fn authorize(&self, caller: &Caller, need: Need<'_>) -> Result<()> {
-        let _ = (caller, need);
-        Ok(())
+        let mut tracker = Self::with_backends(backend, Arc::new(artifacts));
+        tracker.access = Some(access);
+        Ok(tracker)
     }
 
     /// The same tracker with another largest artifact file size (uploads beyond it are
@@ -164,6 +156,8 @@ impl Tracker {
             read_stats: Arc::default(),
             duplicate_batches: Arc::default(),
             budget_waits: Arc::default(),
+            access: None,
+            auth: None,
         }
     }
 
@@ -215,7 +209,10 @@ impl Tracker {
             now: now_ms(),
         };
         match self.write(op).await? {
-            Outcome::ExperimentCreated(id) => Ok(id),
+            Outcome::ExperimentCreated(id) => {
+                self.grant_creator(caller, id)?;
+                Ok(id)
+            }
             other => Err(unexpected(other)),
         }
     }
@@ -236,7 +233,12 @@ impl Tracker {
                 "Missing value for required parameter 'experiment_name'.",
             ));
         }
-        self.backend.experiment_by_name(name)
+        let experiment = self.backend.experiment_by_name(name)?;
+        self.authorize(
+            caller,
+            Need::Experiment(Permission::Read, &experiment.id.to_string()),
+        )?;
+        Ok(experiment)
     }
 
     /// Searches experiments.
@@ -247,7 +249,14 @@ impl Tracker {
         search: ExperimentSearch,
     ) -> Result<Page<Experiment>> {
         self.authorize(caller, Need::Search)?;
-        reads::search_experiments(self.backend.as_ref(), &search)
+        let mut page = reads::search_experiments(self.backend.as_ref(), &search)?;
+        if self.filters_for(caller) {
+            // Only what the caller may read (a page can come back shorter than asked; its
+            // token still continues after the last experiment looked at).
+            page.items
+                .retain(|e| self.may_read_experiment(caller, e.id));
+        }
+        Ok(page)
     }
 
     /// Renames an experiment.
@@ -472,8 +481,20 @@ impl Tracker {
 
     /// Searches runs.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn search_runs(&self, caller: &Caller, search: RunSearch) -> Result<Page<Arc<Run>>> {
+    pub async fn search_runs(&self, caller: &Caller, mut search: RunSearch) -> Result<Page<Arc<Run>>> {
         self.authorize(caller, Need::Search)?;
+        if self.filters_for(caller) {
+            // Experiments the caller may not read are left out, as if they had no runs.
+            search.experiment_ids.retain(|id| {
+                ExperimentId::parse(id).is_ok_and(|id| self.may_read_experiment(caller, id))
+            });
+            if search.experiment_ids.is_empty() {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next_page_token: String::new(),
+                });
+            }
+        }
         let backend = self.backend.clone();
         tokio::task::spawn_blocking(move || reads::search_runs(backend.as_ref(), &search))
             .await
@@ -705,9 +726,14 @@ impl Tracker {
     pub async fn sampled_history(
         &self,
         caller: &Caller,
-        request: SampledHistory,
+        mut request: SampledHistory,
     ) -> Result<Vec<SampledSeries>> {
         self.authorize(caller, Need::Search)?;
+        if self.filters_for(caller) {
+            request
+                .run_ids
+                .retain(|id| self.authorize(caller, Need::Run(Permission::Read, id)).is_ok());
+        }
         let backend = self.backend.clone();
         tokio::task::spawn_blocking(move || reads::sampled_history(backend.as_ref(), &request))
             .await
@@ -749,7 +775,9 @@ impl Tracker {
                     continue;
                 }
             };
-            let checked = validate::run_writes(&writes)
+            let checked = self
+                .authorize(caller, Need::Run(Permission::Edit, &id))
+                .and_then(|()| validate::run_writes(&writes))
                 .and_then(|()| validate::unique_param_keys(&writes.params));
             match checked {
                 Ok(()) => parsed.push((run, writes)),

@@ -6,9 +6,9 @@
 //! UI alike puts the request's caller into its extensions (`crate::identity`), and every
 //! handler passes it on.
 //!
-//! trackd has no authentication yet, so every network caller is [`Caller::Anonymous`] and
-//! every need is granted; authentication (users, per-experiment permissions) replaces the
-//! one decision, not the edges.
+//! Without `--auth` every network caller is [`Caller::Anonymous`] and every need is
+//! granted. With it, requests carry a [`Caller::User`] (the identity layer verified its
+//! credentials) and `Tracker::authorize` checks the user's grants (`crate::domain::access`).
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,31 @@ pub enum Caller {
     /// Code running the Tracker in its own process (the client's embedded mode, tools,
     /// tests): it owns the store and may do anything.
     InProcess,
+    /// An authenticated user.
+    User {
+        /// The user's name.
+        name: std::sync::Arc<str>,
+        /// Whether the user is an administrator.
+        admin: bool,
+    },
+}
+
+impl Caller {
+    /// An authenticated caller.
+    pub fn user(name: &str, admin: bool) -> Caller {
+        Caller::User {
+            name: name.into(),
+            admin,
+        }
+    }
+
+    /// The user's name, for a [`Caller::User`].
+    pub fn user_name(&self) -> Option<&str> {
+        match self {
+            Caller::User { name, .. } => Some(name),
+            _ => None,
+        }
+    }
 }
 
 /// What an operation needs on the experiment it touches (MLflow's permission levels).

@@ -1,5 +1,6 @@
 //! The domain model and MLflow's rules, free of wire and storage types.
 
+pub mod access;
 pub mod caller;
 mod logged_model;
 mod model;

@@ -44,10 +44,13 @@ impl Tracker {
         experiment_ids: &[String],
     ) -> Result<BTreeMap<ExperimentId, ExperimentActivity>> {
         self.authorize(caller, Need::Search)?;
-        let ids = experiment_ids
+        let mut ids = experiment_ids
             .iter()
             .map(|id| ExperimentId::parse(id))
             .collect::<Result<Vec<_>>>()?;
+        if self.filters_for(caller) {
+            ids.retain(|id| self.may_read_experiment(caller, *id));
+        }
         let backend = self.backend.clone();
         tokio::task::spawn_blocking(move || {
             let mut out: BTreeMap<ExperimentId, ExperimentActivity> = ids

@@ -11,6 +11,7 @@
 //! Nothing here knows about protobuf or JSON. A second backend would implement the same
 //! `Store` surface (`open`, `write`, the read methods).
 
+mod access;
 mod as_backend;
 mod backup;
 mod catalog;
@@ -177,6 +178,12 @@ pub(crate) struct Trees {
     pub logged_models: sled::Tree,
     /// The model registry by name (name bytes → postcard `RegisteredModel`, versions inside).
     pub registered_models: sled::Tree,
+    /// Users by name (name → postcard `User`).
+    pub auth_users: sled::Tree,
+    /// API tokens by id (id → postcard `ApiToken`).
+    pub auth_tokens: sled::Tree,
+    /// Grants (resource key · 0x00 · user → level code); see `access`.
+    pub auth_grants: sled::Tree,
 }
 
 impl Trees {
@@ -196,6 +203,9 @@ impl Trees {
             run_io: db.open_tree("run_io")?,
             logged_models: db.open_tree("logged_models")?,
             registered_models: db.open_tree("registered_models")?,
+            auth_users: db.open_tree("auth_users")?,
+            auth_tokens: db.open_tree("auth_tokens")?,
+            auth_grants: db.open_tree("auth_grants")?,
         })
     }
 }

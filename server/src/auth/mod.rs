@@ -1,0 +1,131 @@
+//! Authentication: turning a request's `Authorization` header into a [`Caller`].
+//!
+//! - `credentials`: the header (HTTP Basic or a bearer token);
+//! - `secrets`: argon2id password hashes, generated passwords, API tokens;
+//! - `cache`: verified headers remembered for a minute (argon2 stays off the request path);
+//! - `throttle`: failed logins rate-limited per user and address.
+//!
+//! [`Authenticator::identify`] is what the identity layer (`crate::identity`) calls.
+
+pub mod cache;
+pub mod credentials;
+pub mod secrets;
+pub mod throttle;
+
+use std::net::IpAddr;
+
+use sha2::{Digest, Sha256};
+
+use crate::domain::Caller;
+use crate::error::{Result, TrackingError};
+use crate::tracker::Tracker;
+
+use credentials::Credentials;
+
+/// Verifies credentials against a tracker's users and tokens.
+pub struct Authenticator {
+    tracker: Tracker,
+    cache: cache::VerifiedCache,
+    throttle: throttle::Throttle,
+}
+
+impl Authenticator {
+    /// An authenticator over `tracker`'s users (its authentication must be on).
+    pub fn new(tracker: Tracker) -> Self {
+        Authenticator {
+            tracker,
+            cache: cache::VerifiedCache::default(),
+            throttle: throttle::Throttle::default(),
+        }
+    }
+
+    /// Forgets verified credentials (call after users or tokens change).
+    pub fn forget_verified(&self) {
+        self.cache.clear();
+    }
+
+    /// The caller an `Authorization` header value stands for, from `addr`. `None` (no
+    /// header) is [`Caller::Anonymous`]; bad credentials are `UNAUTHENTICATED`.
+    pub async fn identify(&self, header: Option<&str>, addr: Option<IpAddr>) -> Result<Caller> {
+        let Some(header) = header else {
+            return Ok(Caller::Anonymous);
+        };
+        let key: [u8; 32] = Sha256::digest(header.as_bytes()).into();
+        if let Some(caller) = self.cache.get(&key) {
+            return Ok(caller);
+        }
+        let credentials = credentials::parse(header)
+            .map_err(|e| TrackingError::Unauthenticated(format!("Bad credentials: {e}.")))?;
+        let user_name: Option<String> = match &credentials {
+            Credentials::Basic { user, .. } => Some(user.clone()),
+            Credentials::Bearer(_) => None,
+        };
+        let user_name = user_name.as_deref();
+        if self.throttle.blocked(user_name, addr) {
+            tracing::warn!(target: "trackd::audit", user = ?user_name, ?addr, "login throttled");
+            return Err(TrackingError::Unauthenticated(format!(
+                "Too many failed logins; try again in {} s.",
+                throttle::WINDOW.as_secs()
+            )));
+        }
+        match self.verify(credentials).await? {
+            Some(caller) => {
+                if let Some(name) = caller.user_name() {
+                    self.throttle.succeeded(name);
+                }
+                self.cache.put(key, caller.clone());
+                Ok(caller)
+            }
+            None => {
+                self.throttle.failed(user_name, addr);
+                tracing::warn!(target: "trackd::audit", user = ?user_name, ?addr, "login failed");
+                Err(TrackingError::Unauthenticated(
+                    "Invalid credentials (wrong user, password or token).".into(),
+                ))
+            }
+        }
+    }
+
+    async fn verify(&self, credentials: Credentials) -> Result<Option<Caller>> {
+        let Some(access) = self.tracker.access_backend().cloned() else {
+            return Ok(None);
+        };
+        match credentials {
+            Credentials::Basic { user, password } => {
+                let Some(record) = access.user(&user)? else {
+                    // Spend the time a verification would, so a missing user is not
+                    // told apart from a wrong password by timing.
+                    let _ = tokio::task::spawn_blocking(move || {
+                        secrets::verify_password(&password, &DUMMY_HASH)
+                    })
+                    .await;
+                    return Ok(None);
+                };
+                let hash = record.password_hash.clone();
+                let ok = tokio::task::spawn_blocking(move || secrets::verify_password(&password, &hash))
+                    .await
+                    .map_err(|e| TrackingError::storage("verifying a password", e))?;
+                Ok(ok.then(|| Caller::user(&record.name, record.admin)))
+            }
+            Credentials::Bearer(token) => {
+                let Some((id, secret)) = secrets::split_token(&token) else {
+                    return Ok(None);
+                };
+                let Some(record) = access.token(id)? else {
+                    return Ok(None);
+                };
+                if !secrets::digests_equal(&record.secret_sha256, &secrets::secret_digest(secret)) {
+                    return Ok(None);
+                }
+                let Some(user) = access.user(&record.user)? else {
+                    return Ok(None);
+                };
+                Ok(Some(Caller::user(&user.name, user.admin)))
+            }
+        }
+    }
+}
+
+/// An argon2id hash of a random password, verified against when the user does not exist.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| secrets::hash_password(&secrets::generate_password()));
