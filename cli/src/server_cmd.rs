@@ -25,8 +25,12 @@ pub async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Erro
     let mut tracker = Tracker::open(store)?.with_max_artifact_bytes(args.max_artifact_bytes());
     if args.auth {
         tracker = tracker.with_auth(args.default_permission)?;
-        let admin = std::env::var("TRACKD_ADMIN_USERNAME").ok().filter(|s| !s.is_empty());
-        let password = std::env::var("TRACKD_ADMIN_PASSWORD").ok().filter(|s| !s.is_empty());
+        let admin = std::env::var("TRACKD_ADMIN_USERNAME")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let password = std::env::var("TRACKD_ADMIN_PASSWORD")
+            .ok()
+            .filter(|s| !s.is_empty());
         if let (Some(admin), Some(password)) = (admin, password) {
             if tracker.ensure_first_admin(&admin, &password).await? {
                 tracing::info!(user = %admin, "created the first administrator from TRACKD_ADMIN_USERNAME");
@@ -48,13 +52,7 @@ pub async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Erro
         "trackd listening on http://{local} (store {}); web UI at http://{local}/",
         args.store.display()
     );
-    serve(
-        listener,
-        tracker,
-        args.serve_options(),
-        shutdown_signal(),
-    )
-    .await?;
+    serve(listener, tracker, args.serve_options(), shutdown_signal()).await?;
     Ok(())
 }
 

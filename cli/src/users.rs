@@ -140,9 +140,15 @@ pub async fn run_users(command: UsersCommand) -> Outcome {
             })
             .await?;
             if generated {
-                println!("created user '{name}'{}; password (shown once): {password}", if admin { " (admin)" } else { "" });
+                println!(
+                    "created user '{name}'{}; password (shown once): {password}",
+                    if admin { " (admin)" } else { "" }
+                );
             } else {
-                println!("created user '{name}'{}", if admin { " (admin)" } else { "" });
+                println!(
+                    "created user '{name}'{}",
+                    if admin { " (admin)" } else { "" }
+                );
             }
         }
         UsersCommand::List { store } => {
@@ -153,14 +159,21 @@ pub async fn run_users(command: UsersCommand) -> Outcome {
                 .map(|u| serde_json::json!({"name": u.name, "admin": u.admin, "created_ms": u.created_ms}))
                 .collect::<Vec<_>>());
             for u in users {
-                table.row([u.name, u.admin.to_string(), output::time(Some(u.created_ms))]);
+                table.row([
+                    u.name,
+                    u.admin.to_string(),
+                    output::time(Some(u.created_ms)),
+                ]);
             }
             output::print(Format::Table, &table, json)
                 .map_err(|e| Failure::other(e.to_string()))?;
         }
         UsersCommand::ResetPassword { name, store } => {
             let password = trackd_server::auth::secrets::generate_password();
-            on_store(&store, async |t| t.update_password(&me, &name, &password).await).await?;
+            on_store(&store, async |t| {
+                t.update_password(&me, &name, &password).await
+            })
+            .await?;
             println!("new password of '{name}' (shown once): {password}");
         }
         UsersCommand::Delete { name, store } => {

@@ -2,7 +2,7 @@
 //! channel leads to a remote server or to the embedded store's in-process services, so the
 //! run handle and the fluent API behave the same in both modes.
 
-use tonic::transport::Channel;
+use crate::credentials::Transport;
 use trackd_proto::v1 as pb;
 use trackd_proto::v1::artifact_service_client::ArtifactServiceClient;
 use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
@@ -24,9 +24,9 @@ pub(crate) struct CreateRun {
 /// run this same code.
 #[derive(Clone)]
 pub(crate) struct Backend {
-    pub tracking: TrackingServiceClient<Channel>,
-    pub artifacts: ArtifactServiceClient<Channel>,
-    pub models: trackd_proto::v1::model_service_client::ModelServiceClient<Channel>,
+    pub tracking: TrackingServiceClient<Transport>,
+    pub artifacts: ArtifactServiceClient<Transport>,
+    pub models: trackd_proto::v1::model_service_client::ModelServiceClient<Transport>,
 }
 
 fn kv<T>(pairs: Vec<(String, String)>, make: impl Fn(String, String) -> T) -> Vec<T> {

@@ -11,6 +11,7 @@ use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
 
 use crate::artifacts;
 use crate::backend::{Backend, CreateRun};
+use crate::credentials::Credentials;
 use crate::error::{ClientError, Result};
 use crate::ingest::{Ingest, IngestConfig, IngestStats};
 use crate::run::{ActiveRun, RunBuilder, RunHandle};
@@ -92,6 +93,33 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn connect_with(uri: &str, config: IngestConfig) -> Result<Client> {
+        Self::connect_with_credentials(uri, config, Credentials::from_env()?).await
+    }
+
+    /// Connects with explicit metric-delivery settings and credentials (for a server with
+    /// `--auth`; [`Client::connect`] takes them from MLflow's variables:
+    /// `MLFLOW_TRACKING_TOKEN`, else `MLFLOW_TRACKING_USERNAME`/`PASSWORD`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// use trackd_client::{Client, Credentials, IngestConfig};
+    /// let credentials = Credentials::basic("ann", "s3cret-pass")?;
+    /// let client = Client::connect_with_credentials(
+    ///     store.path().to_str().unwrap(), // an embedded store ignores them
+    ///     IngestConfig::default(),
+    ///     credentials,
+    /// )
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_with_credentials(
+        uri: &str,
+        config: IngestConfig,
+        credentials: Credentials,
+    ) -> Result<Client> {
         let channel = match uri::parse(uri)? {
             Target::Remote(url) => {
                 let endpoint = Endpoint::from_shared(url.clone())
@@ -119,6 +147,7 @@ impl Client {
                 });
             }
         };
+        let channel = tonic::service::interceptor::InterceptedService::new(channel, credentials);
         let backend = Backend {
             tracking: TrackingServiceClient::new(channel.clone())
                 .max_decoding_message_size(64 << 20),

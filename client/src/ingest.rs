@@ -17,13 +17,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::credentials::Transport;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Channel;
 use trackd_proto::codec::PreEncodedCodec;
 use trackd_proto::v1 as pb;
 
@@ -427,7 +427,7 @@ pub(crate) struct Ingest {
 }
 
 impl Ingest {
-    pub fn start(channel: Channel, config: IngestConfig) -> Ingest {
+    pub fn start(channel: Transport, config: IngestConfig) -> Ingest {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             budget: Semaphore::new(config.buffer_points.min(Semaphore::MAX_PERMITS)),
@@ -631,7 +631,7 @@ struct Conn {
 struct Sender {
     shared: Arc<Shared>,
     /// LogStream is called on the channel directly: its batches go out pre-encoded.
-    channel: Channel,
+    channel: Transport,
     config: IngestConfig,
     stream_id: String,
     next_seq: u64,
@@ -646,7 +646,7 @@ struct Sender {
 }
 
 impl Sender {
-    fn new(shared: Arc<Shared>, channel: Channel, config: IngestConfig) -> Self {
+    fn new(shared: Arc<Shared>, channel: Transport, config: IngestConfig) -> Self {
         Sender {
             shared,
             channel,

@@ -43,6 +43,7 @@ mod artifacts;
 mod backend;
 mod client;
 pub mod context;
+mod credentials;
 mod error;
 pub mod fluent;
 mod ingest;
@@ -55,6 +56,7 @@ mod types;
 pub mod uri;
 
 pub use client::Client;
+pub use credentials::Credentials;
 pub use error::{ClientError, ErrorKind, Result};
 pub use ingest::{IngestConfig, IngestStats};
 pub use models::{LoadedModel, LogModel, LoggedModel, MlModel, ModelVersion};

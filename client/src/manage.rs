@@ -13,7 +13,7 @@ pub const PARENT_RUN_TAG: &str = "mlflow.parentRunId";
 impl Client {
     fn tracking(
         &self,
-    ) -> pb::tracking_service_client::TrackingServiceClient<tonic::transport::Channel> {
+    ) -> pb::tracking_service_client::TrackingServiceClient<crate::credentials::Transport> {
         self.backend().tracking.clone()
     }
 

@@ -444,7 +444,7 @@ enum Resolved {
 impl Client {
     fn inner_models(
         &self,
-    ) -> pb::model_service_client::ModelServiceClient<tonic::transport::Channel> {
+    ) -> pb::model_service_client::ModelServiceClient<crate::credentials::Transport> {
         self.backend().models.clone()
     }
 

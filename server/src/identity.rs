@@ -77,7 +77,9 @@ fn refuse(request: &Request, err: TrackingError) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/grpc"));
     if is_grpc {
-        return tonic::Status::from(err).into_http::<axum::body::Body>().into_response();
+        return tonic::Status::from(err)
+            .into_http::<axum::body::Body>()
+            .into_response();
     }
     let mut response = crate::rest::error_response(&err);
     response.headers_mut().insert(
@@ -126,7 +128,13 @@ mod tests {
     fn only_health_checks_are_open() {
         assert!(is_open_path("/health"));
         assert!(is_open_path("/grpc.health.v1.Health/Check"));
-        for closed in ["/", "/metrics", "/version", "/api/2.0/mlflow/runs/get", "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"] {
+        for closed in [
+            "/",
+            "/metrics",
+            "/version",
+            "/api/2.0/mlflow/runs/get",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        ] {
             assert!(!is_open_path(closed), "{closed}");
         }
     }

@@ -33,7 +33,10 @@ pub struct ServeOptions {
 
 impl ServeOptions {
     /// The identity layer's authenticator: one when the tracker's authentication is on.
-    fn authenticator(&self, tracker: &Tracker) -> Option<std::sync::Arc<crate::auth::Authenticator>> {
+    fn authenticator(
+        &self,
+        tracker: &Tracker,
+    ) -> Option<std::sync::Arc<crate::auth::Authenticator>> {
         tracker
             .auth_enabled()
             .then(|| std::sync::Arc::new(crate::auth::Authenticator::new(tracker.clone())))

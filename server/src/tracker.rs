@@ -481,7 +481,11 @@ impl Tracker {
 
     /// Searches runs.
     #[instrument(skip(self), err(level = "debug"))]
-    pub async fn search_runs(&self, caller: &Caller, mut search: RunSearch) -> Result<Page<Arc<Run>>> {
+    pub async fn search_runs(
+        &self,
+        caller: &Caller,
+        mut search: RunSearch,
+    ) -> Result<Page<Arc<Run>>> {
         self.authorize(caller, Need::Search)?;
         if self.filters_for(caller) {
             // Experiments the caller may not read are left out, as if they had no runs.
@@ -730,9 +734,10 @@ impl Tracker {
     ) -> Result<Vec<SampledSeries>> {
         self.authorize(caller, Need::Search)?;
         if self.filters_for(caller) {
-            request
-                .run_ids
-                .retain(|id| self.authorize(caller, Need::Run(Permission::Read, id)).is_ok());
+            request.run_ids.retain(|id| {
+                self.authorize(caller, Need::Run(Permission::Read, id))
+                    .is_ok()
+            });
         }
         let backend = self.backend.clone();
         tokio::task::spawn_blocking(move || reads::sampled_history(backend.as_ref(), &request))

@@ -1,7 +1,7 @@
 //! Verified credentials, remembered for a short time, so a request does not pay for an
 //! argon2 verification (tens of milliseconds) each time — MLflow's basic-auth app did, and
 //! became 40–90× slower (mlflow#9684). Keyed by the SHA-256 of the whole header value, so
-//! no password is kept in memory; any change to users or tokens clears it.
+//! no password is kept in memory; an entry is void once users, tokens or grants change.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,33 +17,26 @@ const MAX_ENTRIES: usize = 10_000;
 /// The cache.
 #[derive(Default)]
 pub struct VerifiedCache {
-    entries: Mutex<HashMap<[u8; 32], (Caller, Instant)>>,
+    entries: Mutex<HashMap<[u8; 32], (Caller, Instant, u64)>>,
 }
 
 impl VerifiedCache {
-    /// The caller a header was verified as, if recently.
-    pub fn get(&self, key: &[u8; 32]) -> Option<Caller> {
+    /// The caller a header was verified as, if recently and no user, token or grant
+    /// changed since (`generation`, see `Tracker::access_generation`).
+    pub fn get(&self, key: &[u8; 32], generation: u64) -> Option<Caller> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(key)
-            .filter(|(_, at)| at.elapsed() < TTL)
-            .map(|(caller, _)| caller.clone())
+            .filter(|(_, at, seen)| at.elapsed() < TTL && *seen == generation)
+            .map(|(caller, _, _)| caller.clone())
     }
 
-    /// Remembers a verified header.
-    pub fn put(&self, key: [u8; 32], caller: Caller) {
+    /// Remembers a header verified at `generation`.
+    pub fn put(&self, key: [u8; 32], caller: Caller, generation: u64) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(key, (caller, Instant::now()));
-    }
-
-    /// Forgets everything (a user, password, admin flag or token changed).
-    pub fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        entries.insert(key, (caller, Instant::now(), generation));
     }
 }

@@ -34,7 +34,10 @@ pub enum MalformedCredentials {
 
 /// Parses an `Authorization` header value.
 pub fn parse(value: &str) -> Result<Credentials, MalformedCredentials> {
-    let (scheme, rest) = value.trim().split_once(' ').ok_or(MalformedCredentials::Scheme)?;
+    let (scheme, rest) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(MalformedCredentials::Scheme)?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64::engine::general_purpose::STANDARD

@@ -39,11 +39,6 @@ impl Authenticator {
         }
     }
 
-    /// Forgets verified credentials (call after users or tokens change).
-    pub fn forget_verified(&self) {
-        self.cache.clear();
-    }
-
     /// The caller an `Authorization` header value stands for, from `addr`. `None` (no
     /// header) is [`Caller::Anonymous`]; bad credentials are `UNAUTHENTICATED`.
     pub async fn identify(&self, header: Option<&str>, addr: Option<IpAddr>) -> Result<Caller> {
@@ -51,7 +46,8 @@ impl Authenticator {
             return Ok(Caller::Anonymous);
         };
         let key: [u8; 32] = Sha256::digest(header.as_bytes()).into();
-        if let Some(caller) = self.cache.get(&key) {
+        let generation = self.tracker.access_generation();
+        if let Some(caller) = self.cache.get(&key, generation) {
             return Ok(caller);
         }
         let credentials = credentials::parse(header)
@@ -73,7 +69,7 @@ impl Authenticator {
                 if let Some(name) = caller.user_name() {
                     self.throttle.succeeded(name);
                 }
-                self.cache.put(key, caller.clone());
+                self.cache.put(key, caller.clone(), generation);
                 Ok(caller)
             }
             None => {
@@ -102,9 +98,10 @@ impl Authenticator {
                     return Ok(None);
                 };
                 let hash = record.password_hash.clone();
-                let ok = tokio::task::spawn_blocking(move || secrets::verify_password(&password, &hash))
-                    .await
-                    .map_err(|e| TrackingError::storage("verifying a password", e))?;
+                let ok =
+                    tokio::task::spawn_blocking(move || secrets::verify_password(&password, &hash))
+                        .await
+                        .map_err(|e| TrackingError::storage("verifying a password", e))?;
                 Ok(ok.then(|| Caller::user(&record.name, record.admin)))
             }
             Credentials::Bearer(token) => {

@@ -89,8 +89,14 @@ mod tests {
         let (id, secret, token) = generate_token();
         assert_eq!(split_token(&token), Some((id.as_str(), secret.as_str())));
         assert_eq!(secret.len(), 32, "128 bits");
-        assert!(digests_equal(&secret_digest(&secret), &secret_digest(&secret)));
-        assert!(!digests_equal(&secret_digest(&secret), &secret_digest("other")));
+        assert!(digests_equal(
+            &secret_digest(&secret),
+            &secret_digest(&secret)
+        ));
+        assert!(!digests_equal(
+            &secret_digest(&secret),
+            &secret_digest("other")
+        ));
         assert_eq!(split_token("trk_short_x"), None);
         assert_eq!(split_token("bearer"), None);
         assert_ne!(generate_password(), generate_password());

@@ -91,9 +91,14 @@ impl Level {
 
     /// The level of a stored code.
     pub fn from_code(code: u8) -> Option<Level> {
-        [Level::NoPermissions, Level::Read, Level::Edit, Level::Manage]
-            .into_iter()
-            .find(|l| l.code() == code)
+        [
+            Level::NoPermissions,
+            Level::Read,
+            Level::Edit,
+            Level::Manage,
+        ]
+        .into_iter()
+        .find(|l| l.code() == code)
     }
 }
 
@@ -127,7 +132,12 @@ mod tests {
         assert!(Level::Read.allows(Permission::Read));
         assert!(!Level::Read.allows(Permission::Edit));
         assert!(!Level::NoPermissions.allows(Permission::Read));
-        for level in [Level::NoPermissions, Level::Read, Level::Edit, Level::Manage] {
+        for level in [
+            Level::NoPermissions,
+            Level::Read,
+            Level::Edit,
+            Level::Manage,
+        ] {
             assert_eq!(Level::from_code(level.code()), Some(level));
             assert_eq!(Level::parse(level.as_str()), Some(level));
         }

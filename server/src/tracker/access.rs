@@ -29,13 +29,14 @@ use super::Tracker;
 pub(crate) struct Auth {
     pub backend: Arc<dyn AccessBackend>,
     pub default_level: Level,
+    /// Bumped by every change of users, tokens and grants, so caches of verified
+    /// credentials (`crate::auth`) know to forget (a revoked token stops working at once).
+    pub generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn denied(user: &str, what: &str) -> TrackingError {
     tracing::info!(target: "trackd::audit", user, what, "permission denied");
-    TrackingError::PermissionDenied(format!(
-        "Permission denied: user '{user}' may not {what}."
-    ))
+    TrackingError::PermissionDenied(format!("Permission denied: user '{user}' may not {what}."))
 }
 
 fn need_verb(p: Permission) -> &'static str {
@@ -59,13 +60,30 @@ impl Tracker {
     /// where a user has no grant.
     pub fn with_auth(mut self, default_level: Level) -> Result<Self> {
         let backend = self.access.clone().ok_or_else(|| {
-            TrackingError::Unsupported("this backend keeps no users; authentication needs one".into())
+            TrackingError::Unsupported(
+                "this backend keeps no users; authentication needs one".into(),
+            )
         })?;
         self.auth = Some(Auth {
             backend,
             default_level,
+            generation: Arc::default(),
         });
         Ok(self)
+    }
+
+    /// A number that changes whenever users, tokens or grants change.
+    pub fn access_generation(&self) -> u64 {
+        self.auth.as_ref().map_or(0, |a| {
+            a.generation.load(std::sync::atomic::Ordering::Acquire)
+        })
+    }
+
+    fn access_changed(&self) {
+        if let Some(auth) = &self.auth {
+            auth.generation
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
     }
 
     /// Whether authentication is on.
@@ -111,7 +129,10 @@ impl Tracker {
                 if auth.default_level.allows(p) {
                     Ok(())
                 } else {
-                    Err(denied(name, &format!("{} the model registry", need_verb(p))))
+                    Err(denied(
+                        name,
+                        &format!("{} the model registry", need_verb(p)),
+                    ))
                 }
             }
             Need::Admin => Err(denied(name, "administer the server")),
@@ -150,9 +171,9 @@ impl Tracker {
     }
 
     fn access(&self) -> Result<&Arc<dyn AccessBackend>> {
-        self.access.as_ref().ok_or_else(|| {
-            TrackingError::Unsupported("this backend keeps no users".into())
-        })
+        self.access
+            .as_ref()
+            .ok_or_else(|| TrackingError::Unsupported("this backend keeps no users".into()))
     }
 
     // --- administration -------------------------------------------------------------------
@@ -164,7 +185,8 @@ impl Tracker {
         if !self.access()?.users()?.is_empty() {
             return Ok(false);
         }
-        self.create_user(&Caller::InProcess, name, password, true).await?;
+        self.create_user(&Caller::InProcess, name, password, true)
+            .await?;
         Ok(true)
     }
 
@@ -186,12 +208,15 @@ impl Tracker {
         validate_password(password)?;
         let access = self.access()?.clone();
         if access.user(name)?.is_some() {
-            return Err(TrackingError::AlreadyExists(format!("User '{name}' already exists.")));
+            return Err(TrackingError::AlreadyExists(format!(
+                "User '{name}' already exists."
+            )));
         }
         let password = password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || crate::auth::secrets::hash_password(&password))
-            .await
-            .map_err(|e| TrackingError::storage("hashing a password", e))?;
+        let hash =
+            tokio::task::spawn_blocking(move || crate::auth::secrets::hash_password(&password))
+                .await
+                .map_err(|e| TrackingError::storage("hashing a password", e))?;
         let user = User {
             name: name.to_owned(),
             password_hash: hash,
@@ -199,6 +224,7 @@ impl Tracker {
             created_ms: now_ms(),
         };
         access.put_user(&user)?;
+        self.access_changed();
         tracing::info!(target: "trackd::audit", by = ?caller.user_name(), user = name, admin, "user created");
         Ok(user)
     }
@@ -229,6 +255,7 @@ impl Tracker {
                 .await
                 .map_err(|e| TrackingError::storage("hashing a password", e))?;
         self.access()?.put_user(&user)?;
+        self.access_changed();
         tracing::info!(target: "trackd::audit", by = ?caller.user_name(), user = name, "password changed");
         Ok(())
     }
@@ -239,6 +266,7 @@ impl Tracker {
         let mut user = self.get_user(caller, name).await?;
         user.admin = admin;
         self.access()?.put_user(&user)?;
+        self.access_changed();
         tracing::info!(target: "trackd::audit", by = ?caller.user_name(), user = name, admin, "admin flag changed");
         Ok(())
     }
@@ -247,8 +275,11 @@ impl Tracker {
     pub async fn delete_user(&self, caller: &Caller, name: &str) -> Result<()> {
         self.authorize(caller, Need::Admin)?;
         if !self.access()?.delete_user(name)? {
-            return Err(TrackingError::not_found(format!("User '{name}' not found.")));
+            return Err(TrackingError::not_found(format!(
+                "User '{name}' not found."
+            )));
         }
+        self.access_changed();
         tracing::info!(target: "trackd::audit", by = ?caller.user_name(), user = name, "user deleted");
         Ok(())
     }
@@ -271,6 +302,7 @@ impl Tracker {
             created_ms: now_ms(),
         };
         self.access()?.put_token(&record)?;
+        self.access_changed();
         tracing::info!(target: "trackd::audit", by = ?caller.user_name(), user, token_id = %record.id, "token created");
         Ok((record, token))
     }
@@ -291,6 +323,7 @@ impl Tracker {
             self.authorize(caller, Need::Admin)?;
         }
         access.delete_token(id)?;
+        self.access_changed();
         tracing::info!(target: "trackd::audit", by = ?caller.user_name(), user = %token.user, token_id = id, "token revoked");
         Ok(())
     }
@@ -309,22 +342,36 @@ impl Tracker {
                 ExperimentId::parse(id)?;
                 self.authorize(caller, Need::Experiment(Permission::Manage, id))?;
             }
-            Resource::RegisteredModel(_) => self.authorize(caller, Need::Registry(Permission::Manage))?,
+            Resource::RegisteredModel(_) => {
+                self.authorize(caller, Need::Registry(Permission::Manage))?
+            }
         }
         let access = self.access()?;
         if access.user(user)?.is_none() {
-            return Err(TrackingError::not_found(format!("User '{user}' not found.")));
+            return Err(TrackingError::not_found(format!(
+                "User '{user}' not found."
+            )));
         }
         access.set_grant(&resource, user, level)?;
+        self.access_changed();
         tracing::info!(target: "trackd::audit", by = ?caller.user_name(), user, ?resource, level = level.map(Level::as_str), "grant changed");
         Ok(())
     }
 
     /// A user's grant on a resource (administrators, or callers with `READ` on it).
-    pub async fn get_grant(&self, caller: &Caller, resource: Resource, user: &str) -> Result<Option<Level>> {
+    pub async fn get_grant(
+        &self,
+        caller: &Caller,
+        resource: Resource,
+        user: &str,
+    ) -> Result<Option<Level>> {
         match &resource {
-            Resource::Experiment(id) => self.authorize(caller, Need::Experiment(Permission::Read, id))?,
-            Resource::RegisteredModel(_) => self.authorize(caller, Need::Registry(Permission::Read))?,
+            Resource::Experiment(id) => {
+                self.authorize(caller, Need::Experiment(Permission::Read, id))?
+            }
+            Resource::RegisteredModel(_) => {
+                self.authorize(caller, Need::Registry(Permission::Read))?
+            }
         }
         self.access()?.grant(&resource, user)
     }
@@ -338,7 +385,11 @@ impl Tracker {
 
 /// User names: 1–256 bytes, no control characters or `:` (HTTP Basic's separator).
 fn validate_user_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > 256 || name.contains(':') || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.len() > 256
+        || name.contains(':')
+        || name.chars().any(char::is_control)
+    {
         return Err(TrackingError::invalid(
             "A user name must be 1 to 256 bytes, without ':' or control characters.",
         ));

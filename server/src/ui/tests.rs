@@ -29,7 +29,10 @@ impl App {
         let tracker = Tracker::new(Store::open(StoreConfig::new(dir.path())).unwrap());
         let router = crate::rest::router(tracker.clone())
             .merge(super::router(tracker.clone()))
-            .layer(axum::middleware::from_fn_with_state(None, crate::identity::identify));
+            .layer(axum::middleware::from_fn_with_state(
+                None,
+                crate::identity::identify,
+            ));
         App {
             router,
             tracker,

@@ -19,8 +19,7 @@ fn store_err(e: sled::Error) -> TrackingError {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
-    postcard::from_bytes(bytes)
-        .map_err(|e| TrackingError::Corrupted(format!("{what}: {e}")))
+    postcard::from_bytes(bytes).map_err(|e| TrackingError::Corrupted(format!("{what}: {e}")))
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -84,9 +83,15 @@ impl AccessBackend for Store {
 
     fn delete_user(&self, name: &str) -> Result<bool> {
         let t = self.trees();
-        let existed = t.auth_users.remove(name.as_bytes()).map_err(store_err)?.is_some();
+        let existed = t
+            .auth_users
+            .remove(name.as_bytes())
+            .map_err(store_err)?
+            .is_some();
         for token in self.tokens_of(name)? {
-            t.auth_tokens.remove(token.id.as_bytes()).map_err(store_err)?;
+            t.auth_tokens
+                .remove(token.id.as_bytes())
+                .map_err(store_err)?;
         }
         // Grants end in 0x00 · name: scan them all (grants are few).
         let mut suffix = vec![0u8];

@@ -1,0 +1,444 @@
+//! Authentication and permissions against a real server with `--auth` (the Tracker's
+//! `with_auth`), over the network: REST with raw HTTP, gRPC with the Rust client carrying
+//! credentials, and the stock Python client with MLflow's credential variables.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use trackd_client::{Client, Credentials, IngestConfig};
+use trackd_server::auth::credentials::basic_header;
+use trackd_server::domain::access::{Level, Resource};
+use trackd_server::domain::Caller;
+use trackd_server::server::{ServeOptions, ServerHandle};
+use trackd_server::{Store, StoreConfig, Tracker};
+
+const ADMIN: (&str, &str) = ("root", "root-password");
+const ANN: (&str, &str) = ("ann", "ann-password");
+const BOB: (&str, &str) = ("bob", "bob-password");
+
+struct AuthServer {
+    handle: ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl AuthServer {
+    async fn start(default: Level) -> AuthServer {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let tracker = Tracker::open(store).unwrap().with_auth(default).unwrap();
+        for ((name, password), admin) in [(ADMIN, true), (ANN, false), (BOB, false)] {
+            tracker
+                .create_user(&Caller::InProcess, name, password, admin)
+                .await
+                .unwrap();
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let handle = ServerHandle::start_on(listener, tracker, ServeOptions::default()).unwrap();
+        AuthServer { handle, _dir: dir }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.handle.addr()
+    }
+
+    fn tracker(&self) -> &Tracker {
+        self.handle.tracker()
+    }
+
+    async fn client(&self, (user, password): (&str, &str)) -> Client {
+        Client::connect_with_credentials(
+            &self.handle.url(),
+            IngestConfig::default(),
+            Credentials::basic(user, password).unwrap(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// A REST call as `user` (None: anonymous); status and JSON body.
+    async fn rest(
+        &self,
+        user: Option<(&str, &str)>,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        let auth = user.map(|(u, p)| basic_header(u, p));
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|v| vec![("Authorization", v)])
+            .unwrap_or_default();
+        let (status, raw) = common::http_with(
+            self.addr(),
+            method,
+            path,
+            &headers,
+            (!body.is_empty()).then_some("application/json"),
+            body.as_bytes(),
+        )
+        .await;
+        (
+            status,
+            serde_json::from_slice(&raw).unwrap_or(serde_json::Value::Null),
+        )
+    }
+}
+
+fn code_of(err: trackd_client::ClientError) -> String {
+    err.error_code().unwrap_or("none").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_and_wrong_credentials_are_refused_everywhere_but_health() {
+    let server = AuthServer::start(Level::Read).await;
+    for path in [
+        "/api/2.0/mlflow/experiments/search?max_results=5",
+        "/metrics",
+        "/version",
+        "/",
+        "/api/2.0/mlflow-artifacts/artifacts?path=0",
+    ] {
+        let (status, body) = server.rest(None, "GET", path, "").await;
+        assert_eq!(status, 401, "{path}");
+        assert_eq!(body["error_code"], "UNAUTHENTICATED", "{path}");
+    }
+    let (status, _) = common::http(server.addr(), "GET", "/health", None, b"").await;
+    assert_eq!(status, 200);
+    let (status, body) = server
+        .rest(
+            Some(("ann", "not-her-password")),
+            "GET",
+            "/api/2.0/mlflow/experiments/search?max_results=5",
+            "",
+        )
+        .await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (401, Some("UNAUTHENTICATED"))
+    );
+
+    // gRPC: no credentials, and wrong ones.
+    let anonymous = Client::connect_with_credentials(
+        &server.handle.url(),
+        IngestConfig::default(),
+        Credentials::none(),
+    )
+    .await
+    .unwrap();
+    let err = anonymous.get_experiment("0").await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err}");
+    let wrong = server.client(("bob", "guess")).await;
+    let err = wrong.get_experiment("0").await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err}");
+    // Health over gRPC stays open.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(
+        common::channel(&server.handle.url()).await,
+    );
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_can_search_and_download_but_not_write() {
+    let server = AuthServer::start(Level::Read).await;
+    let ann = server.client(ANN).await;
+    let experiment = ann.create_experiment("anns").await.unwrap();
+    let run = ann
+        .start_run()
+        .experiment_id(&experiment)
+        .start()
+        .await
+        .unwrap();
+    run.log_param("lr", 0.1).await.unwrap();
+    run.log_metric("loss", 0.5, 0).await.unwrap();
+    let file = server._dir.path().join("weights.bin");
+    std::fs::write(&file, b"w").unwrap();
+    run.log_artifact(&file, None).await.unwrap();
+    run.flush().await.unwrap();
+    let run_id = run.id().to_owned();
+
+    let bob = server.client(BOB).await;
+    // Reading is allowed (default READ).
+    assert_eq!(bob.get_run(&run_id).await.unwrap().data.params["lr"], "0.1");
+    let found = bob
+        .search_runs()
+        .experiments([experiment.clone()])
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(bob.metric_history(&run_id, "loss").await.unwrap().len(), 1);
+    let out = tempfile::tempdir().unwrap();
+    bob.download_artifacts(&run_id, "weights.bin", out.path())
+        .await
+        .unwrap();
+    // Writing is not.
+    let err = bob
+        .log_params_and_tags(&run_id, vec![("x".into(), "1".into())], vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(err), "PERMISSION_DENIED");
+    assert_eq!(
+        code_of(bob.delete_run(&run_id).await.unwrap_err()),
+        "PERMISSION_DENIED"
+    );
+    assert_eq!(
+        code_of(
+            bob.log_artifact(&run_id, &file, Some("stolen"))
+                .await
+                .unwrap_err()
+        ),
+        "PERMISSION_DENIED"
+    );
+    // Streamed points to a run bob may not edit are refused (reported at flush).
+    bob.log_metric(&run_id, "loss", 9.0, 1, 0).await.unwrap();
+    assert_eq!(code_of(bob.flush().await.unwrap_err()), "PERMISSION_DENIED");
+    assert_eq!(ann.metric_history(&run_id, "loss").await.unwrap().len(), 1);
+    // Over REST, MLflow's JSON with 403.
+    let body = format!(r#"{{"run_id":"{run_id}","key":"y","value":"1"}}"#);
+    let (status, json) = server
+        .rest(
+            Some(BOB),
+            "POST",
+            "/api/2.0/mlflow/runs/log-parameter",
+            &body,
+        )
+        .await;
+    assert_eq!(
+        (status, json["error_code"].as_str()),
+        (403, Some("PERMISSION_DENIED"))
+    );
+    run.finish().await.unwrap();
+    // The creator manages their experiment; bob (READ) may not delete it, an admin may.
+    let (status, _) = server
+        .rest(
+            Some(BOB),
+            "POST",
+            "/api/2.0/mlflow/experiments/delete",
+            &format!(r#"{{"experiment_id":"{experiment}"}}"#),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = server
+        .rest(
+            Some(ADMIN),
+            "POST",
+            "/api/2.0/mlflow/experiments/delete",
+            &format!(r#"{{"experiment_id":"{experiment}"}}"#),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Whole-store operations are administrators'.
+    assert_eq!(
+        code_of(bob.backup("b1").await.unwrap_err()),
+        "PERMISSION_DENIED"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_default_none_another_users_experiment_is_invisible_until_granted() {
+    let server = AuthServer::start(Level::NoPermissions).await;
+    let ann = server.client(ANN).await;
+    let experiment = ann.create_experiment("private").await.unwrap();
+    let run = ann
+        .start_run()
+        .experiment_id(&experiment)
+        .start()
+        .await
+        .unwrap();
+    let run_id = run.id().to_owned();
+    run.finish().await.unwrap();
+
+    let bob = server.client(BOB).await;
+    let names: Vec<String> = bob
+        .search_experiments("")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert!(!names.contains(&"private".to_owned()), "{names:?}");
+    assert!(bob
+        .search_runs()
+        .experiments([experiment.clone()])
+        .all()
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        code_of(bob.get_experiment(&experiment).await.unwrap_err()),
+        "PERMISSION_DENIED"
+    );
+    assert_eq!(
+        code_of(bob.get_run(&run_id).await.unwrap_err()),
+        "PERMISSION_DENIED"
+    );
+    let (status, _) = server
+        .rest(Some(BOB), "GET", &format!("/experiments/{experiment}"), "")
+        .await;
+    assert_eq!(status, 403, "the UI page");
+    let (status, json) = server
+        .rest(
+            Some(BOB),
+            "GET",
+            "/api/2.0/mlflow/experiments/get-by-name?experiment_name=private",
+            "",
+        )
+        .await;
+    assert_eq!(
+        (status, json["error_code"].as_str()),
+        (403, Some("PERMISSION_DENIED"))
+    );
+    // The admin sees everything.
+    let admin = server.client(ADMIN).await;
+    assert_eq!(
+        admin.get_experiment(&experiment).await.unwrap().name,
+        "private"
+    );
+    // A grant takes effect at once (no stale cached decision).
+    server
+        .tracker()
+        .set_grant(
+            &Caller::InProcess,
+            Resource::Experiment(experiment.clone()),
+            "bob",
+            Some(Level::Read),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        bob.get_experiment(&experiment).await.unwrap().name,
+        "private"
+    );
+    assert_eq!(
+        bob.search_runs()
+            .experiments([experiment.clone()])
+            .all()
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_stops_working_at_once() {
+    let server = AuthServer::start(Level::Read).await;
+    let (record, token) = server
+        .tracker()
+        .create_token(&Caller::InProcess, "ann", "ci")
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {token}");
+    let get = |header: String| {
+        let addr = server.addr();
+        async move {
+            common::http_with(
+                addr,
+                "GET",
+                "/api/2.0/mlflow/experiments/get?experiment_id=0",
+                &[("Authorization", &header)],
+                None,
+                b"",
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(get(bearer.clone()).await, 200);
+    assert_eq!(get(bearer.clone()).await, 200, "cached");
+    let via_client = Client::connect_with_credentials(
+        &server.handle.url(),
+        IngestConfig::default(),
+        Credentials::token(&token).unwrap(),
+    )
+    .await
+    .unwrap();
+    via_client.get_experiment("0").await.unwrap();
+    server
+        .tracker()
+        .revoke_token(&Caller::InProcess, &record.id)
+        .await
+        .unwrap();
+    assert_eq!(get(bearer.clone()).await, 401);
+    assert_eq!(
+        via_client.get_experiment("0").await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+    // A token with a wrong secret for a real id is refused too.
+    let (record, token) = server
+        .tracker()
+        .create_token(&Caller::InProcess, "ann", "")
+        .await
+        .unwrap();
+    let forged = format!("Bearer trk_{}_{}", record.id, "0".repeat(32));
+    assert_ne!(forged, format!("Bearer {token}"));
+    assert_eq!(get(forged).await, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stock_python_client_logs_with_a_password_and_with_a_token() {
+    let Some(python) = common::usable_python("import mlflow") else {
+        return;
+    };
+    let server = AuthServer::start(Level::Read).await;
+    let (_, token) = server
+        .tracker()
+        .create_token(&Caller::InProcess, "ann", "python")
+        .await
+        .unwrap();
+    let script = r#"
+import os, mlflow
+# The default experiment is READ for users (MLflow's default permission): ann works in
+# her own experiment, which she MANAGEs as its creator.
+mlflow.set_experiment("ann-python")
+with mlflow.start_run() as run:
+    mlflow.log_param("p", 1)
+    mlflow.log_metric("m", 2.0)
+got = mlflow.get_run(run.info.run_id)
+assert got.data.params == {"p": "1"} and got.data.metrics == {"m": 2.0}, got.data
+print("ok as", os.environ.get("MLFLOW_TRACKING_USERNAME") or "token")
+"#;
+    let url = server.handle.url();
+    for env in [
+        vec![
+            ("MLFLOW_TRACKING_USERNAME", ANN.0),
+            ("MLFLOW_TRACKING_PASSWORD", ANN.1),
+        ],
+        vec![("MLFLOW_TRACKING_TOKEN", token.as_str())],
+    ] {
+        let out = tokio::process::Command::new(&python)
+            .args(["-c", script])
+            .env("MLFLOW_TRACKING_URI", &url)
+            .envs(env)
+            .output()
+            .await
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success() && text.contains("ok as"), "{text}");
+    }
+    // A wrong password fails with MLflow's error.
+    let out = tokio::process::Command::new(&python)
+        .args(["-c", "import mlflow\ntry:\n    mlflow.search_experiments()\nexcept Exception as e:\n    print('refused', e)\n"])
+        .env("MLFLOW_TRACKING_URI", &url)
+        .env("MLFLOW_TRACKING_USERNAME", "ann")
+        .env("MLFLOW_TRACKING_PASSWORD", "wrong-password")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("refused UNAUTHENTICATED"), "{text}");
+}
