@@ -48,11 +48,18 @@ pub async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Erro
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr()))?;
     let local = listener.local_addr()?;
+    let mut options = args.serve_options();
+    options.tls = args.tls()?;
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     println!(
-        "trackd listening on http://{local} (store {}); web UI at http://{local}/",
+        "trackd listening on {scheme}://{local} (store {}); web UI at {scheme}://{local}/",
         args.store.display()
     );
-    serve(listener, tracker, args.serve_options(), shutdown_signal()).await?;
+    serve(listener, tracker, options, shutdown_signal()).await?;
     Ok(())
 }
 

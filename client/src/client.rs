@@ -122,7 +122,7 @@ impl Client {
     ) -> Result<Client> {
         let channel = match uri::parse(uri)? {
             Target::Remote(url) => {
-                let endpoint = Endpoint::from_shared(url.clone())
+                let mut endpoint = Endpoint::from_shared(url.clone())
                     .map_err(|e| ClientError::Uri {
                         uri: uri.to_owned(),
                         reason: e.to_string(),
@@ -132,6 +132,14 @@ impl Client {
                     .http2_keep_alive_interval(Duration::from_secs(30))
                     .initial_stream_window_size(Some(4 << 20))
                     .initial_connection_window_size(Some(16 << 20));
+                if url.starts_with("https://") {
+                    endpoint = endpoint
+                        .tls_config(crate::credentials::tls_config()?)
+                        .map_err(|e| ClientError::Uri {
+                            uri: uri.to_owned(),
+                            reason: trackd_proto::errors::chain(&e),
+                        })?;
+                }
                 endpoint.connect().await.map_err(|e| ClientError::Connect {
                     uri: url.clone(),
                     message: trackd_proto::errors::chain(&e),

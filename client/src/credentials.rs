@@ -11,6 +11,25 @@ use tonic::transport::Channel;
 
 use crate::error::{ClientError, Result};
 
+/// MLflow's variable naming a CA bundle (PEM) to trust for an `https://` server.
+pub const SERVER_CERT_PATH_ENV: &str = "MLFLOW_TRACKING_SERVER_CERT_PATH";
+
+/// TLS settings of an `https://` connection: the system's roots, plus the CA bundle in
+/// `MLFLOW_TRACKING_SERVER_CERT_PATH` if set.
+pub(crate) fn tls_config() -> Result<tonic::transport::ClientTlsConfig> {
+    let mut config = tonic::transport::ClientTlsConfig::new().with_native_roots();
+    if let Some(path) = std::env::var_os(SERVER_CERT_PATH_ENV).filter(|p| !p.is_empty()) {
+        let pem = std::fs::read(&path).map_err(|e| {
+            ClientError::Io(format!(
+                "{SERVER_CERT_PATH_ENV}={}: {e}",
+                std::path::Path::new(&path).display()
+            ))
+        })?;
+        config = config.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+    }
+    Ok(config)
+}
+
 /// The channel every stub uses: the connection plus the credentials interceptor.
 pub(crate) type Transport = InterceptedService<Channel, Credentials>;
 

@@ -46,7 +46,7 @@ pub const DEFAULT_TRACKING_URI: &str = "./mlruns";
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// A trackd server, reached over gRPC (`http://host:port`).
+    /// A trackd server, reached over gRPC (`http://host:port`, or `https://` for TLS).
     Remote(String),
     /// A store directory opened in-process (a path or `file:` URI).
     Embedded(PathBuf),
@@ -78,8 +78,8 @@ pub fn resolve(explicit: Option<&str>) -> String {
         .unwrap_or_else(|| DEFAULT_TRACKING_URI.to_owned())
 }
 
-/// Classifies a tracking URI: `http://HOST:PORT` is a server; a path or `file:` URI an
-/// embedded store. `https://` (no TLS yet) and other schemes are refused.
+/// Classifies a tracking URI: `http://HOST:PORT` (or `https://` for a server with TLS) is a
+/// server; a path or `file:` URI an embedded store. Other schemes are refused.
 ///
 /// # Examples
 ///
@@ -100,16 +100,14 @@ pub fn parse(uri: &str) -> Result<Target> {
     if uri.is_empty() {
         return Err(bad("it is empty"));
     }
-    if let Some(rest) = uri.strip_prefix("http://") {
+    if let Some(rest) = uri
+        .strip_prefix("http://")
+        .or_else(|| uri.strip_prefix("https://"))
+    {
         if rest.is_empty() {
             return Err(bad("no host"));
         }
         return Ok(Target::Remote(uri.trim_end_matches('/').to_owned()));
-    }
-    if uri.starts_with("https://") {
-        return Err(bad(
-            "TLS is not supported yet; use http:// on a trusted network or a TLS-terminating proxy",
-        ));
     }
     if let Some(path) = uri.strip_prefix("file://") {
         return Ok(Target::Embedded(PathBuf::from(path)));
@@ -119,7 +117,7 @@ pub fn parse(uri: &str) -> Result<Target> {
     }
     if uri.contains("://") {
         return Err(bad(
-            "unsupported scheme (use http://HOST:PORT, a directory path, or file:PATH)",
+            "unsupported scheme (use http://HOST:PORT, https://HOST:PORT, a directory path, or file:PATH)",
         ));
     }
     Ok(Target::Embedded(PathBuf::from(uri)))
@@ -144,7 +142,11 @@ mod tests {
             Target::Embedded("/tmp/x".into())
         );
         assert_eq!(parse("file:rel").unwrap(), Target::Embedded("rel".into()));
-        assert!(parse("https://h").is_err());
+        assert_eq!(
+            parse("https://h:443/").unwrap(),
+            Target::Remote("https://h:443".into())
+        );
+        assert!(parse("https://").is_err());
         assert!(parse("s3://bucket").is_err());
         assert!(parse("").is_err());
     }

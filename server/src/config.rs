@@ -84,6 +84,13 @@ pub struct ServerArgs {
     /// change everything). Without this flag that is refused.
     #[arg(long, env = "TRACKD_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
+    /// Serve TLS with this PEM certificate chain (with --tls-key); reloaded on SIGHUP and
+    /// when the file changes.
+    #[arg(long, env = "TRACKD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "TRACKD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 fn parse_level(value: &str) -> Result<Level, String> {
@@ -141,6 +148,19 @@ impl ServerArgs {
                 max_concurrent_streams: self.max_concurrent_streams.max(1),
                 ..ConnectionLimits::default()
             },
+            tls: None,
+        }
+    }
+
+    /// The TLS acceptor of `--tls-cert`/`--tls-key`, if given.
+    pub fn tls(&self) -> Result<Option<crate::tls::Tls>, crate::tls::TlsError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => crate::tls::Tls::load(crate::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            })
+            .map(Some),
+            _ => Ok(None),
         }
     }
 

@@ -79,6 +79,7 @@ pub async fn serve_connections(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    tls: Option<crate::tls::Tls>,
     stop: impl Future<Output = ()>,
     grace: Duration,
 ) {
@@ -122,11 +123,31 @@ pub async fn serve_connections(
         );
         let watcher = graceful.watcher();
         let header_timeout = limits.header_timeout;
+        let tls = tls.clone();
         connections.spawn(async move {
             let _permit = permit;
             if !first_bytes_arrive(&stream, header_timeout).await {
                 return;
             }
+            let Some(tls) = tls else {
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                if let Err(e) = watcher.watch(connection).await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            };
+            // The handshake has the header timeout too; a plaintext client fails it here.
+            let stream =
+                match tokio::time::timeout(header_timeout, tls.acceptor().accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
             let connection = builder
                 .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .into_owned();

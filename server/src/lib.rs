@@ -57,6 +57,7 @@ pub mod rest;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod tracker;
 pub mod ui;
 

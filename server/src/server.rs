@@ -29,6 +29,8 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
     /// Limits of the listener (connections, timeouts, HTTP/2).
     pub connections: ConnectionLimits,
+    /// TLS on the port (`None`: plaintext).
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl ServeOptions {
@@ -49,6 +51,7 @@ impl Default for ServeOptions {
             grpc: GrpcOptions::default(),
             shutdown_grace: Duration::from_secs(30),
             connections: ConnectionLimits::default(),
+            tls: None,
         }
     }
 }
@@ -140,14 +143,19 @@ pub async fn serve(
     };
     // Returns once every connection has closed, or (past the grace period) has been
     // aborted: no request outlives this point, so none touches the closed store.
+    let reloads = options.tls.as_ref().map(crate::tls::Tls::watch);
     serve_connections(
         listener,
         app,
         options.connections.clone(),
+        options.tls.clone(),
         shutdown_sequence,
         options.shutdown_grace,
     )
     .await;
+    if let Some(reloads) = reloads {
+        reloads.abort();
+    }
     tracker.close().await.map_err(ServeError::Close)?;
     tracing::info!("store flushed and closed");
     Ok(())
@@ -156,6 +164,7 @@ pub async fn serve(
 /// A server running in the background (tests, benchmarks, the demo, embedded use).
 pub struct ServerHandle {
     addr: SocketAddr,
+    tls: bool,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), ServeError>>,
     tracker: Tracker,
@@ -180,12 +189,14 @@ impl ServerHandle {
         options: ServeOptions,
     ) -> Result<Self, ServeError> {
         let addr = listener.local_addr()?;
+        let tls = options.tls.is_some();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, tracker.clone(), options, async {
             let _ = stopped.await;
         }));
         Ok(ServerHandle {
             addr,
+            tls,
             stop: Some(stop),
             task,
             tracker,
@@ -197,9 +208,10 @@ impl ServerHandle {
         self.addr
     }
 
-    /// `http://ADDR`, for clients.
+    /// `http://ADDR` (`https://` with TLS), for clients.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The tracker being served.
