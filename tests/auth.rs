@@ -442,3 +442,167 @@ print("ok as", os.environ.get("MLFLOW_TRACKING_USERNAME") or "token")
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("refused UNAUTHENTICATED"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mlflows_auth_client_manages_users_and_permissions() {
+    let Some(python) = common::usable_python("import mlflow.server.auth.client") else {
+        return;
+    };
+    let server = AuthServer::start(Level::NoPermissions).await;
+    let ann = server.client(ANN).await;
+    let experiment = ann.create_experiment("shared-later").await.unwrap();
+    let script = format!(
+        r#"
+import mlflow
+from mlflow.server import get_app_client
+from mlflow.exceptions import RestException
+c = get_app_client("basic-auth", tracking_uri="{url}")
+u = c.create_user("carol", "carol-password")
+assert u.username == "carol" and not u.is_admin, u
+assert c.get_user("carol").username == "carol"
+c.update_user_admin("carol", True)
+assert c.get_user("carol").is_admin
+c.update_user_admin("carol", False)
+c.update_user_password("carol", "carol-password-2")
+c.grant_user_permission("carol", "experiment", "{experiment}", "READ")
+p = c.get_user_permission("carol", "experiment", "{experiment}")
+assert p.allowed and p.permission == "READ", (p.allowed, p.permission)
+try:
+    c.create_user("carol", "another-password")
+    raise AssertionError("a taken name must fail")
+except RestException as e:
+    assert e.error_code == "RESOURCE_ALREADY_EXISTS", e.error_code
+print("admin part ok")
+"#,
+        url = server.handle.url()
+    );
+    let run = |script: String, user: (&'static str, &'static str)| {
+        let python = python.clone();
+        let url = server.handle.url();
+        async move {
+            let out = tokio::process::Command::new(&python)
+                .args(["-c", &script])
+                .env("MLFLOW_TRACKING_URI", &url)
+                .env("MLFLOW_TRACKING_USERNAME", user.0)
+                .env("MLFLOW_TRACKING_PASSWORD", user.1)
+                .output()
+                .await
+                .unwrap();
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        }
+    };
+    let text = run(script, ADMIN).await;
+    assert!(text.contains("admin part ok"), "{text}");
+    // carol (new password) now reads the granted experiment, and nothing else of ann's.
+    let carol = server.client(("carol", "carol-password-2")).await;
+    assert_eq!(
+        carol.get_experiment(&experiment).await.unwrap().name,
+        "shared-later"
+    );
+    let old = server.client(("carol", "carol-password")).await;
+    assert_eq!(
+        old.get_experiment(&experiment).await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+    // A user may not create users; ann (MANAGE, the creator) may grant on her experiment.
+    let text = run(
+        format!(
+            r#"
+from mlflow.server import get_app_client
+from mlflow.exceptions import RestException
+c = get_app_client("basic-auth", tracking_uri="{url}")
+try:
+    c.create_user("mallory", "mallory-password")
+    raise AssertionError("only admins create users")
+except RestException as e:
+    assert e.error_code == "PERMISSION_DENIED", e.error_code
+c.grant_user_permission("bob", "experiment", "{experiment}", "EDIT")
+c.revoke_user_permission("carol", "experiment", "{experiment}")
+print("user part ok")
+"#,
+            url = server.handle.url()
+        ),
+        ANN,
+    )
+    .await;
+    assert!(text.contains("user part ok"), "{text}");
+    assert_eq!(
+        code_of(carol.get_experiment(&experiment).await.unwrap_err()),
+        "PERMISSION_DENIED"
+    );
+    let bob = server.client(BOB).await;
+    bob.start_run()
+        .experiment_id(&experiment)
+        .start()
+        .await
+        .unwrap()
+        .finish()
+        .await
+        .unwrap();
+    // Deleting a user ends their access at once.
+    let (status, _) = server
+        .rest(
+            Some(ADMIN),
+            "DELETE",
+            "/api/2.0/mlflow/users/delete",
+            r#"{"username":"carol"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        carol.get_experiment("0").await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_created_listed_and_revoked_over_rest() {
+    let server = AuthServer::start(Level::Read).await;
+    let (status, made) = server
+        .rest(
+            Some(ANN),
+            "POST",
+            "/api/2.0/trackd/tokens/create",
+            r#"{"description":"laptop"}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{made}");
+    let token = made["token"].as_str().unwrap().to_owned();
+    let id = made["id"].as_str().unwrap().to_owned();
+    assert!(token.starts_with(&format!("trk_{id}_")));
+    let (status, listed) = server
+        .rest(Some(ANN), "GET", "/api/2.0/trackd/tokens/list", "")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["tokens"][0]["id"], id.as_str());
+    assert!(
+        listed.to_string().find(&token).is_none(),
+        "the secret is never listed"
+    );
+    // bob may not revoke ann's token; ann may.
+    let body = format!(r#"{{"id":"{id}"}}"#);
+    let (status, _) = server
+        .rest(Some(BOB), "POST", "/api/2.0/trackd/tokens/revoke", &body)
+        .await;
+    assert_eq!(status, 403);
+    let client = Client::connect_with_credentials(
+        &server.handle.url(),
+        IngestConfig::default(),
+        Credentials::token(&token).unwrap(),
+    )
+    .await
+    .unwrap();
+    client.get_experiment("0").await.unwrap();
+    let (status, _) = server
+        .rest(Some(ANN), "POST", "/api/2.0/trackd/tokens/revoke", &body)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        client.get_experiment("0").await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+}

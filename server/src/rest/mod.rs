@@ -17,6 +17,7 @@ mod registry;
 pub mod requests;
 mod streamed;
 mod tracking;
+mod users;
 
 use std::future::Future;
 
@@ -274,9 +275,11 @@ fn tracking_routes() -> Router<Tracker> {
         )
 }
 
-/// Tracking and registry routes (relative to `/api/2.0/mlflow`).
+/// Tracking, registry and auth routes (relative to `/api/2.0/mlflow`).
 fn mlflow_routes() -> Router<Tracker> {
-    tracking_routes().merge(registry::routes())
+    tracking_routes()
+        .merge(registry::routes())
+        .merge(users::v2_routes())
 }
 
 /// Every REST route: tracking under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`, the
@@ -287,6 +290,9 @@ pub fn router(tracker: Tracker) -> Router {
         .nest("/ajax-api/2.0/mlflow", mlflow_routes())
         .nest("/api/2.0/mlflow-artifacts", artifacts::proxy_routes())
         .nest("/ajax-api/2.0/mlflow-artifacts", artifacts::proxy_routes())
+        .nest("/api/3.0/mlflow", users::v3_routes())
+        .nest("/ajax-api/3.0/mlflow", users::v3_routes())
+        .nest("/api/2.0/trackd", users::token_routes())
         .route(
             "/api/2.0/trackd/backups/create",
             endpoint(MethodFilter::POST, tracking::create_backup),

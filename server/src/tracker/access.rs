@@ -376,6 +376,27 @@ impl Tracker {
         self.access()?.grant(&resource, user)
     }
 
+    /// A user's effective level on a resource: their grant, else the default (admins:
+    /// `MANAGE`). Asked by administrators, or callers with `READ` on the resource.
+    pub async fn effective_level(
+        &self,
+        caller: &Caller,
+        resource: Resource,
+        user: &str,
+    ) -> Result<Level> {
+        let user_record = self.get_user(&Caller::InProcess, user).await?;
+        let granted = self.get_grant(caller, resource, user).await?;
+        let default = self
+            .auth
+            .as_ref()
+            .map_or(Level::Manage, |a| a.default_level);
+        Ok(if user_record.admin {
+            Level::Manage
+        } else {
+            granted.unwrap_or(default)
+        })
+    }
+
     /// The store's users and tokens, for the identity layer (no authorization: it is how
     /// callers are found).
     pub(crate) fn access_backend(&self) -> Option<&Arc<dyn AccessBackend>> {
