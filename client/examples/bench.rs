@@ -44,6 +44,9 @@
 //! request times and sizes over a 10,000-run experiment and a run with 10 × 1 M points,
 //! plus the browser's figures when Playwright and Chromium are installed.
 //!
+//! With `--secure` it measures what `--auth` and TLS cost (`bench_parts/secure.rs`): stream
+//! ingest, unary latency and REST log-batch without and with them, alternating.
+//!
 //! With `--backup` it measures a backup of a live store while a client streams
 //! (`bench_parts/backup.rs`).
 //!
@@ -58,6 +61,8 @@
 
 #[path = "bench_parts/backup.rs"]
 mod backup;
+#[path = "bench_parts/secure.rs"]
+mod secure;
 #[path = "bench_parts/ui.rs"]
 mod ui;
 
@@ -141,9 +146,14 @@ impl ServerChild {
             }
         };
         std::thread::spawn(move || for _ in lines {});
+        let scheme = if secure::pki().is_some() {
+            "https"
+        } else {
+            "http"
+        };
         ServerChild {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
         }
     }
 
@@ -170,6 +180,25 @@ async fn serve(store: &str, durability: &str) {
         Durability::Durable
     };
     let store = Store::open(config).expect("open store");
+    let mut tracker = Tracker::new(store);
+    let mut options = trackd_server::server::ServeOptions::default();
+    if let Some(dir) = secure::pki() {
+        // As `trackd server --auth --tls-cert … --tls-key …` with a first administrator.
+        tracker = tracker
+            .with_auth(trackd_server::domain::access::Level::Read)
+            .unwrap();
+        tracker
+            .ensure_first_admin(secure::USER.0, secure::USER.1)
+            .await
+            .unwrap();
+        options.tls = Some(
+            trackd_server::tls::Tls::load(trackd_server::tls::TlsFiles {
+                cert: dir.join("cert.pem"),
+                key: dir.join("key.pem"),
+            })
+            .unwrap(),
+        );
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("PORT={}", listener.local_addr().unwrap().port());
     let shutdown = async {
@@ -177,7 +206,7 @@ async fn serve(store: &str, durability: &str) {
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
         term.recv().await;
     };
-    trackd_server::serve(listener, Tracker::new(store), Default::default(), shutdown)
+    trackd_server::serve(listener, tracker, options, shutdown)
         .await
         .unwrap();
 }
@@ -397,14 +426,10 @@ async fn store_ceiling(dir: &Path, steps: i64) -> Figures {
 
 async fn unary_latency(dir: &Path, durability: &str, calls: usize) -> (f64, f64, f64) {
     let server = ServerChild::spawn(dir, durability);
-    let channel = tonic::transport::Channel::from_shared(server.url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = secure::channel(&server.url).await;
     let mut stub = pb::tracking_service_client::TrackingServiceClient::new(channel);
     let run = stub
-        .create_run(pb::CreateRunRequest::default())
+        .create_run(secure::request(pb::CreateRunRequest::default()))
         .await
         .unwrap()
         .into_inner()
@@ -417,14 +442,14 @@ async fn unary_latency(dir: &Path, durability: &str, calls: usize) -> (f64, f64,
     let started = Instant::now();
     for i in 0..calls {
         let t = Instant::now();
-        stub.log_metric(pb::LogMetricRequest {
+        stub.log_metric(secure::request(pb::LogMetricRequest {
             run_id: run.clone(),
             key: "latency".into(),
             value: i as f64,
             timestamp: 1_700_000_000_000,
             step: i as i64,
             ..Default::default()
-        })
+        }))
         .await
         .unwrap();
         micros.push(t.elapsed().as_secs_f64() * 1e6);
@@ -689,24 +714,28 @@ async fn queries(dir: &Path) {
 
 /// One keep-alive HTTP/1.1 connection sending JSON POSTs (enough client for the benchmark).
 struct Http1 {
-    stream: tokio::net::TcpStream,
+    stream: Box<dyn secure::Io>,
     buf: Vec<u8>,
+    /// The `Authorization` header line (secure mode), or empty.
+    auth: String,
 }
 
 impl Http1 {
     async fn connect(addr: &str) -> Http1 {
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stream.set_nodelay(true).unwrap();
         Http1 {
-            stream,
+            stream: secure::connect(addr).await,
             buf: Vec::with_capacity(1 << 16),
+            auth: secure::authorization()
+                .map(|v| format!("Authorization: {v}\r\n"))
+                .unwrap_or_default(),
         }
     }
 
     async fn post(&mut self, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.auth,
             body.len()
         );
         self.stream.write_all(head.as_bytes()).await.unwrap();
@@ -737,9 +766,9 @@ impl Http1 {
     }
 }
 
-async fn rest_ingest(dir: &Path, requests_per_client: i64) {
+async fn rest_ingest(dir: &Path, requests_per_client: i64) -> Vec<f64> {
     let server = ServerChild::spawn(dir, "durable");
-    let addr = server.url.trim_start_matches("http://").to_owned();
+    let addr = server.url.split("://").nth(1).unwrap().to_owned();
     let mut results = Vec::new();
     for clients in [1usize, 4] {
         let started = Instant::now();
@@ -798,6 +827,7 @@ async fn rest_ingest(dir: &Path, requests_per_client: i64) {
         "{{\"workload\":\"rest_log_batch\",\"points_per_request\":1000,\"one_client_points_per_s\":{:.0},\"four_clients_points_per_s\":{:.0}}}",
         results[0], results[1]
     );
+    results
 }
 
 /// The server's `trackd_points_ingested_total` (from `/metrics`).
@@ -1052,6 +1082,11 @@ fn main() {
     if args.iter().any(|a| a == "--rest") {
         let root = tempfile::tempdir().unwrap();
         rt.block_on(rest_ingest(root.path(), if quick { 50 } else { 500 }));
+        return;
+    }
+    if args.iter().any(|a| a == "--secure") {
+        let root = tempfile::tempdir().unwrap();
+        rt.block_on(secure::compare(root.path(), quick));
         return;
     }
     if args.iter().any(|a| a == "--history") {
