@@ -898,7 +898,7 @@ async fn model_searches(dir: &Path, count: usize) {
 }
 
 async fn server_points_ingested(url: &str) -> u64 {
-    let addr = url.trim_start_matches("http://");
+    let addr = url.split("://").nth(1).unwrap();
     let (status, body) = get_body(addr, "/metrics").await;
     assert_eq!(status, 200);
     String::from_utf8_lossy(&body)
@@ -911,8 +911,12 @@ async fn server_points_ingested(url: &str) -> u64 {
 /// One HTTP/1.1 GET (Connection: close): the status and the body.
 async fn get_body(addr: &str, path: &str) -> (u16, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    // TLS and credentials in `--secure`'s secure rounds.
+    let mut stream = secure::connect(addr).await;
+    let auth = secure::authorization()
+        .map(|v| format!("Authorization: {v}\r\n"))
+        .unwrap_or_default();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n");
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();

@@ -12,7 +12,11 @@ pub mod credentials;
 pub mod secrets;
 pub mod throttle;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
 
 use sha2::{Digest, Sha256};
 
@@ -27,6 +31,8 @@ pub struct Authenticator {
     tracker: Tracker,
     cache: cache::VerifiedCache,
     throttle: throttle::Throttle,
+    /// Verifications in progress, by header digest.
+    inflight: std::sync::Mutex<HashMap<[u8; 32], Arc<OnceCell<Result<Option<Caller>>>>>>,
 }
 
 impl Authenticator {
@@ -36,6 +42,7 @@ impl Authenticator {
             tracker,
             cache: cache::VerifiedCache::default(),
             throttle: throttle::Throttle::default(),
+            inflight: std::sync::Mutex::default(),
         }
     }
 
@@ -64,7 +71,22 @@ impl Authenticator {
                 throttle::WINDOW.as_secs()
             )));
         }
-        match self.verify(credentials).await? {
+        // One verification per header at a time: concurrent requests with the same
+        // credentials (64 ranks starting together) wait for it instead of each running
+        // argon2.
+        let flight = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            inflight.entry(key).or_default().clone()
+        };
+        let verified = flight
+            .get_or_init(|| self.verify(credentials))
+            .await
+            .clone();
+        self.inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        match verified? {
             Some(caller) => {
                 if let Some(name) = caller.user_name() {
                     self.throttle.succeeded(name);
