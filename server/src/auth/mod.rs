@@ -32,8 +32,11 @@ pub struct Authenticator {
     cache: cache::VerifiedCache,
     throttle: throttle::Throttle,
     /// Verifications in progress, by header digest.
-    inflight: std::sync::Mutex<HashMap<[u8; 32], Arc<OnceCell<Result<Option<Caller>>>>>>,
+    inflight: std::sync::Mutex<HashMap<[u8; 32], Arc<Flight>>>,
 }
+
+/// One verification in progress; everyone waiting on it gets its answer.
+type Flight = OnceCell<Result<Option<Caller>>>;
 
 impl Authenticator {
     /// An authenticator over `tracker`'s users (its authentication must be on).
