@@ -606,3 +606,99 @@ async fn tokens_are_created_listed_and_revoked_over_rest() {
         tonic::Code::Unauthenticated
     );
 }
+
+/// Every gRPC method of every service in trackd's descriptor set, and every route written in
+/// the server's source (under each API prefix, path parameters filled in), refuses an
+/// anonymous caller with `UNAUTHENTICATED` — only health checks are open. A route or RPC
+/// added later is covered without touching this test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_and_every_route_refuses_an_anonymous_caller() {
+    use prost::Message;
+    let server = AuthServer::start(Level::Read).await;
+
+    // gRPC: one call per method, an empty message (the refusal comes before decoding).
+    let set = prost_types::FileDescriptorSet::decode(trackd_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let channel = common::channel(&server.handle.url()).await;
+    let mut methods = 0;
+    for file in &set.file {
+        for service in &file.service {
+            let full = format!("{}.{}", file.package(), service.name());
+            for method in &service.method {
+                let path: tonic::codegen::http::uri::PathAndQuery =
+                    format!("/{full}/{}", method.name()).parse().unwrap();
+                let mut grpc = tonic::client::Grpc::new(channel.clone());
+                grpc.ready().await.unwrap();
+                let status = grpc
+                    .unary(
+                        tonic::Request::new(bytes::Bytes::new()),
+                        path.clone(),
+                        trackd_proto::codec::PreEncodedCodec::<()>::default(),
+                    )
+                    .await
+                    .unwrap_err();
+                assert_eq!(
+                    status.code(),
+                    tonic::Code::Unauthenticated,
+                    "{path}: {status:?}"
+                );
+                methods += 1;
+            }
+        }
+    }
+    assert!(methods >= 40, "only {methods} methods found");
+
+    // REST, the artifact proxy and the UI: every `.route("…")` literal in server/src.
+    let mut paths = std::collections::BTreeSet::new();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("server/src");
+    let mut stack = vec![src];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find(".route(") {
+                rest = &rest[at + 7..];
+                let literal = rest.trim_start();
+                if let Some(stripped) = literal.strip_prefix('"') {
+                    let route = &stripped[..stripped.find('"').unwrap()];
+                    // Fill path parameters (`{id}`, `{*path}`) with a value.
+                    let filled: String = route
+                        .split('/')
+                        .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    paths.insert(filled);
+                }
+            }
+        }
+    }
+    assert!(paths.len() >= 60, "only {} routes found", paths.len());
+    let prefixes = [
+        "",
+        "/api/2.0/mlflow",
+        "/ajax-api/2.0/mlflow",
+        "/api/2.0/mlflow-artifacts",
+        "/api/3.0/mlflow",
+        "/api/2.0/trackd",
+    ];
+    let mut checked = 0;
+    for route in &paths {
+        for prefix in prefixes {
+            let path = format!("{prefix}{route}");
+            if trackd_server::identity::is_open_path(&path) {
+                continue;
+            }
+            for method in ["GET", "POST"] {
+                let (status, body) = server.rest(None, method, &path, "").await;
+                assert_eq!(status, 401, "{method} {path}");
+                assert_eq!(body["error_code"], "UNAUTHENTICATED", "{method} {path}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 500, "{checked}");
+}
