@@ -58,3 +58,22 @@ def test_plugin_logs_and_loads_a_model(server):
     uri = server.url.replace("http://", "trackd://")
     out = _run([str(REPO / "tests" / "mlflow_models.py")], uri)
     assert "all checks passed" in out, out
+
+
+def test_autologging_runs_through_the_plugin(server):
+    uri = server.url.replace("http://", "trackd://")
+    check = """
+import mlflow, mlflow.sklearn
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+mlflow.sklearn.autolog(log_models=False)
+X, y = load_iris(return_X_y=True)
+with mlflow.start_run() as run:
+    LogisticRegression(max_iter=300).fit(X, y)
+got = mlflow.MlflowClient().get_run(run.info.run_id)
+assert got.data.params["max_iter"] == "300", got.data.params
+assert got.data.metrics["training_accuracy_score"] > 0.9, got.data.metrics
+assert got.info.status == "FINISHED"
+print("autolog ok")
+"""
+    assert "autolog ok" in _run(["-c", check], uri)
