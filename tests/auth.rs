@@ -702,3 +702,103 @@ async fn every_rpc_and_every_route_refuses_an_anonymous_caller() {
     }
     assert!(checked > 500, "{checked}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_models_have_their_own_grants() {
+    let server = AuthServer::start(Level::NoPermissions).await;
+    let create = |user, name: &str| {
+        let body = format!(r#"{{"name":"{name}"}}"#);
+        let server = &server;
+        async move {
+            server
+                .rest(
+                    Some(user),
+                    "POST",
+                    "/api/2.0/mlflow/registered-models/create",
+                    &body,
+                )
+                .await
+        }
+    };
+    let get = |user, name: &str| {
+        let path = format!("/api/2.0/mlflow/registered-models/get?name={name}");
+        let server = &server;
+        async move { server.rest(Some(user), "GET", &path, "").await }
+    };
+    let search = |user| {
+        let server = &server;
+        async move {
+            let (_, json) = server
+                .rest(
+                    Some(user),
+                    "GET",
+                    "/api/2.0/mlflow/registered-models/search",
+                    "",
+                )
+                .await;
+            json["registered_models"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|m| m["name"].as_str().unwrap().to_owned())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        }
+    };
+    // Any user may create a model and manages it; others (default none) cannot see it.
+    assert_eq!(create(ANN, "iris").await.0, 200);
+    assert_eq!(get(ANN, "iris").await.0, 200);
+    let (status, json) = get(BOB, "iris").await;
+    assert_eq!(
+        (status, json["error_code"].as_str()),
+        (403, Some("PERMISSION_DENIED"))
+    );
+    assert!(search(BOB).await.is_empty());
+    // ann grants bob READ (MLflow's v3 grant with resource_type registered_model).
+    let grant = r#"{"username":"bob","resource_type":"registered_model","resource_id":"iris","permission":"READ"}"#;
+    let (status, body) = server
+        .rest(
+            Some(ANN),
+            "POST",
+            "/api/3.0/mlflow/users/permissions/grant",
+            grant,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get(BOB, "iris").await.0, 200);
+    assert_eq!(search(BOB).await, vec!["iris".to_owned()]);
+    // READ does not allow deleting.
+    let (status, _) = server
+        .rest(
+            Some(BOB),
+            "DELETE",
+            "/api/2.0/mlflow/registered-models/delete",
+            r#"{"name":"iris"}"#,
+        )
+        .await;
+    assert_eq!(status, 403);
+    // A rename carries the grants; a delete clears them, so a new model of the old name is
+    // not readable by bob.
+    let (status, _) = server
+        .rest(
+            Some(ANN),
+            "POST",
+            "/api/2.0/mlflow/registered-models/rename",
+            r#"{"name":"iris","new_name":"iris2"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(get(BOB, "iris2").await.0, 200);
+    let (status, _) = server
+        .rest(
+            Some(ANN),
+            "DELETE",
+            "/api/2.0/mlflow/registered-models/delete",
+            r#"{"name":"iris2"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(create(ADMIN, "iris2").await.0, 200);
+    assert_eq!(get(BOB, "iris2").await.0, 403);
+}

@@ -193,6 +193,8 @@ pub trait AccessBackend: Send + Sync + 'static {
     fn delete_token(&self, id: &str) -> Result<bool>;
     /// A user's grant on a resource, if any.
     fn grant(&self, resource: &Resource, user: &str) -> Result<Option<Level>>;
+    /// Every user's grant on a resource.
+    fn grants_on(&self, resource: &Resource) -> Result<Vec<(String, Level)>>;
     /// Sets (`Some`) or removes (`None`) a user's grant on a resource.
     fn set_grant(&self, resource: &Resource, user: &str, level: Option<Level>) -> Result<()>;
 }

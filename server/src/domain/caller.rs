@@ -69,8 +69,10 @@ pub enum Need<'a> {
     StreamRuns(Permission),
     /// Reading experiments found by a search (results are filtered, not refused).
     Search,
-    /// A permission on the model registry (registered models and their versions).
-    Registry(Permission),
+    /// Creating a registered model (open to every user; the creator gets `MANAGE` on it).
+    CreateRegisteredModel,
+    /// A permission on a registered model (and its versions), by name.
+    Model(Permission, &'a str),
     /// Whole-store maintenance (backups, garbage collection): an administrator's.
     Admin,
 }

@@ -21,8 +21,8 @@
 //! | `/api/2.0/trackd/tokens/revoke` | POST | administrators, the token's owner |
 //!
 //! The checks are the Tracker's (`tracker/access.rs`). On a server without `--auth` these
-//! routes answer 501 `NOT_IMPLEMENTED`. Resource types other than `experiment` are refused
-//! (per-registered-model grants are not implemented yet).
+//! routes answer 501 `NOT_IMPLEMENTED`. Grants are on `experiment`s and `registered_model`s
+//! (MLflow's v2 registered-model permission routes are not served; the v3 grant covers them).
 
 use axum::routing::MethodFilter;
 use axum::Router;
@@ -107,9 +107,10 @@ impl GrantRequest {
         let id = std::mem::take(&mut self.resource_id).required("resource_id")?;
         match kind.as_str() {
             "experiment" => Ok(Resource::Experiment(id)),
+            "registered_model" => Ok(Resource::RegisteredModel(id)),
             other => Err(TrackingError::invalid(format!(
                 "Unsupported resource_type '{other}': this server grants permissions on \
-                 experiments (registered models follow the default permission)."
+                 'experiment' and 'registered_model'."
             ))),
         }
     }

@@ -108,7 +108,10 @@ impl Tracker {
         };
         match need {
             // Searches filter their results; stream batches are checked run by run.
-            Need::CreateExperiment | Need::Search | Need::StreamRuns(_) => Ok(()),
+            Need::CreateExperiment
+            | Need::CreateRegisteredModel
+            | Need::Search
+            | Need::StreamRuns(_) => Ok(()),
             Need::Experiment(p, id) => {
                 if self.level_on_experiment(auth, name, id)?.allows(p) {
                     Ok(())
@@ -125,13 +128,18 @@ impl Tracker {
                     Err(denied(name, &format!("{} run {run_id}", need_verb(p))))
                 }
             }
-            Need::Registry(p) => {
-                if auth.default_level.allows(p) {
+            Need::Model(p, model) => {
+                let resource = Resource::RegisteredModel(model.to_owned());
+                let level = auth
+                    .backend
+                    .grant(&resource, name)?
+                    .unwrap_or(auth.default_level);
+                if level.allows(p) {
                     Ok(())
                 } else {
                     Err(denied(
                         name,
-                        &format!("{} the model registry", need_verb(p)),
+                        &format!("{} registered model '{model}'", need_verb(p)),
                     ))
                 }
             }
@@ -151,6 +159,45 @@ impl Tracker {
     pub(crate) fn may_read_experiment(&self, caller: &Caller, id: ExperimentId) -> bool {
         self.authorize(caller, Need::Experiment(Permission::Read, &id.to_string()))
             .is_ok()
+    }
+
+    /// Whether `caller` may read registered model `name` (search filtering).
+    pub(crate) fn may_read_model(&self, caller: &Caller, name: &str) -> bool {
+        self.authorize(caller, Need::Model(Permission::Read, name))
+            .is_ok()
+    }
+
+    /// Gives the creator of a registered model `MANAGE` on it (MLflow's rule).
+    pub(crate) fn grant_model_creator(&self, caller: &Caller, name: &str) -> Result<()> {
+        if let (Some(auth), Some(user)) = (&self.auth, caller.user_name()) {
+            auth.backend.set_grant(
+                &Resource::RegisteredModel(name.to_owned()),
+                user,
+                Some(Level::Manage),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Moves every grant on registered model `from` to `to` (a rename), or removes them
+    /// (`to` = `None`: a delete, so a later model of that name starts without them).
+    pub(crate) fn move_model_grants(&self, from: &str, to: Option<&str>) -> Result<()> {
+        let Some(access) = &self.access else {
+            return Ok(());
+        };
+        let old = Resource::RegisteredModel(from.to_owned());
+        for (user, level) in access.grants_on(&old)? {
+            if let Some(to) = to {
+                access.set_grant(
+                    &Resource::RegisteredModel(to.to_owned()),
+                    &user,
+                    Some(level),
+                )?;
+            }
+            access.set_grant(&old, &user, None)?;
+        }
+        self.access_changed();
+        Ok(())
     }
 
     /// Whether searches must be filtered for `caller`.
@@ -342,8 +389,8 @@ impl Tracker {
                 ExperimentId::parse(id)?;
                 self.authorize(caller, Need::Experiment(Permission::Manage, id))?;
             }
-            Resource::RegisteredModel(_) => {
-                self.authorize(caller, Need::Registry(Permission::Manage))?
+            Resource::RegisteredModel(model) => {
+                self.authorize(caller, Need::Model(Permission::Manage, model))?
             }
         }
         let access = self.access()?;
@@ -369,8 +416,8 @@ impl Tracker {
             Resource::Experiment(id) => {
                 self.authorize(caller, Need::Experiment(Permission::Read, id))?
             }
-            Resource::RegisteredModel(_) => {
-                self.authorize(caller, Need::Registry(Permission::Read))?
+            Resource::RegisteredModel(model) => {
+                self.authorize(caller, Need::Model(Permission::Read, model))?
             }
         }
         self.access()?.grant(&resource, user)

@@ -134,18 +134,21 @@ impl Tracker {
         desc: &str,
         tags: Vec<(String, String)>,
     ) -> Result<RegisteredModel> {
-        self.authorize(caller, Need::Registry(Permission::Edit))?;
+        self.authorize(caller, Need::CreateRegisteredModel)?;
         registered_name(name)?;
         description(desc)?;
         tags.iter().try_for_each(|(k, v)| validate::tag(k, v))?;
-        self.registry_write(RegistryWrite::Create {
-            name: name.to_owned(),
-            description: desc.to_owned(),
-            tags,
-            now: now_ms(),
-        })
-        .await?
-        .ok_or_else(|| TrackingError::storage_context("a created model was not returned"))
+        let created = self
+            .registry_write(RegistryWrite::Create {
+                name: name.to_owned(),
+                description: desc.to_owned(),
+                tags,
+                now: now_ms(),
+            })
+            .await?
+            .ok_or_else(|| TrackingError::storage_context("a created model was not returned"))?;
+        self.grant_model_creator(caller, name)?;
+        Ok(created)
     }
 
     /// A registered model with its versions.
@@ -155,7 +158,7 @@ impl Tracker {
         caller: &Caller,
         name: &str,
     ) -> Result<RegisteredModel> {
-        self.authorize(caller, Need::Registry(Permission::Read))?;
+        self.authorize(caller, Need::Model(Permission::Read, name))?;
         registered_name(name)?;
         self.backend.registered_model(name)
     }
@@ -168,16 +171,20 @@ impl Tracker {
         name: &str,
         new_name: &str,
     ) -> Result<RegisteredModel> {
-        self.authorize(caller, Need::Registry(Permission::Edit))?;
+        self.authorize(caller, Need::Model(Permission::Edit, name))?;
         registered_name(name)?;
         registered_name(new_name)?;
-        self.registry_write(RegistryWrite::Rename {
-            name: name.to_owned(),
-            new_name: new_name.to_owned(),
-            now: now_ms(),
-        })
-        .await?
-        .ok_or_else(|| TrackingError::storage_context("a renamed model was not returned"))
+        let renamed = self
+            .registry_write(RegistryWrite::Rename {
+                name: name.to_owned(),
+                new_name: new_name.to_owned(),
+                now: now_ms(),
+            })
+            .await?
+            .ok_or_else(|| TrackingError::storage_context("a renamed model was not returned"))?;
+        // Permissions follow the model to its new name.
+        self.move_model_grants(name, Some(new_name))?;
+        Ok(renamed)
     }
 
     /// Sets the description of a registered model or (with `version`) of one version.
@@ -189,7 +196,7 @@ impl Tracker {
         version: Option<u64>,
         desc: &str,
     ) -> Result<RegisteredModel> {
-        self.authorize(caller, Need::Registry(Permission::Edit))?;
+        self.authorize(caller, Need::Model(Permission::Edit, name))?;
         registered_name(name)?;
         description(desc)?;
         self.registry_write(RegistryWrite::Describe {
@@ -205,13 +212,14 @@ impl Tracker {
     /// Deletes a registered model with all its versions (as MLflow does).
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn delete_registered_model(&self, caller: &Caller, name: &str) -> Result<()> {
-        self.authorize(caller, Need::Registry(Permission::Manage))?;
+        self.authorize(caller, Need::Model(Permission::Manage, name))?;
         registered_name(name)?;
         self.registry_write(RegistryWrite::Delete {
             name: name.to_owned(),
         })
-        .await
-        .map(|_| ())
+        .await?;
+        // A later model of the same name starts without this one's grants.
+        self.move_model_grants(name, None)
     }
 
     /// Sets (`Some`) or deletes (`None`) a tag of a registered model or of one version.
@@ -224,7 +232,7 @@ impl Tracker {
         key: &str,
         value: Option<&str>,
     ) -> Result<()> {
-        self.authorize(caller, Need::Registry(Permission::Edit))?;
+        self.authorize(caller, Need::Model(Permission::Edit, name))?;
         registered_name(name)?;
         validate::tag(key, value.unwrap_or(""))?;
         self.registry_write(RegistryWrite::Tag {
@@ -247,7 +255,7 @@ impl Tracker {
         alias: &str,
         version: Option<u64>,
     ) -> Result<()> {
-        self.authorize(caller, Need::Registry(Permission::Edit))?;
+        self.authorize(caller, Need::Model(Permission::Edit, name))?;
         registered_name(name)?;
         alias_name(alias)?;
         self.registry_write(RegistryWrite::Alias {
@@ -288,7 +296,7 @@ impl Tracker {
         caller: &Caller,
         new: NewModelVersion,
     ) -> Result<(RegisteredModel, u64)> {
-        self.authorize(caller, Need::Registry(Permission::Edit))?;
+        self.authorize(caller, Need::Model(Permission::Edit, &new.name))?;
         registered_name(&new.name)?;
         description(&new.description)?;
         new.tags.iter().try_for_each(|(k, v)| validate::tag(k, v))?;
@@ -344,7 +352,7 @@ impl Tracker {
         name: &str,
         version: u64,
     ) -> Result<()> {
-        self.authorize(caller, Need::Registry(Permission::Manage))?;
+        self.authorize(caller, Need::Model(Permission::Manage, name))?;
         registered_name(name)?;
         self.registry_write(RegistryWrite::DeleteVersion {
             name: name.to_owned(),
@@ -365,7 +373,7 @@ impl Tracker {
         stage: &str,
         archive_existing: bool,
     ) -> Result<RegisteredModel> {
-        self.authorize(caller, Need::Registry(Permission::Edit))?;
+        self.authorize(caller, Need::Model(Permission::Edit, name))?;
         registered_name(name)?;
         let stage = Stage::from_name(stage)?;
         self.registry_write(RegistryWrite::TransitionStage {
@@ -386,7 +394,7 @@ impl Tracker {
         caller: &Caller,
         search: RegistrySearch,
     ) -> Result<Page<RegisteredModel>> {
-        self.authorize(caller, Need::Registry(Permission::Read))?;
+        self.authorize(caller, Need::Search)?;
         let checked = search.checked(&SearchRules {
             token: REGISTERED_TOKEN,
             check_filter: &registry::check_model_filter,
@@ -410,8 +418,15 @@ impl Tracker {
         })
         .await
         .map_err(|e| TrackingError::storage("search task failed", e))??;
+        // Only models the caller may read (a page can come back shorter than asked).
+        let filter = self.filters_for(caller);
         Ok(Page {
-            items: page.items.into_iter().map(|m| (*m).clone()).collect(),
+            items: page
+                .items
+                .into_iter()
+                .filter(|m| !filter || self.may_read_model(caller, &m.name))
+                .map(|m| (*m).clone())
+                .collect(),
             next_page_token: page.next_page_token,
         })
     }
@@ -424,7 +439,7 @@ impl Tracker {
         caller: &Caller,
         search: RegistrySearch,
     ) -> Result<Page<(RegisteredModel, u64)>> {
-        self.authorize(caller, Need::Registry(Permission::Read))?;
+        self.authorize(caller, Need::Search)?;
         let checked = search.checked(&SearchRules {
             token: VERSION_TOKEN,
             check_filter: &registry::check_version_filter,
@@ -452,10 +467,12 @@ impl Tracker {
         })
         .await
         .map_err(|e| TrackingError::storage("search task failed", e))??;
+        let filter = self.filters_for(caller);
         Ok(Page {
             items: page
                 .items
                 .into_iter()
+                .filter(|(m, _)| !filter || self.may_read_model(caller, &m.name))
                 .map(|(m, v)| ((*m).clone(), v))
                 .collect(),
             next_page_token: page.next_page_token,

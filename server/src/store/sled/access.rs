@@ -161,6 +161,24 @@ impl AccessBackend for Store {
         }
     }
 
+    fn grants_on(&self, resource: &Resource) -> Result<Vec<(String, Level)>> {
+        let prefix = resource_prefix(resource);
+        self.trees()
+            .auth_grants
+            .scan_prefix(&prefix)
+            .map(|entry| {
+                let (k, v) = entry.map_err(store_err)?;
+                let user = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                let level = v
+                    .first()
+                    .copied()
+                    .and_then(Level::from_code)
+                    .ok_or_else(|| TrackingError::Corrupted("grant record".into()))?;
+                Ok((user, level))
+            })
+            .collect()
+    }
+
     fn set_grant(&self, resource: &Resource, user: &str, level: Option<Level>) -> Result<()> {
         let key = grant_key(resource, user);
         let t = &self.trees().auth_grants;
