@@ -27,22 +27,31 @@ class Server:
     """A `trackd server` child process on a store directory; `kill()` is SIGKILL,
     `start()` again reuses the store and the port."""
 
-    def __init__(self, store: Path, port: int = 0):
+    def __init__(self, store: Path, port: int = 0, args: list | None = None, env: dict | None = None):
         self.store = store
         self.port = port
+        self.args = args or []
+        self.env = env or {}
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
     def start(self) -> "Server":
         self.proc = subprocess.Popen(
             [trackd_binary(), "server", "--store", str(self.store), "--host", "127.0.0.1",
-             "--port", str(self.port)],
+             "--port", str(self.port), *self.args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **self.env},
         )
-        line = self.proc.stdout.readline()
+        # Log lines (stdout) may come first; the listening line is among the first few.
+        seen = []
+        for _ in range(50):
+            line = self.proc.stdout.readline()
+            seen.append(line)
+            if "listening on " in line or not line:
+                break
         if "listening on " not in line:
             self.proc.kill()
-            raise RuntimeError(f"trackd did not start: {line!r} {self.proc.stderr.read()}")
+            raise RuntimeError(f"trackd did not start: {seen!r} {self.proc.stderr.read()}")
         self.url = line.split("listening on ", 1)[1].split(" ", 1)[0]
         self.port = int(self.url.rsplit(":", 1)[1])
         return self
