@@ -5,50 +5,20 @@
 //! TLS port fails cleanly, and a renewed certificate is picked up without a restart.
 
 mod common;
+#[path = "support/tls.rs"]
+mod tls_support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
+use tls_support::{make_pki, start, write_pki, Pki};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use trackd_client::{Client, Credentials, IngestConfig};
-use trackd_server::domain::access::Level;
-use trackd_server::domain::Caller;
-use trackd_server::server::{ServeOptions, ServerHandle};
 use trackd_server::tls::{Tls, TlsFiles};
-use trackd_server::{Store, StoreConfig, Tracker};
-
-/// A CA and a server certificate it signed, as PEM.
-struct Pki {
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
-fn make_pki(name: &str) -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, format!("trackd test CA {name}"));
-    let ca = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    leaf.subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    leaf.distinguished_name
-        .push(DnType::CommonName, "127.0.0.1");
-    let leaf = leaf.signed_by(&key, &ca, &ca_key).unwrap();
-    Pki {
-        ca_pem: ca.pem(),
-        cert_pem: leaf.pem(),
-        key_pem: key.serialize_pem(),
-    }
-}
 
 /// The CA every test's Rust client trusts, through MLflow's variable (set once per process).
 static SHARED: LazyLock<(Pki, PathBuf)> = LazyLock::new(|| {
@@ -60,34 +30,6 @@ static SHARED: LazyLock<(Pki, PathBuf)> = LazyLock::new(|| {
     unsafe { std::env::set_var("MLFLOW_TRACKING_SERVER_CERT_PATH", &ca) };
     (pki, ca)
 });
-
-fn write_pki(dir: &Path, pki: &Pki) -> TlsFiles {
-    let files = TlsFiles {
-        cert: dir.join("cert.pem"),
-        key: dir.join("key.pem"),
-    };
-    std::fs::write(&files.cert, &pki.cert_pem).unwrap();
-    std::fs::write(&files.key, &pki.key_pem).unwrap();
-    files
-}
-
-async fn start(files: TlsFiles, dir: &Path) -> ServerHandle {
-    let store = Store::open(StoreConfig::new(dir.join("store"))).unwrap();
-    let tracker = Tracker::open(store)
-        .unwrap()
-        .with_auth(Level::Read)
-        .unwrap();
-    tracker
-        .create_user(&Caller::InProcess, "ann", "ann-password", true)
-        .await
-        .unwrap();
-    let options = ServeOptions {
-        tls: Some(Tls::load(files).unwrap()),
-        ..ServeOptions::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ServerHandle::start_on(listener, tracker, options).unwrap()
-}
 
 fn client_config(ca_pem: &str, alpn: &[&[u8]]) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();

@@ -122,7 +122,15 @@ impl Client {
     ) -> Result<Client> {
         let channel = match uri::parse(uri)? {
             Target::Remote(url) => {
-                let mut endpoint = Endpoint::from_shared(url.clone())
+                // MLFLOW_TRACKING_INSECURE_TLS: our connector does the (unchecked) TLS, so
+                // tonic is given plain http://.
+                let insecure = url.starts_with("https://") && crate::insecure_tls::requested();
+                let target = if insecure {
+                    url.replacen("https://", "http://", 1)
+                } else {
+                    url.clone()
+                };
+                let mut endpoint = Endpoint::from_shared(target)
                     .map_err(|e| ClientError::Uri {
                         uri: uri.to_owned(),
                         reason: e.to_string(),
@@ -132,7 +140,7 @@ impl Client {
                     .http2_keep_alive_interval(Duration::from_secs(30))
                     .initial_stream_window_size(Some(4 << 20))
                     .initial_connection_window_size(Some(16 << 20));
-                if url.starts_with("https://") {
+                if url.starts_with("https://") && !insecure {
                     endpoint = endpoint
                         .tls_config(crate::credentials::tls_config()?)
                         .map_err(|e| ClientError::Uri {
@@ -140,7 +148,14 @@ impl Client {
                             reason: trackd_proto::errors::chain(&e),
                         })?;
                 }
-                endpoint.connect().await.map_err(|e| ClientError::Connect {
+                let connected = if insecure {
+                    endpoint
+                        .connect_with_connector(crate::insecure_tls::InsecureConnector::new())
+                        .await
+                } else {
+                    endpoint.connect().await
+                };
+                connected.map_err(|e| ClientError::Connect {
                     uri: url.clone(),
                     message: trackd_proto::errors::chain(&e),
                 })?

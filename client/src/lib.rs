@@ -47,6 +47,7 @@ mod credentials;
 mod error;
 pub mod fluent;
 mod ingest;
+mod insecure_tls;
 pub mod manage;
 pub mod media;
 pub mod models;
