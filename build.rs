@@ -7,6 +7,7 @@ const PROTOS: &[&str] = &[
     "proto/trackd/v1/tracking.proto",
     "proto/trackd/v1/artifacts.proto",
     "proto/trackd/v1/models.proto",
+    "proto/trackd/v1/auth.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -802,3 +802,48 @@ async fn registered_models_have_their_own_grants() {
     assert_eq!(create(ADMIN, "iris2").await.0, 200);
     assert_eq!(get(BOB, "iris2").await.0, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_created_listed_and_revoked_over_grpc() {
+    let server = AuthServer::start(Level::Read).await;
+    let ann = server.client(ANN).await;
+    let (info, token) = ann.create_token(None, "ci runner").await.unwrap();
+    assert_eq!(
+        (info.username.as_str(), info.description.as_str()),
+        ("ann", "ci runner")
+    );
+    assert!(token.starts_with(&format!("trk_{}_", info.id)));
+    let listed = ann.list_tokens(None).await.unwrap();
+    assert_eq!(listed, vec![info.clone()]);
+    // bob may neither list nor mint ann's tokens; the admin may.
+    let bob = server.client(BOB).await;
+    assert_eq!(
+        code_of(bob.list_tokens(Some("ann")).await.unwrap_err()),
+        "PERMISSION_DENIED"
+    );
+    assert_eq!(
+        code_of(bob.create_token(Some("ann"), "x").await.unwrap_err()),
+        "PERMISSION_DENIED"
+    );
+    let admin = server.client(ADMIN).await;
+    assert_eq!(admin.list_tokens(Some("ann")).await.unwrap().len(), 1);
+    // The token works until revoked, then not at all.
+    let with_token = Client::connect_with_credentials(
+        &server.handle.url(),
+        IngestConfig::default(),
+        Credentials::token(&token).unwrap(),
+    )
+    .await
+    .unwrap();
+    with_token.get_experiment("0").await.unwrap();
+    assert_eq!(
+        code_of(bob.revoke_token(&info.id).await.unwrap_err()),
+        "PERMISSION_DENIED"
+    );
+    ann.revoke_token(&info.id).await.unwrap();
+    assert_eq!(
+        with_token.get_experiment("0").await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+    assert!(ann.list_tokens(None).await.unwrap().is_empty());
+}

@@ -27,6 +27,7 @@ pub(crate) struct Backend {
     pub tracking: TrackingServiceClient<Transport>,
     pub artifacts: ArtifactServiceClient<Transport>,
     pub models: trackd_proto::v1::model_service_client::ModelServiceClient<Transport>,
+    pub auth: trackd_proto::v1::auth_service_client::AuthServiceClient<Transport>,
 }
 
 fn kv<T>(pairs: Vec<(String, String)>, make: impl Fn(String, String) -> T) -> Vec<T> {

@@ -180,6 +180,7 @@ impl Client {
                 channel.clone(),
             )
             .max_decoding_message_size(64 << 20),
+            auth: trackd_proto::v1::auth_service_client::AuthServiceClient::new(channel.clone()),
         };
         let ingest = Ingest::start(channel, config);
         Ok(Client {

@@ -567,3 +567,92 @@ impl Client {
         Ok(())
     }
 }
+
+/// An API token's public half (`Client::list_tokens`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Public id (16 hex characters, also inside the token string).
+    pub id: String,
+    /// Owner.
+    pub username: String,
+    /// What it is for.
+    pub description: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+}
+
+impl From<pb::ApiTokenInfo> for TokenInfo {
+    fn from(t: pb::ApiTokenInfo) -> Self {
+        TokenInfo {
+            id: t.id,
+            username: t.username,
+            description: t.description,
+            created_ms: t.created_ms,
+        }
+    }
+}
+
+impl Client {
+    /// Creates an API token (for a server with `--auth`) for the caller, or — as an
+    /// administrator — for `username`; returns its info and the token string
+    /// (`trk_<id>_<secret>`, for `MLFLOW_TRACKING_TOKEN`), which the server never shows again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> trackd_client::Result<()> {
+    /// # let store = tempfile::tempdir()?;
+    /// # let client = trackd_client::Client::connect(store.path().to_str().unwrap()).await?;
+    /// // A server without --auth has no tokens:
+    /// let err = client.create_token(None, "laptop").await.unwrap_err();
+    /// assert_eq!(err.error_code(), Some("NOT_IMPLEMENTED"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_token(
+        &self,
+        username: Option<&str>,
+        description: &str,
+    ) -> Result<(TokenInfo, String)> {
+        let answer = self
+            .backend()
+            .auth
+            .clone()
+            .create_token(pb::CreateTokenRequest {
+                username: username.unwrap_or_default().to_owned(),
+                description: description.to_owned(),
+            })
+            .await?
+            .into_inner();
+        let info = answer
+            .info
+            .ok_or_else(|| crate::ClientError::Delivery("the server sent no token info".into()))?;
+        Ok((info.into(), answer.token))
+    }
+
+    /// The caller's tokens (or, as an administrator, `username`'s), without secrets.
+    pub async fn list_tokens(&self, username: Option<&str>) -> Result<Vec<TokenInfo>> {
+        Ok(self
+            .backend()
+            .auth
+            .clone()
+            .list_tokens(pb::ListTokensRequest {
+                username: username.unwrap_or_default().to_owned(),
+            })
+            .await?
+            .into_inner()
+            .tokens
+            .into_iter()
+            .map(TokenInfo::from)
+            .collect())
+    }
+
+    /// Revokes a token by id; it stops working at once.
+    pub async fn revoke_token(&self, id: &str) -> Result<()> {
+        self.backend()
+            .auth
+            .clone()
+            .revoke_token(pb::RevokeTokenRequest { id: id.to_owned() })
+            .await?;
+        Ok(())
+    }
+}

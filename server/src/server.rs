@@ -108,6 +108,7 @@ pub async fn serve(
     let routes = Routes::new(grpc.into_server())
         .add_service(ArtifactGrpc::new(tracker.clone()).into_server())
         .add_service(ModelGrpc::new(tracker.clone()).into_server())
+        .add_service(crate::grpc::auth::AuthGrpc::new(tracker.clone()).into_server())
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);

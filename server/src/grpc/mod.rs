@@ -4,6 +4,7 @@
 //! the answer; errors become `tonic::Status` through the one mapping in [`crate::error`].
 
 pub mod artifacts;
+pub mod auth;
 pub(crate) mod convert;
 pub mod models;
 mod run_wire;

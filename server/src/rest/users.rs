@@ -231,18 +231,9 @@ async fn delete_grant(t: Tracker, c: Caller, mut r: GrantRequest) -> Result<Valu
     Ok(json!({}))
 }
 
-fn caller_or(c: &Caller, username: Text) -> Result<String> {
-    match username.0 {
-        Some(name) => Ok(name),
-        None => c.user_name().map(str::to_owned).ok_or_else(|| {
-            TrackingError::invalid("Missing value for required parameter 'username'.")
-        }),
-    }
-}
-
 async fn create_token(t: Tracker, c: Caller, r: TokenRequest) -> Result<Value> {
     auth_on(&t)?;
-    let user = caller_or(&c, r.username)?;
+    let user = t.token_owner(&c, &r.username.or_default())?;
     let (record, token) = t
         .create_token(&c, &user, &r.description.or_default())
         .await?;
@@ -254,7 +245,7 @@ async fn create_token(t: Tracker, c: Caller, r: TokenRequest) -> Result<Value> {
 
 async fn list_tokens(t: Tracker, c: Caller, r: TokenRequest) -> Result<Value> {
     auth_on(&t)?;
-    let user = caller_or(&c, r.username)?;
+    let user = t.token_owner(&c, &r.username.or_default())?;
     let tokens = t.list_tokens(&c, &user).await?;
     Ok(json!({"tokens": tokens.iter().map(|k| json!({
         "id": k.id, "username": k.user, "description": k.description, "created_ms": k.created_ms,

@@ -354,6 +354,16 @@ impl Tracker {
         Ok((record, token))
     }
 
+    /// Whose tokens a request means: `username` as sent, or (empty) the caller's own.
+    pub fn token_owner(&self, caller: &Caller, username: &str) -> Result<String> {
+        if !username.is_empty() {
+            return Ok(username.to_owned());
+        }
+        caller.user_name().map(str::to_owned).ok_or_else(|| {
+            TrackingError::invalid("Missing value for required parameter 'username'.")
+        })
+    }
+
     /// A user's tokens (administrators, or the user themself).
     pub async fn list_tokens(&self, caller: &Caller, user: &str) -> Result<Vec<ApiToken>> {
         self.get_user(caller, user).await?;
