@@ -847,3 +847,135 @@ async fn tokens_are_created_listed_and_revoked_over_grpc() {
     );
     assert!(ann.list_tokens(None).await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_ui_logs_in_with_a_session_cookie_and_out() {
+    let server = AuthServer::start(Level::Read).await;
+    let addr = server.addr();
+    let browser = [
+        ("Accept", "text/html"),
+        ("Host", "localhost"),
+        ("Origin", "http://localhost"),
+    ];
+    let header_value = |headers: &str, name: &str| {
+        headers
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_owned))
+    };
+    // A browser without a session is sent to the login page, which is open.
+    let (status, headers, _) =
+        common::http_exchange(addr, "GET", "/experiments/0?view=all", &browser, None, b"").await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        header_value(&headers, "location").as_deref(),
+        Some("/login?next=%2Fexperiments%2F0%3Fview%3Dall")
+    );
+    let (status, _, page) = common::http_exchange(
+        addr,
+        "GET",
+        "/login?next=/experiments/0",
+        &browser,
+        None,
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("name=\"password\""));
+    // A wrong password: the form again, 401, with the reason.
+    let form = "application/x-www-form-urlencoded";
+    let (status, _, page) = common::http_exchange(
+        addr,
+        "POST",
+        "/login",
+        &browser,
+        Some(form),
+        b"username=ann&password=nope&next=%2F",
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(String::from_utf8_lossy(&page).contains("Invalid credentials"));
+    // The right one: a session cookie and the page asked for (never another site).
+    let (status, headers, _) = common::http_exchange(
+        addr,
+        "POST",
+        "/login",
+        &browser,
+        Some(form),
+        b"username=ann&password=ann-password&next=%2F%2Fevil.example%2F",
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(header_value(&headers, "location").as_deref(), Some("/"));
+    let cookie = header_value(&headers, "set-cookie").expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let with_session = [
+        ("Accept", "text/html"),
+        ("Cookie", session.as_str()),
+        ("Host", "localhost"),
+        ("Origin", "http://localhost"),
+    ];
+    let (status, _, page) = common::http_exchange(addr, "GET", "/", &with_session, None, b"").await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("Log out"));
+    // The session is a caller like any other: ann's permissions apply (READ on Default).
+    // (UI forms answer with a redirect carrying the error.)
+    let (status, headers, _) = common::http_exchange(
+        addr,
+        "POST",
+        "/experiments/0/delete",
+        &with_session,
+        Some(form),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 303);
+    let location = header_value(&headers, "location").unwrap();
+    assert!(location.contains("error=Permission"), "{location}");
+    // Logging out ends it.
+    let (status, headers, _) =
+        common::http_exchange(addr, "POST", "/logout", &with_session, Some(form), b"").await;
+    assert_eq!(status, 303);
+    assert!(header_value(&headers, "set-cookie")
+        .unwrap()
+        .contains("Max-Age=0"));
+    let (status, _, _) = common::http_exchange(addr, "GET", "/", &with_session, None, b"").await;
+    assert_eq!(status, 303, "back to the login page");
+    // A deleted user's session ends at once.
+    let (_, headers, _) = common::http_exchange(
+        addr,
+        "POST",
+        "/login",
+        &browser,
+        Some(form),
+        b"username=bob&password=bob-password",
+    )
+    .await;
+    let bob = header_value(&headers, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let bob_headers = [("Accept", "text/html"), ("Cookie", bob.as_str())];
+    assert_eq!(
+        common::http_exchange(addr, "GET", "/", &bob_headers, None, b"")
+            .await
+            .0,
+        200
+    );
+    server
+        .tracker()
+        .delete_user(&Caller::InProcess, "bob")
+        .await
+        .unwrap();
+    assert_eq!(
+        common::http_exchange(addr, "GET", "/", &bob_headers, None, b"")
+            .await
+            .0,
+        303
+    );
+}

@@ -117,10 +117,12 @@ pub async fn serve_connections(
         };
         let _ = stream.set_nodelay(true);
         let builder = builder.clone();
-        let service = TowerToHyperService::new(
-            app.clone()
-                .layer(axum::Extension(crate::identity::PeerAddr(peer))),
-        );
+        let service = TowerToHyperService::new(app.clone().layer(axum::Extension(
+            crate::identity::PeerAddr {
+                addr: peer,
+                tls: tls.is_some(),
+            },
+        )));
         let watcher = graceful.watcher();
         let header_timeout = limits.header_timeout;
         let tls = tls.clone();

@@ -22,17 +22,40 @@ use crate::auth::Authenticator;
 use crate::domain::Caller;
 use crate::error::TrackingError;
 
-/// The peer address of a connection, put into each request's extensions by the listener.
+/// The connection a request came on, put into each request's extensions by the listener.
 #[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
+pub struct PeerAddr {
+    /// The peer's address.
+    pub addr: SocketAddr,
+    /// Whether the connection is TLS (session cookies are then `Secure`).
+    pub tls: bool,
+}
 
 /// Paths served without credentials when authentication is on: health checks (HTTP and
-/// gRPC), so load balancers and orchestrators need no secret.
+/// gRPC), so load balancers and orchestrators need no secret, and the web UI's login page
+/// with the static files it uses.
 pub fn is_open_path(path: &str) -> bool {
     matches!(
         path,
-        "/health" | "/grpc.health.v1.Health/Check" | "/grpc.health.v1.Health/Watch"
-    )
+        "/health" | "/grpc.health.v1.Health/Check" | "/grpc.health.v1.Health/Watch" | "/login"
+    ) || path.starts_with("/static/")
+}
+
+/// Whether an anonymous request is a browser asking for a UI page (sent to the login page
+/// rather than answered 401).
+fn wants_login_page(request: &Request) -> bool {
+    let path = request.uri().path();
+    request.method() == axum::http::Method::GET
+        && !path.starts_with("/api/")
+        && !path.starts_with("/ajax-api/")
+        && !path.starts_with("/ui-api/")
+        && path != "/metrics"
+        && path != "/version"
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
 }
 
 /// The layer's function: marks the request with its caller (or refuses it).
@@ -49,8 +72,36 @@ pub async fn identify(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let addr = request.extensions().get::<PeerAddr>().map(|p| p.0.ip());
-    let caller = match auth.identify(header, addr).await {
+    let addr = request.extensions().get::<PeerAddr>().map(|p| p.addr.ip());
+    let session = request
+        .headers()
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::auth::sessions::from_cookie_header);
+    let identified = match (header, session) {
+        (None, Some(session)) => match auth.session_caller(session) {
+            Ok(Some(caller)) => Ok(caller),
+            Ok(None) => Ok(Caller::Anonymous),
+            Err(e) => Err(e),
+        },
+        _ => auth.identify(header, addr).await,
+    };
+    request.extensions_mut().insert(auth.clone());
+    let caller = match identified {
+        Ok(Caller::Anonymous)
+            if !is_open_path(request.uri().path()) && wants_login_page(&request) =>
+        {
+            let next = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let target = format!(
+                "/login?next={}",
+                percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+            );
+            return axum::response::Redirect::to(&target).into_response();
+        }
         Ok(Caller::Anonymous) if !is_open_path(request.uri().path()) => {
             return refuse(
                 &request,
@@ -128,12 +179,15 @@ mod tests {
     fn only_health_checks_are_open() {
         assert!(is_open_path("/health"));
         assert!(is_open_path("/grpc.health.v1.Health/Check"));
+        assert!(is_open_path("/login") && is_open_path("/static/app.css"));
         for closed in [
             "/",
             "/metrics",
             "/version",
             "/api/2.0/mlflow/runs/get",
             "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "/logout",
+            "/loginx",
         ] {
             assert!(!is_open_path(closed), "{closed}");
         }

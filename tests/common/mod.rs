@@ -295,6 +295,19 @@ pub async fn http_with(
     content_type: Option<&str>,
     body: &[u8],
 ) -> (u16, Vec<u8>) {
+    let (status, _, body) = http_exchange(addr, method, path, headers, content_type, body).await;
+    (status, body)
+}
+
+/// [`http_with`], also returning the response's header block (lowercased names).
+pub async fn http_exchange(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_type: Option<&str>,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
@@ -336,7 +349,7 @@ pub async fn http_with(
         }
         payload = out;
     }
-    (status, payload)
+    (status, header, payload)
 }
 
 /// Sends `requests` on one LogStream and returns every answer (each unwrapped).

@@ -10,6 +10,7 @@
 pub mod cache;
 pub mod credentials;
 pub mod secrets;
+pub mod sessions;
 pub mod throttle;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ pub struct Authenticator {
     tracker: Tracker,
     cache: cache::VerifiedCache,
     throttle: throttle::Throttle,
+    sessions: sessions::Sessions,
     /// Verifications in progress, by header digest.
     inflight: std::sync::Mutex<HashMap<[u8; 32], Arc<Flight>>>,
 }
@@ -45,6 +47,7 @@ impl Authenticator {
             tracker,
             cache: cache::VerifiedCache::default(),
             throttle: throttle::Throttle::default(),
+            sessions: sessions::Sessions::default(),
             inflight: std::sync::Mutex::default(),
         }
     }
@@ -105,6 +108,41 @@ impl Authenticator {
                 ))
             }
         }
+    }
+
+    /// The web UI's login: verifies a user name and password like HTTP Basic (throttled
+    /// alike) and starts a session; returns its id for the cookie.
+    pub async fn login(&self, user: &str, password: &str, addr: Option<IpAddr>) -> Result<String> {
+        let header = credentials::basic_header(user, password);
+        let caller = self.identify(Some(&header), addr).await?;
+        Ok(self
+            .sessions
+            .start(caller, self.tracker.access_generation()))
+    }
+
+    /// Ends a web UI session.
+    pub fn logout(&self, session: &str) {
+        self.sessions.end(session);
+    }
+
+    /// The caller of a web UI session (`None`: no such live session). After a change of
+    /// users, tokens or grants the session's user is looked up again.
+    pub fn session_caller(&self, session: &str) -> Result<Option<Caller>> {
+        let Some((caller, seen)) = self.sessions.get(session) else {
+            return Ok(None);
+        };
+        let now = self.tracker.access_generation();
+        if seen == now {
+            return Ok(Some(caller));
+        }
+        let fresh = match (caller.user_name(), self.tracker.access_backend()) {
+            (Some(name), Some(access)) => {
+                access.user(name)?.map(|u| Caller::user(&u.name, u.admin))
+            }
+            _ => None,
+        };
+        self.sessions.refresh(session, fresh.clone(), now);
+        Ok(fresh)
     }
 
     async fn verify(&self, credentials: Credentials) -> Result<Option<Caller>> {

@@ -5,6 +5,12 @@ use maud::{html, Markup, DOCTYPE};
 
 use super::assets;
 
+tokio::task_local! {
+    /// Whether the server has logins (`--auth`), for the page being rendered (set by
+    /// `super::security_headers` around every UI handler).
+    pub static LOGINS: bool;
+}
+
 /// A whole page: `title`, breadcrumbs as (label, href) pairs, and the body.
 pub fn page(title: &str, crumbs: &[(String, String)], body: Markup) -> Html<String> {
     let markup = html! {
@@ -26,6 +32,11 @@ pub fn page(title: &str, crumbs: &[(String, String)], body: Markup) -> Html<Stri
                     nav {
                         a href="/" { "Experiments" }
                         a href="/models" { "Models" }
+                    }
+                    @if LOGINS.try_with(|on| *on).unwrap_or(false) {
+                        form.inline.logout method="post" action="/logout" {
+                            button type="submit" { "Log out" }
+                        }
                     }
                 }
                 @if !crumbs.is_empty() {

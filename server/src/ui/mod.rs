@@ -18,9 +18,11 @@
 //! | `GET /runs/{id}/artifact?path=` | download a file (attachment, never rendered) | READ |
 //! | `GET /runs/{id}/image?path=` | a raster image for the preview (PNG, JPEG, GIF, WebP only) | READ |
 //! | `GET /compare?runs=…` | runs side by side | READ on each run |
-//! | `GET /models`, `GET /models/{name}` | registered models and versions | READ on the registry |
+//! | `GET /models`, `GET /models/{name}` | registered models and versions | search (filtered); READ on the model |
 //! | `GET /ui-api/series` | sampled history columns for charts | search (per run) |
-//! | `GET /static/{file}` | embedded assets | none |
+//! | `GET /static/{file}` | embedded assets | none (open) |
+//! | `GET /login`, `POST /login` | the login page and form (with `--auth`) | none (open) |
+//! | `POST /logout` | end the session | none |
 //!
 //! Security: every user-supplied string goes through maud's escaping; pages carry a
 //! Content-Security-Policy without inline script or style ([`security_headers`]); artifact
@@ -35,6 +37,7 @@ mod experiments;
 mod format;
 mod forms;
 mod layout;
+mod login;
 mod models;
 mod run;
 mod runs;
@@ -76,13 +79,21 @@ pub fn router(tracker: Tracker) -> Router {
         .route("/models/{name}", get(models::registered_model))
         .route("/ui-api/series", get(charts::series))
         .route("/static/{file}", get(assets::serve))
+        .route("/login", get(login::page).post(login::login))
+        .route("/logout", post(login::logout))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(tracker)
 }
 
 /// Adds the UI's security headers to every response that does not set its own.
 pub async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+    // Pages show "Log out" only where there is a login (the identity layer puts the
+    // authenticator into requests when --auth is on).
+    let logins = request
+        .extensions()
+        .get::<std::sync::Arc<crate::auth::Authenticator>>()
+        .is_some();
+    let mut response = layout::LOGINS.scope(logins, next.run(request)).await;
     let headers = response.headers_mut();
     headers
         .entry(header::CONTENT_SECURITY_POLICY)
