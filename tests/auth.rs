@@ -979,3 +979,67 @@ async fn the_web_ui_logs_in_with_a_session_cookie_and_out() {
         303
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mlflows_v2_registered_model_permission_routes_work() {
+    let server = AuthServer::start(Level::NoPermissions).await;
+    let (status, _) = server
+        .rest(
+            Some(ANN),
+            "POST",
+            "/api/2.0/mlflow/registered-models/create",
+            r#"{"name":"m1"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let grant = r#"{"name":"m1","username":"bob","permission":"EDIT"}"#;
+    let (status, json) = server
+        .rest(
+            Some(ANN),
+            "POST",
+            "/api/2.0/mlflow/registered-models/permissions/create",
+            grant,
+        )
+        .await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["registered_model_permission"]["permission"], "EDIT");
+    let (status, json) = server
+        .rest(
+            Some(ANN),
+            "GET",
+            "/api/2.0/mlflow/registered-models/permissions/get?name=m1&username=bob",
+            "",
+        )
+        .await;
+    assert_eq!(
+        (status, json["registered_model_permission"]["name"].as_str()),
+        (200, Some("m1"))
+    );
+    let (status, _) = server
+        .rest(
+            Some(BOB),
+            "GET",
+            "/api/2.0/mlflow/registered-models/get?name=m1",
+            "",
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = server
+        .rest(
+            Some(ANN),
+            "DELETE",
+            "/api/2.0/mlflow/registered-models/permissions/delete",
+            r#"{"name":"m1","username":"bob"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = server
+        .rest(
+            Some(BOB),
+            "GET",
+            "/api/2.0/mlflow/registered-models/get?name=m1",
+            "",
+        )
+        .await;
+    assert_eq!(status, 403);
+}

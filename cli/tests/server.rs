@@ -100,6 +100,34 @@ fn a_bad_flag_is_refused() {
     assert!(stderr.contains("--port"), "{stderr}");
 }
 
+/// A non-loopback address without --auth is refused at start (nothing is served), unless
+/// --insecure-no-auth says something in front authenticates.
+#[test]
+fn a_public_address_without_auth_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let out = Command::new(env!("CARGO_BIN_EXE_trackd"))
+        .args([
+            "server",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--store",
+            store.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0 without authentication")
+            && stderr.contains("--auth"),
+        "{stderr}"
+    );
+    assert!(!store.join("db").exists(), "nothing was opened");
+}
+
 /// A second signal exits at once (code 130) while a graceful shutdown is still waiting for
 /// an open request — here a PUT whose body stalls, with a 600 s grace period.
 #[test]

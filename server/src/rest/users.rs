@@ -14,6 +14,7 @@
 //! | `/api/2.0/mlflow/experiments/permissions/create`, `update` | POST, PATCH | `MANAGE` on the experiment |
 //! | `/api/2.0/mlflow/experiments/permissions/get` | GET | `READ` on the experiment |
 //! | `/api/2.0/mlflow/experiments/permissions/delete` | DELETE | `MANAGE` on the experiment |
+//! | `/api/2.0/mlflow/registered-models/permissions/create`, `update`, `delete`, `get` | as experiments' | `MANAGE` (`get`: `READ`) on the model |
 //! | `/api/3.0/mlflow/users/permissions/grant`, `revoke` | POST | `MANAGE` (experiments) |
 //! | `/api/3.0/mlflow/users/permissions/get` | GET | `READ` (experiments) |
 //! | `/api/2.0/trackd/tokens/create` | POST | administrators, the user |
@@ -21,8 +22,7 @@
 //! | `/api/2.0/trackd/tokens/revoke` | POST | administrators, the token's owner |
 //!
 //! The checks are the Tracker's (`tracker/access.rs`). On a server without `--auth` these
-//! routes answer 501 `NOT_IMPLEMENTED`. Grants are on `experiment`s and `registered_model`s
-//! (MLflow's v2 registered-model permission routes are not served; the v3 grant covers them).
+//! routes answer 501 `NOT_IMPLEMENTED`. Grants are on `experiment`s and `registered_model`s.
 
 use axum::routing::MethodFilter;
 use axum::Router;
@@ -54,6 +54,8 @@ pub struct UserRequest {
 pub struct GrantRequest {
     username: Text,
     experiment_id: Text,
+    /// A registered model (`registered-models/permissions/…`).
+    name: Text,
     resource_type: Text,
     resource_id: Text,
     permission: Text,
@@ -102,6 +104,9 @@ impl GrantRequest {
     fn experiment(&mut self) -> Result<Resource> {
         if let Some(id) = self.experiment_id.0.take() {
             return Ok(Resource::Experiment(id));
+        }
+        if let Some(name) = self.name.0.take() {
+            return Ok(Resource::RegisteredModel(name));
         }
         let kind = std::mem::take(&mut self.resource_type).required("resource_type")?;
         let id = std::mem::take(&mut self.resource_id).required("resource_id")?;
@@ -185,15 +190,18 @@ async fn delete_user(t: Tracker, c: Caller, r: UserRequest) -> Result<Value> {
 }
 
 fn permission_json(resource: &Resource, user: &str, level: Level) -> Value {
-    let experiment_id = match resource {
-        Resource::Experiment(id) => id.as_str(),
-        Resource::RegisteredModel(name) => name.as_str(),
-    };
-    json!({"experiment_permission": {
-        "experiment_id": experiment_id,
-        "user_id": user_id(user),
-        "permission": level.as_str(),
-    }})
+    match resource {
+        Resource::Experiment(id) => json!({"experiment_permission": {
+            "experiment_id": id,
+            "user_id": user_id(user),
+            "permission": level.as_str(),
+        }}),
+        Resource::RegisteredModel(name) => json!({"registered_model_permission": {
+            "name": name,
+            "user_id": user_id(user),
+            "permission": level.as_str(),
+        }}),
+    }
 }
 
 async fn set_grant(t: Tracker, c: Caller, mut r: GrantRequest) -> Result<Value> {
@@ -280,6 +288,19 @@ pub fn v2_routes() -> Router<Tracker> {
         )
         .route(
             "/experiments/permissions/delete",
+            endpoint(delete, delete_grant),
+        )
+        .route(
+            "/registered-models/permissions/create",
+            endpoint(p, set_grant),
+        )
+        .route("/registered-models/permissions/get", endpoint(g, get_grant))
+        .route(
+            "/registered-models/permissions/update",
+            endpoint(patch, set_grant),
+        )
+        .route(
+            "/registered-models/permissions/delete",
             endpoint(delete, delete_grant),
         )
 }
