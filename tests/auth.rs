@@ -1043,3 +1043,137 @@ async fn mlflows_v2_registered_model_permission_routes_work() {
         .await;
     assert_eq!(status, 403);
 }
+
+/// Every route written in the server's source, called by a user without any permission
+/// (`--default-permission none`) with another user's experiment, run and model named in the
+/// query string, the JSON body and the path, with every method: no answer carries anything
+/// of theirs the caller did not send, and afterwards nothing of theirs has changed and no
+/// permission was gained. A route added later is swept without touching this test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_permission_can_neither_read_nor_change_another_users_things() {
+    let server = AuthServer::start(Level::NoPermissions).await;
+    let ann = server.client(ANN).await;
+    let experiment = ann.create_experiment("ann-secret-exp").await.unwrap();
+    let run = ann
+        .start_run()
+        .experiment_id(&experiment)
+        .run_name("ann-secret-run")
+        .start()
+        .await
+        .unwrap();
+    run.log_param("p", "ann-secret-param-value").await.unwrap();
+    run.log_metric("ann-secret-metric", 1.0, 0).await.unwrap();
+    let file = server._dir.path().join("model.txt");
+    std::fs::write(&file, b"ann-secret-file").unwrap();
+    run.log_artifact(&file, Some("model")).await.unwrap();
+    run.flush().await.unwrap();
+    let run_id = run.id().to_owned();
+    ann.register_model(&format!("runs:/{run_id}/model"), "annmodel").await.unwrap();
+    let (status, _) = server
+        .rest(
+            Some(ANN),
+            "PATCH",
+            "/api/2.0/mlflow/registered-models/update",
+            r#"{"name":"annmodel","description":"ann-secret-description"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let markers = ["ann-secret-exp", "ann-secret-run", "ann-secret-param-value", "ann-secret-metric", "ann-secret-description", "ann-secret-file"];
+
+    // Every route literal of the server, with its path parameters aimed at ann's things.
+    let mut routes = std::collections::BTreeSet::new();
+    let mut stack = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("server/src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find(".route(") {
+                rest = &rest[at + 7..];
+                if let Some(stripped) = rest.trim_start().strip_prefix('"') {
+                    routes.insert(stripped[..stripped.find('"').unwrap()].to_owned());
+                }
+            }
+        }
+    }
+    let fill = |route: &str| -> String {
+        route
+            .split('/')
+            .map(|seg| match seg {
+                s if s.starts_with("{*") => format!("{experiment}/{run_id}/artifacts/stolen.txt"),
+                "{id}" if route.starts_with("/runs") => run_id.clone(),
+                "{id}" => experiment.clone(),
+                "{name}" => "annmodel".to_owned(),
+                s if s.starts_with('{') => "x".to_owned(),
+                s => s.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let query = format!(
+        "experiment_id={experiment}&run_id={run_id}&run_uuid={run_id}&name=annmodel&experiment_ids={experiment}&key=p&path=model&username=ann&version=1&filter=&model_id=x"
+    );
+    let body = format!(
+        r#"{{"experiment_id":"{experiment}","run_id":"{run_id}","run_uuid":"{run_id}","experiment_ids":["{experiment}"],"name":"annmodel","new_name":"stolen","key":"p","value":"stolen","username":"bob","permission":"MANAGE","resource_type":"experiment","resource_id":"{experiment}","source":"runs:/{run_id}/model","version":"1","alias":"stolen","description":"stolen","params":[{{"key":"p","value":"stolen"}}],"tags":[{{"key":"stolen","value":"1"}}],"metrics":[{{"key":"stolen","value":1,"timestamp":0,"step":0}}]}}"#
+    );
+    let prefixes = ["", "/api/2.0/mlflow", "/ajax-api/2.0/mlflow", "/api/2.0/mlflow-artifacts", "/api/3.0/mlflow", "/api/2.0/trackd"];
+    let auth = basic_header(BOB.0, BOB.1);
+    let mut calls = 0;
+    for route in &routes {
+        let filled = fill(route);
+        for prefix in prefixes {
+            for method in ["GET", "POST", "PATCH", "DELETE", "PUT"] {
+                let path = format!("{prefix}{filled}?{query}");
+                let form = if prefix.is_empty() { "application/x-www-form-urlencoded" } else { "application/json" };
+                let sent = if prefix.is_empty() { "name=stolen&key=stolen&value=stolen".to_owned() } else { body.clone() };
+                let (status, answer) = common::http_with(
+                    server.addr(),
+                    method,
+                    &path,
+                    &[("Authorization", &auth), ("Host", "localhost"), ("Origin", "http://localhost")],
+                    Some(form),
+                    sent.as_bytes(),
+                )
+                .await;
+                let text = String::from_utf8_lossy(&answer);
+                for marker in markers {
+                    assert!(!text.contains(marker), "{method} {path} ({status}) leaked {marker}: {text}");
+                }
+                calls += 1;
+            }
+        }
+    }
+    assert!(calls > 1000, "{calls}");
+
+    // Nothing of ann's changed, and bob gained nothing.
+    let admin = server.client(ADMIN).await;
+    let exp = admin.get_experiment(&experiment).await.unwrap();
+    assert_eq!((exp.name.as_str(), exp.deleted), ("ann-secret-exp", false));
+    let got = admin.get_run(&run_id).await.unwrap();
+    assert!(!got.info.deleted);
+    assert_eq!(got.info.run_name, "ann-secret-run");
+    assert_eq!(got.data.params.get("p").map(String::as_str), Some("ann-secret-param-value"));
+    assert_eq!(got.data.metrics.keys().collect::<Vec<_>>(), vec!["ann-secret-metric"]);
+    assert!(!got.data.tags.contains_key("stolen"));
+    let files: Vec<String> = admin
+        .list_artifacts(&run_id, "", true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert!(!files.iter().any(|f| f.contains("stolen")), "{files:?}");
+    let (status, model) = server
+        .rest(Some(ADMIN), "GET", "/api/2.0/mlflow/registered-models/get?name=annmodel", "")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(model["registered_model"]["description"], "ann-secret-description");
+    assert!(model["registered_model"]["aliases"].as_array().is_none_or(|a| a.is_empty()), "{model}");
+    let bob = server.client(BOB).await;
+    assert_eq!(code_of(bob.get_experiment(&experiment).await.unwrap_err()), "PERMISSION_DENIED");
+    assert_eq!(code_of(bob.get_run(&run_id).await.unwrap_err()), "PERMISSION_DENIED");
+}
