@@ -1068,7 +1068,9 @@ async fn a_user_without_permission_can_neither_read_nor_change_another_users_thi
     run.log_artifact(&file, Some("model")).await.unwrap();
     run.flush().await.unwrap();
     let run_id = run.id().to_owned();
-    ann.register_model(&format!("runs:/{run_id}/model"), "annmodel").await.unwrap();
+    ann.register_model(&format!("runs:/{run_id}/model"), "annmodel")
+        .await
+        .unwrap();
     let (status, _) = server
         .rest(
             Some(ANN),
@@ -1078,7 +1080,14 @@ async fn a_user_without_permission_can_neither_read_nor_change_another_users_thi
         )
         .await;
     assert_eq!(status, 200);
-    let markers = ["ann-secret-exp", "ann-secret-run", "ann-secret-param-value", "ann-secret-metric", "ann-secret-description", "ann-secret-file"];
+    let markers = [
+        "ann-secret-exp",
+        "ann-secret-run",
+        "ann-secret-param-value",
+        "ann-secret-metric",
+        "ann-secret-description",
+        "ann-secret-file",
+    ];
 
     // Every route literal of the server, with its path parameters aimed at ann's things.
     let mut routes = std::collections::BTreeSet::new();
@@ -1120,7 +1129,14 @@ async fn a_user_without_permission_can_neither_read_nor_change_another_users_thi
     let body = format!(
         r#"{{"experiment_id":"{experiment}","run_id":"{run_id}","run_uuid":"{run_id}","experiment_ids":["{experiment}"],"name":"annmodel","new_name":"stolen","key":"p","value":"stolen","username":"bob","permission":"MANAGE","resource_type":"experiment","resource_id":"{experiment}","source":"runs:/{run_id}/model","version":"1","alias":"stolen","description":"stolen","params":[{{"key":"p","value":"stolen"}}],"tags":[{{"key":"stolen","value":"1"}}],"metrics":[{{"key":"stolen","value":1,"timestamp":0,"step":0}}]}}"#
     );
-    let prefixes = ["", "/api/2.0/mlflow", "/ajax-api/2.0/mlflow", "/api/2.0/mlflow-artifacts", "/api/3.0/mlflow", "/api/2.0/trackd"];
+    let prefixes = [
+        "",
+        "/api/2.0/mlflow",
+        "/ajax-api/2.0/mlflow",
+        "/api/2.0/mlflow-artifacts",
+        "/api/3.0/mlflow",
+        "/api/2.0/trackd",
+    ];
     let auth = basic_header(BOB.0, BOB.1);
     let mut calls = 0;
     for route in &routes {
@@ -1128,26 +1144,46 @@ async fn a_user_without_permission_can_neither_read_nor_change_another_users_thi
         for prefix in prefixes {
             for method in ["GET", "POST", "PATCH", "DELETE", "PUT"] {
                 let path = format!("{prefix}{filled}?{query}");
-                let form = if prefix.is_empty() { "application/x-www-form-urlencoded" } else { "application/json" };
-                let sent = if prefix.is_empty() { "name=stolen&key=stolen&value=stolen".to_owned() } else { body.clone() };
+                let form = if prefix.is_empty() {
+                    "application/x-www-form-urlencoded"
+                } else {
+                    "application/json"
+                };
+                let sent = if prefix.is_empty() {
+                    "name=stolen&key=stolen&value=stolen".to_owned()
+                } else {
+                    body.clone()
+                };
                 let (status, answer) = common::http_with(
                     server.addr(),
                     method,
                     &path,
-                    &[("Authorization", &auth), ("Host", "localhost"), ("Origin", "http://localhost")],
+                    &[
+                        ("Authorization", &auth),
+                        ("Host", "localhost"),
+                        ("Origin", "http://localhost"),
+                    ],
                     Some(form),
                     sent.as_bytes(),
                 )
                 .await;
                 let text = String::from_utf8_lossy(&answer);
                 for marker in markers {
-                    assert!(!text.contains(marker), "{method} {path} ({status}) leaked {marker}: {text}");
+                    assert!(
+                        !text.contains(marker),
+                        "{method} {path} ({status}) leaked {marker}: {text}"
+                    );
                 }
                 calls += 1;
             }
         }
     }
     assert!(calls > 1000, "{calls}");
+
+    // And every gRPC method of the descriptor set, its top-level string fields aimed the
+    // same way (`experiment_id`, `run_id`, `name`, …).
+    let grpc_calls = grpc_sweep(&server, &experiment, &run_id, &markers).await;
+    assert!(grpc_calls >= 40, "{grpc_calls}");
 
     // Nothing of ann's changed, and bob gained nothing.
     let admin = server.client(ADMIN).await;
@@ -1156,8 +1192,14 @@ async fn a_user_without_permission_can_neither_read_nor_change_another_users_thi
     let got = admin.get_run(&run_id).await.unwrap();
     assert!(!got.info.deleted);
     assert_eq!(got.info.run_name, "ann-secret-run");
-    assert_eq!(got.data.params.get("p").map(String::as_str), Some("ann-secret-param-value"));
-    assert_eq!(got.data.metrics.keys().collect::<Vec<_>>(), vec!["ann-secret-metric"]);
+    assert_eq!(
+        got.data.params.get("p").map(String::as_str),
+        Some("ann-secret-param-value")
+    );
+    assert_eq!(
+        got.data.metrics.keys().collect::<Vec<_>>(),
+        vec!["ann-secret-metric"]
+    );
     assert!(!got.data.tags.contains_key("stolen"));
     let files: Vec<String> = admin
         .list_artifacts(&run_id, "", true)
@@ -1168,12 +1210,151 @@ async fn a_user_without_permission_can_neither_read_nor_change_another_users_thi
         .collect();
     assert!(!files.iter().any(|f| f.contains("stolen")), "{files:?}");
     let (status, model) = server
-        .rest(Some(ADMIN), "GET", "/api/2.0/mlflow/registered-models/get?name=annmodel", "")
+        .rest(
+            Some(ADMIN),
+            "GET",
+            "/api/2.0/mlflow/registered-models/get?name=annmodel",
+            "",
+        )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(model["registered_model"]["description"], "ann-secret-description");
-    assert!(model["registered_model"]["aliases"].as_array().is_none_or(|a| a.is_empty()), "{model}");
+    assert_eq!(
+        model["registered_model"]["description"],
+        "ann-secret-description"
+    );
+    assert!(
+        model["registered_model"]["aliases"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "{model}"
+    );
     let bob = server.client(BOB).await;
-    assert_eq!(code_of(bob.get_experiment(&experiment).await.unwrap_err()), "PERMISSION_DENIED");
-    assert_eq!(code_of(bob.get_run(&run_id).await.unwrap_err()), "PERMISSION_DENIED");
+    assert_eq!(
+        code_of(bob.get_experiment(&experiment).await.unwrap_err()),
+        "PERMISSION_DENIED"
+    );
+    assert_eq!(
+        code_of(bob.get_run(&run_id).await.unwrap_err()),
+        "PERMISSION_DENIED"
+    );
+}
+
+/// Answers of any gRPC method as raw message bytes (the sweep looks for strings in them).
+#[derive(Clone, Default)]
+struct RawCodec;
+
+struct RawDecoder;
+
+impl tonic::codec::Decoder for RawDecoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        buf: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use bytes::Buf;
+        let len = buf.remaining();
+        Ok(Some(buf.copy_to_bytes(len).to_vec()))
+    }
+}
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = bytes::Bytes;
+    type Decode = Vec<u8>;
+    type Encoder = trackd_proto::codec::BytesEncoder;
+    type Decoder = RawDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        trackd_proto::codec::BytesEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawDecoder
+    }
+}
+
+/// Calls every method of trackd's services as `bob`, each request's top-level string fields
+/// set to ann's ids; asserts no answer carries a marker. Returns the number of calls.
+async fn grpc_sweep(
+    server: &AuthServer,
+    experiment: &str,
+    run_id: &str,
+    markers: &[&str],
+) -> usize {
+    use prost::Message;
+    let set = prost_types::FileDescriptorSet::decode(trackd_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let messages: std::collections::HashMap<String, &prost_types::DescriptorProto> = set
+        .file
+        .iter()
+        .flat_map(|f| {
+            f.message_type
+                .iter()
+                .map(move |m| (format!(".{}.{}", f.package(), m.name()), m))
+        })
+        .collect();
+    let value_of = |field: &str| -> Option<&str> {
+        Some(match field {
+            "experiment_id" | "experiment_ids" => experiment,
+            "run_id" | "run_uuid" | "source_run_id" => run_id,
+            "name" => "annmodel",
+            "new_name" => "stolen",
+            "key" => "p",
+            "value" => "stolen",
+            "path" => "model",
+            "model_id" => "x",
+            "username" => "bob",
+            "stream_id" => "sweep",
+            "version" => "1",
+            _ => return None,
+        })
+    };
+    let channel = common::channel(&server.handle.url()).await;
+    let auth: tonic::metadata::MetadataValue<_> = basic_header(BOB.0, BOB.1).parse().unwrap();
+    let mut calls = 0;
+    for file in &set.file {
+        for service in &file.service {
+            let full = format!("{}.{}", file.package(), service.name());
+            for method in &service.method {
+                let input = messages[method.input_type()];
+                let mut body = Vec::new();
+                for field in &input.field {
+                    let is_string =
+                        field.r#type() == prost_types::field_descriptor_proto::Type::String;
+                    if let (true, Some(value)) = (is_string, value_of(field.name())) {
+                        prost::encoding::encode_key(
+                            field.number() as u32,
+                            prost::encoding::WireType::LengthDelimited,
+                            &mut body,
+                        );
+                        prost::encoding::encode_varint(value.len() as u64, &mut body);
+                        body.extend_from_slice(value.as_bytes());
+                    }
+                }
+                let path: tonic::codegen::http::uri::PathAndQuery =
+                    format!("/{full}/{}", method.name()).parse().unwrap();
+                let mut request =
+                    tonic::Request::new(futures::stream::iter(vec![bytes::Bytes::from(body)]));
+                request.metadata_mut().insert("authorization", auth.clone());
+                let mut grpc = tonic::client::Grpc::new(channel.clone());
+                grpc.ready().await.unwrap();
+                let mut answer = Vec::new();
+                if let Ok(response) = grpc.streaming(request, path.clone(), RawCodec).await {
+                    let mut stream = response.into_inner();
+                    while let Ok(Some(message)) = stream.message().await {
+                        answer.extend_from_slice(&message);
+                        if answer.len() > 1 << 20 {
+                            break;
+                        }
+                    }
+                }
+                let text = String::from_utf8_lossy(&answer);
+                for marker in markers {
+                    assert!(!text.contains(marker), "{path} leaked {marker}");
+                }
+                calls += 1;
+            }
+        }
+    }
+    calls
 }
