@@ -112,28 +112,39 @@ async fn grpc_http1_and_grpcurl_share_the_tls_port() {
     let run_id = run.id().to_owned();
     run.finish().await.unwrap();
 
-    // The stock Python client: HTTP/1.1 over TLS, the CA from MLflow's variable.
+    // The stock Python client: HTTP/1.1 over TLS, the CA from MLflow's variable, with a
+    // password and with a token.
     if let Some(python) = common::usable_python("import mlflow") {
-        let out = tokio::process::Command::new(&python)
-            .args([
-                "-c",
-                &format!(
-                    "import mlflow\nr = mlflow.get_run('{run_id}')\nassert r.data.metrics['loss'] == 0.001, r.data.metrics\nprint('python over tls ok')"
-                ),
-            ])
-            .env("MLFLOW_TRACKING_URI", &url)
-            .env("MLFLOW_TRACKING_SERVER_CERT_PATH", ca_path)
-            .env("MLFLOW_TRACKING_USERNAME", "ann")
-            .env("MLFLOW_TRACKING_PASSWORD", "ann-password")
-            .output()
+        let (_, token) = server
+            .tracker()
+            .create_token(&trackd_server::domain::Caller::InProcess, "ann", "tls test")
             .await
             .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let script = format!(
+            "import mlflow\nr = mlflow.get_run('{run_id}')\nassert r.data.metrics['loss'] == 0.001, r.data.metrics\nprint('python over tls ok')"
         );
-        assert!(text.contains("python over tls ok"), "{text}");
+        for credentials in [
+            vec![
+                ("MLFLOW_TRACKING_USERNAME", "ann"),
+                ("MLFLOW_TRACKING_PASSWORD", "ann-password"),
+            ],
+            vec![("MLFLOW_TRACKING_TOKEN", token.as_str())],
+        ] {
+            let out = tokio::process::Command::new(&python)
+                .args(["-c", &script])
+                .env("MLFLOW_TRACKING_URI", &url)
+                .env("MLFLOW_TRACKING_SERVER_CERT_PATH", ca_path)
+                .envs(credentials)
+                .output()
+                .await
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(text.contains("python over tls ok"), "{text}");
+        }
     }
 
     // grpcurl with -cacert and an authorization header (reflection works through both).
