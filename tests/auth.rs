@@ -56,6 +56,11 @@ impl AuthServer {
         .unwrap()
     }
 
+    /// The status of a REST call as `user`.
+    async fn status(&self, user: (&str, &str), method: &str, path: &str, body: &str) -> u16 {
+        self.rest(Some(user), method, path, body).await.0
+    }
+
     /// A REST call as `user` (None: anonymous); status and JSON body.
     async fn rest(
         &self,
@@ -544,15 +549,17 @@ print("user part ok")
         .await
         .unwrap();
     // Deleting a user ends their access at once.
-    let (status, _) = server
-        .rest(
-            Some(ADMIN),
-            "DELETE",
-            "/api/2.0/mlflow/users/delete",
-            r#"{"username":"carol"}"#,
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        server
+            .status(
+                ADMIN,
+                "DELETE",
+                "/api/2.0/mlflow/users/delete",
+                r#"{"username":"carol"}"#
+            )
+            .await,
+        200
+    );
     assert_eq!(
         carol.get_experiment("0").await.unwrap_err().code(),
         tonic::Code::Unauthenticated
@@ -585,10 +592,12 @@ async fn tokens_are_created_listed_and_revoked_over_rest() {
     );
     // bob may not revoke ann's token; ann may.
     let body = format!(r#"{{"id":"{id}"}}"#);
-    let (status, _) = server
-        .rest(Some(BOB), "POST", "/api/2.0/trackd/tokens/revoke", &body)
-        .await;
-    assert_eq!(status, 403);
+    assert_eq!(
+        server
+            .status(BOB, "POST", "/api/2.0/trackd/tokens/revoke", &body)
+            .await,
+        403
+    );
     let client = Client::connect_with_credentials(
         &server.handle.url(),
         IngestConfig::default(),
@@ -597,10 +606,12 @@ async fn tokens_are_created_listed_and_revoked_over_rest() {
     .await
     .unwrap();
     client.get_experiment("0").await.unwrap();
-    let (status, _) = server
-        .rest(Some(ANN), "POST", "/api/2.0/trackd/tokens/revoke", &body)
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        server
+            .status(ANN, "POST", "/api/2.0/trackd/tokens/revoke", &body)
+            .await,
+        200
+    );
     assert_eq!(
         client.get_experiment("0").await.unwrap_err().code(),
         tonic::Code::Unauthenticated
@@ -769,36 +780,42 @@ async fn registered_models_have_their_own_grants() {
     assert_eq!(get(BOB, "iris").await.0, 200);
     assert_eq!(search(BOB).await, vec!["iris".to_owned()]);
     // READ does not allow deleting.
-    let (status, _) = server
-        .rest(
-            Some(BOB),
-            "DELETE",
-            "/api/2.0/mlflow/registered-models/delete",
-            r#"{"name":"iris"}"#,
-        )
-        .await;
-    assert_eq!(status, 403);
+    assert_eq!(
+        server
+            .status(
+                BOB,
+                "DELETE",
+                "/api/2.0/mlflow/registered-models/delete",
+                r#"{"name":"iris"}"#
+            )
+            .await,
+        403
+    );
     // A rename carries the grants; a delete clears them, so a new model of the old name is
     // not readable by bob.
-    let (status, _) = server
-        .rest(
-            Some(ANN),
-            "POST",
-            "/api/2.0/mlflow/registered-models/rename",
-            r#"{"name":"iris","new_name":"iris2"}"#,
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        server
+            .status(
+                ANN,
+                "POST",
+                "/api/2.0/mlflow/registered-models/rename",
+                r#"{"name":"iris","new_name":"iris2"}"#
+            )
+            .await,
+        200
+    );
     assert_eq!(get(BOB, "iris2").await.0, 200);
-    let (status, _) = server
-        .rest(
-            Some(ANN),
-            "DELETE",
-            "/api/2.0/mlflow/registered-models/delete",
-            r#"{"name":"iris2"}"#,
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        server
+            .status(
+                ANN,
+                "DELETE",
+                "/api/2.0/mlflow/registered-models/delete",
+                r#"{"name":"iris2"}"#
+            )
+            .await,
+        200
+    );
     assert_eq!(create(ADMIN, "iris2").await.0, 200);
     assert_eq!(get(BOB, "iris2").await.0, 403);
 }
@@ -983,15 +1000,17 @@ async fn the_web_ui_logs_in_with_a_session_cookie_and_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mlflows_v2_registered_model_permission_routes_work() {
     let server = AuthServer::start(Level::NoPermissions).await;
-    let (status, _) = server
-        .rest(
-            Some(ANN),
-            "POST",
-            "/api/2.0/mlflow/registered-models/create",
-            r#"{"name":"m1"}"#,
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        server
+            .status(
+                ANN,
+                "POST",
+                "/api/2.0/mlflow/registered-models/create",
+                r#"{"name":"m1"}"#
+            )
+            .await,
+        200
+    );
     let grant = r#"{"name":"m1","username":"bob","permission":"EDIT"}"#;
     let (status, json) = server
         .rest(
@@ -1015,33 +1034,39 @@ async fn mlflows_v2_registered_model_permission_routes_work() {
         (status, json["registered_model_permission"]["name"].as_str()),
         (200, Some("m1"))
     );
-    let (status, _) = server
-        .rest(
-            Some(BOB),
-            "GET",
-            "/api/2.0/mlflow/registered-models/get?name=m1",
-            "",
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = server
-        .rest(
-            Some(ANN),
-            "DELETE",
-            "/api/2.0/mlflow/registered-models/permissions/delete",
-            r#"{"name":"m1","username":"bob"}"#,
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = server
-        .rest(
-            Some(BOB),
-            "GET",
-            "/api/2.0/mlflow/registered-models/get?name=m1",
-            "",
-        )
-        .await;
-    assert_eq!(status, 403);
+    assert_eq!(
+        server
+            .status(
+                BOB,
+                "GET",
+                "/api/2.0/mlflow/registered-models/get?name=m1",
+                ""
+            )
+            .await,
+        200
+    );
+    assert_eq!(
+        server
+            .status(
+                ANN,
+                "DELETE",
+                "/api/2.0/mlflow/registered-models/permissions/delete",
+                r#"{"name":"m1","username":"bob"}"#
+            )
+            .await,
+        200
+    );
+    assert_eq!(
+        server
+            .status(
+                BOB,
+                "GET",
+                "/api/2.0/mlflow/registered-models/get?name=m1",
+                ""
+            )
+            .await,
+        403
+    );
 }
 
 /// Every route written in the server's source, called by a user without any permission
@@ -1071,15 +1096,17 @@ async fn a_user_without_permission_can_neither_read_nor_change_another_users_thi
     ann.register_model(&format!("runs:/{run_id}/model"), "annmodel")
         .await
         .unwrap();
-    let (status, _) = server
-        .rest(
-            Some(ANN),
-            "PATCH",
-            "/api/2.0/mlflow/registered-models/update",
-            r#"{"name":"annmodel","description":"ann-secret-description"}"#,
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        server
+            .status(
+                ANN,
+                "PATCH",
+                "/api/2.0/mlflow/registered-models/update",
+                r#"{"name":"annmodel","description":"ann-secret-description"}"#
+            )
+            .await,
+        200
+    );
     let markers = [
         "ann-secret-exp",
         "ann-secret-run",

@@ -218,6 +218,14 @@ async fn first_bytes_arrive(stream: &TcpStream, timeout: Duration) -> bool {
     tokio::time::timeout(timeout, wait).await.unwrap_or(false)
 }
 
+/// Whether a request is a gRPC call (its content type).
+pub fn is_grpc(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
 /// Gives every non-gRPC request body an idle limit. (gRPC requests are streams with their
 /// own limits; a whole-body deadline, where one applies, is the reader's: see
 /// `rest::json_body`.)
@@ -226,12 +234,7 @@ async fn limit_body_time(
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let is_grpc = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
-    if is_grpc {
+    if is_grpc(request.headers()) {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();

@@ -122,12 +122,7 @@ pub async fn identify(
 /// The refusal in the request's protocol: a gRPC status, or MLflow's JSON with a Basic
 /// challenge.
 fn refuse(request: &Request, err: TrackingError) -> Response {
-    let is_grpc = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
-    if is_grpc {
+    if crate::connections::is_grpc(request.headers()) {
         return tonic::Status::from(err)
             .into_http::<axum::body::Body>()
             .into_response();
