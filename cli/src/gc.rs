@@ -18,6 +18,9 @@ pub struct GcArgs {
     /// The store directory (as `trackd server --store`).
     #[arg(long, env = "TRACKD_STORE", default_value = "./mlruns")]
     store: PathBuf,
+    /// Where the server keeps artifact files (as `trackd server --artifacts-destination`).
+    #[arg(long, env = "TRACKD_ARTIFACTS_DESTINATION")]
+    artifacts_destination: Option<String>,
     /// Only what was deleted (experiments) or ended (runs) at least this long ago: `30d`,
     /// `12h`, `45m`, `90s`.
     #[arg(long, value_parser = parse_age)]
@@ -60,7 +63,14 @@ pub async fn run(args: GcArgs) -> Outcome {
         message: e.to_string(),
         code: crate::exit::UNREACHABLE,
     })?;
-    let tracker = Tracker::open(store).map_err(|e| Failure::other(e.to_string()))?;
+    let artifacts = trackd_server::artifacts::open_destination(
+        args.artifacts_destination.as_deref(),
+        &store.artifact_root(),
+    )
+    .map_err(|e| Failure::other(e.to_string()))?;
+    let tracker = Tracker::open(store)
+        .map_err(|e| Failure::other(e.to_string()))?
+        .with_artifact_repository(artifacts);
     let result = tracker
         .collect_garbage(
             &Caller::InProcess,

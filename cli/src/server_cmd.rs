@@ -1,6 +1,7 @@
 //! `trackd server`: runs the server until SIGINT/SIGTERM.
 
 use tokio::net::TcpListener;
+use trackd_server::artifacts::open_destination;
 use trackd_server::config::ServerArgs;
 use trackd_server::{serve, Store, Tracker};
 
@@ -22,7 +23,13 @@ pub async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Erro
         );
     }
     let store = Store::open(args.store_config())?;
-    let mut tracker = Tracker::open(store)?.with_max_artifact_bytes(args.max_artifact_bytes());
+    let artifacts = open_destination(
+        args.artifacts_destination.as_deref(),
+        &store.artifact_root(),
+    )?;
+    let mut tracker = Tracker::open(store)?
+        .with_artifact_repository(artifacts)
+        .with_max_artifact_bytes(args.max_artifact_bytes());
     if args.auth {
         tracker = tracker.with_auth(args.default_permission)?;
         let admin = std::env::var("TRACKD_ADMIN_USERNAME")
@@ -55,8 +62,13 @@ pub async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Erro
     } else {
         "http"
     };
+    let artifacts = args
+        .artifacts_destination
+        .as_deref()
+        .map(|d| format!(", artifacts in {d}"))
+        .unwrap_or_default();
     println!(
-        "trackd listening on {scheme}://{local} (store {}); web UI at {scheme}://{local}/",
+        "trackd listening on {scheme}://{local} (store {}{artifacts}); web UI at {scheme}://{local}/",
         args.store.display()
     );
     serve(listener, tracker, options, shutdown_signal()).await?;

@@ -71,6 +71,12 @@ pub struct ServerArgs {
     /// Largest artifact file accepted, in MiB (REST proxy and gRPC uploads alike).
     #[arg(long, env = "TRACKD_MAX_ARTIFACT_MB", default_value_t = 5120)]
     pub max_artifact_mb: u64,
+    /// Where artifact files go: an object store (`s3://BUCKET/PREFIX`, `gs://…`, `az://…`;
+    /// credentials and endpoint from the usual AWS_* / GOOGLE_* / AZURE_* variables, S3's
+    /// endpoint also from MLFLOW_S3_ENDPOINT_URL) or a local directory (`file:///path` or a
+    /// path). Default: the store's `artifacts/` directory.
+    #[arg(long, env = "TRACKD_ARTIFACTS_DESTINATION")]
+    pub artifacts_destination: Option<String>,
     /// Require credentials (HTTP Basic or a bearer token) and check permissions. The first
     /// administrator comes from TRACKD_ADMIN_USERNAME / TRACKD_ADMIN_PASSWORD when the store
     /// has no user yet, or from `trackd users create NAME --admin`.

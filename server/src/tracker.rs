@@ -35,6 +35,7 @@ pub mod models;
 pub mod overview;
 pub mod reads;
 pub mod registry;
+pub mod transfers;
 
 pub use gc::{GcReport, GcRequest};
 pub use history::{HistoryBlock, HistoryBlocks, HistoryRead, ReadStats};
@@ -1261,12 +1262,7 @@ struct CappedUpload {
 impl ArtifactUpload for CappedUpload {
     async fn write(&mut self, chunk: &[u8]) -> Result<()> {
         if self.inner.written().saturating_add(chunk.len() as u64) > self.limit {
-            return Err(TrackingError::TooLarge(format!(
-                "Artifact '{}' is larger than this server accepts ({} bytes; see \
-                 --max-artifact-mb).",
-                validate::abbreviate(&self.rel),
-                self.limit
-            )));
+            return Err(crate::artifacts::too_large(&self.rel, self.limit));
         }
         self.inner.write(chunk).await
     }

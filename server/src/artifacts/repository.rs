@@ -8,9 +8,10 @@
 //! artifact root). Listings name entries relative to `run_dir`.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use super::ArtifactFile;
-use crate::error::Result;
+use crate::error::{Result, TrackingError};
 
 /// The bytes of an artifact file, read as they are sent.
 pub type ByteStream = futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>;
@@ -21,6 +22,40 @@ pub struct ArtifactRead {
     pub size: u64,
     /// The bytes, in order.
     pub bytes: ByteStream,
+}
+
+/// What a repository hands out for clients to move bytes to and from the store directly
+/// (object stores that sign URLs); the local directory hands out nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirectTransfers {
+    /// Presigned GETs (and PUTs) of single files.
+    pub presigned_downloads: bool,
+    /// Multipart uploads with presigned part URLs (MLflow's `mpu/*`).
+    pub multipart_uploads: bool,
+}
+
+/// One presigned HTTP request: where to send it and the headers to send with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedRequest {
+    /// The signed URL.
+    pub url: String,
+    /// Headers the request must carry.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The presigned PUT of one part of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPart {
+    /// Its number, from 1.
+    pub part_number: u32,
+    /// Where to PUT it.
+    pub request: PresignedRequest,
+}
+
+fn unsigned() -> TrackingError {
+    TrackingError::Unsupported(
+        "Presigned URLs are not supported for the current artifact repository".into(),
+    )
 }
 
 /// Where artifact files live.
@@ -51,6 +86,60 @@ pub trait ArtifactRepository: Send + Sync + 'static {
     /// Deletes every file of a run (`trackd gc`, for a run being removed for good); returns
     /// the bytes freed (0 when it had none).
     async fn purge_run_files(&self, run_dir: &str) -> Result<u64>;
+
+    /// What this repository hands out for direct transfers (nothing, unless overridden).
+    fn direct_transfers(&self) -> DirectTransfers {
+        DirectTransfers::default()
+    }
+
+    /// A presigned GET of the file `rel`, valid for `expires`, with the file's size.
+    async fn presign_get(
+        &self,
+        _run_dir: &str,
+        _rel: &str,
+        _expires: Duration,
+    ) -> Result<(PresignedRequest, u64)> {
+        Err(unsigned())
+    }
+
+    /// A presigned PUT of the file `rel`, valid for `expires`.
+    async fn presign_put(
+        &self,
+        _run_dir: &str,
+        _rel: &str,
+        _expires: Duration,
+    ) -> Result<PresignedRequest> {
+        Err(unsigned())
+    }
+
+    /// Starts a multipart upload of `rel` in `parts` parts: the upload id and a presigned
+    /// PUT per part, valid for `expires`.
+    async fn create_multipart(
+        &self,
+        _run_dir: &str,
+        _rel: &str,
+        _parts: u32,
+        _expires: Duration,
+    ) -> Result<(String, Vec<PresignedPart>)> {
+        Err(super::multipart_unsupported())
+    }
+
+    /// Completes a multipart upload from its parts' ETags in part order; returns the
+    /// file's size. The file appears whole, or not at all.
+    async fn complete_multipart(
+        &self,
+        _run_dir: &str,
+        _rel: &str,
+        _upload_id: &str,
+        _etags: Vec<String>,
+    ) -> Result<u64> {
+        Err(super::multipart_unsupported())
+    }
+
+    /// Aborts a multipart upload, discarding its parts.
+    async fn abort_multipart(&self, _run_dir: &str, _rel: &str, _upload_id: &str) -> Result<()> {
+        Err(super::multipart_unsupported())
+    }
 }
 
 /// A file being written; see [`ArtifactRepository::put`]. Dropped unfinished, it leaves

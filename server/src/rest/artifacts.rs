@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get};
 use axum::{Extension, Router};
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -83,19 +83,10 @@ pub fn proxy_routes() -> Router<Tracker> {
             get(proxy_download).put(proxy_upload).delete(proxy_delete),
         )
         .route(
-            "/mpu/{*rest}",
-            post(|| async { error_response(&multipart_unsupported()) }),
-        )
-        .route(
             "/artifacts/",
             delete(|| async { error_response(&TrackingError::invalid("Invalid path ''.")) }),
         )
-}
-
-fn multipart_unsupported() -> TrackingError {
-    TrackingError::Unsupported(
-        "Multipart upload is not supported for the current artifact repository".into(),
-    )
+        .merge(super::transfers::routes())
 }
 
 /// The proxy lists one level and names entries by their last component, as MLflow's does.

@@ -17,6 +17,7 @@ mod registry;
 pub mod requests;
 mod streamed;
 mod tracking;
+mod transfers;
 mod users;
 
 use std::future::Future;
@@ -290,8 +291,14 @@ pub fn router(tracker: Tracker) -> Router {
         .nest("/ajax-api/2.0/mlflow", mlflow_routes())
         .nest("/api/2.0/mlflow-artifacts", artifacts::proxy_routes())
         .nest("/ajax-api/2.0/mlflow-artifacts", artifacts::proxy_routes())
-        .nest("/api/3.0/mlflow", users::v3_routes())
-        .nest("/ajax-api/3.0/mlflow", users::v3_routes())
+        .nest(
+            "/api/3.0/mlflow",
+            users::v3_routes().merge(transfers::server_info_routes()),
+        )
+        .nest(
+            "/ajax-api/3.0/mlflow",
+            users::v3_routes().merge(transfers::server_info_routes()),
+        )
         .nest("/api/2.0/trackd", users::token_routes())
         .route(
             "/api/2.0/trackd/backups/create",
