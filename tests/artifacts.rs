@@ -194,6 +194,203 @@ async fn round_trip_over_s3() {
     assert_eq!(moto.open_uploads("trackd-artifacts").await, 0);
 }
 
+/// The stock Python client against an S3 destination: it learns from `server-info` that
+/// direct transfers are on, sends a 12 MiB file as parts PUT straight to the bucket (URLs
+/// signed by trackd) and reads it back in ranged GETs from presigned URLs; the file arrives
+/// whole, byte for byte, and no upload is left open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stock_client_moves_large_files_directly_to_and_from_s3() {
+    let Some(python) = usable_python("import mlflow") else {
+        return;
+    };
+    let Some(moto) = moto::Moto::start() else {
+        return;
+    };
+    let (server, _dir) = server_on_s3(&moto, "direct", "mlflow").await;
+    let script = format!("{}/tests/mlflow_s3.py", env!("CARGO_MANIFEST_DIR"));
+    let out = run_python(&python, &server.url(), &[&script]).await;
+    let seen: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let parts = seen["part_urls"].as_array().unwrap();
+    assert_eq!(parts.len(), 3, "12 MiB in 5 MiB parts: {seen}");
+    let downloads = seen["download_urls"].as_array().unwrap();
+    assert!(downloads.len() >= 4, "12 MiB in 4 MiB ranges: {seen}");
+    for url in parts.iter().chain(downloads) {
+        let url = url.as_str().unwrap();
+        assert!(
+            url.starts_with(&moto.endpoint()),
+            "not direct to the bucket: {url}"
+        );
+        assert!(url.contains("X-Amz-Signature="), "not signed: {url}");
+    }
+    let run_id = seen["run_id"].as_str().unwrap();
+    let keys = moto.keys("direct", "mlflow/").await;
+    assert!(
+        keys.contains(&format!("mlflow/0/{run_id}/artifacts/model/weights.bin")),
+        "{keys:?}"
+    );
+    assert_eq!(moto.open_uploads("direct").await, 0);
+}
+
+/// MLflow's direct-transfer endpoints over REST: `mpu/create` signs one URL per part,
+/// `complete` refuses a part list with gaps, `abort` discards the parts; a local artifact
+/// directory answers MLflow's "not supported" (the stock client then falls back to the
+/// proxy) and `server-info` says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_endpoints_check_their_input_and_abort_cleanly() {
+    let local = TestServer::start().await;
+    let (status, body) = http(
+        local.handle.addr(),
+        "GET",
+        "/api/3.0/mlflow/server-info",
+        None,
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let info: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(info["multipart_uploads_enabled"], false, "{info}");
+    assert_eq!(info["multipart_downloads_enabled"], false, "{info}");
+    let client = Client::connect(&local.handle.url()).await.unwrap();
+    let run = client.start_run().start().await.unwrap();
+    let dir = format!("0/{}/artifacts", run.id());
+    let create_body = br#"{"path": "/tmp/weights.bin", "num_parts": 2}"#;
+    let (status, body) = http(
+        local.handle.addr(),
+        "POST",
+        &format!("/api/2.0/mlflow-artifacts/mpu/create/{dir}"),
+        Some("application/json"),
+        create_body,
+    )
+    .await;
+    assert_eq!(status, 501, "{}", String::from_utf8_lossy(&body));
+    let refusal: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(refusal["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Multipart upload is not supported"));
+
+    let Some(moto) = moto::Moto::start() else {
+        return;
+    };
+    let (server, _dir) = server_on_s3(&moto, "mpu", "").await;
+    let client = Client::connect(&server.url()).await.unwrap();
+    let run = client.start_run().start().await.unwrap();
+    let dir = format!("0/{}/artifacts/model", run.id());
+    let post = |path: String, body: String| {
+        let addr = server.addr();
+        async move {
+            let (status, body) = http(
+                addr,
+                "POST",
+                &path,
+                Some("application/json"),
+                body.as_bytes(),
+            )
+            .await;
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
+        }
+    };
+    let (status, created) = post(
+        format!("/api/2.0/mlflow-artifacts/mpu/create/{dir}"),
+        r#"{"path": "/home/me/weights.bin", "num_parts": 2}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let upload_id = created["upload_id"].as_str().unwrap().to_owned();
+    let credentials = created["credentials"].as_array().unwrap();
+    assert_eq!(credentials.len(), 2);
+    assert_eq!(credentials[1]["part_number"], 2);
+    assert_eq!(moto.open_uploads("mpu").await, 1);
+    // Part 1 goes straight to the bucket at its presigned URL.
+    let url = credentials[0]["url"].as_str().unwrap();
+    let path = &url[moto.endpoint().len()..];
+    let (status, headers, _) =
+        http_exchange(moto.addr, "PUT", path, &[], None, &noise(5 << 20, 3)).await;
+    assert_eq!(status, 200, "{headers}");
+    let etag = headers
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(name, _)| name.eq_ignore_ascii_case("etag"))
+                .map(|(_, value)| value)
+        })
+        .unwrap()
+        .trim()
+        .to_owned();
+    // A part list with a gap is refused before the store sees it.
+    let (status, refused) = post(
+        format!("/api/2.0/mlflow-artifacts/mpu/complete/{dir}"),
+        serde_json::json!({"path": "weights.bin", "upload_id": upload_id,
+            "parts": [{"part_number": 2, "etag": etag}]})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error_code"], "INVALID_PARAMETER_VALUE");
+    // Too many parts, and a path that climbs out, are refused without an upload.
+    let (status, _) = post(
+        format!("/api/2.0/mlflow-artifacts/mpu/create/{dir}"),
+        r#"{"path": "w.bin", "num_parts": 10001}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = post(
+        format!("/api/2.0/mlflow-artifacts/mpu/create/{dir}/../../.."),
+        r#"{"path": "w.bin", "num_parts": 1}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(moto.open_uploads("mpu").await, 1);
+    let (status, aborted) = post(
+        format!("/api/2.0/mlflow-artifacts/mpu/abort/{dir}"),
+        serde_json::json!({"path": "weights.bin", "upload_id": upload_id}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{aborted}");
+    assert_eq!(moto.open_uploads("mpu").await, 0);
+    assert!(moto.keys("mpu", "").await.is_empty());
+    assert!(run.list_artifacts("", true).await.unwrap().is_empty());
+    // MLflow 3's presigned-upload/download-url: the store's own URLs, used without trackd.
+    let (status, upload) = post(
+        "/api/2.0/mlflow/artifacts/presigned-upload-url".into(),
+        serde_json::json!({"run_id": run.id(), "path": "model/direct.txt"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{upload}");
+    let url = upload["presigned_url"].as_str().unwrap();
+    assert!(url.starts_with(&moto.endpoint()), "{url}");
+    let (status, _) = http(
+        moto.addr,
+        "PUT",
+        &url[moto.endpoint().len()..],
+        None,
+        b"hello",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, download) = post(
+        "/api/2.0/mlflow/artifacts/presigned-download-url".into(),
+        serde_json::json!({"run_id": run.id(), "path": "model/direct.txt"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{download}");
+    assert_eq!(download["file_size"], 5);
+    let url = download["presigned_url"].as_str().unwrap();
+    let (status, body) = http(moto.addr, "GET", &url[moto.endpoint().len()..], None, b"").await;
+    assert_eq!((status, body.as_slice()), (200, &b"hello"[..]));
+    // A deleted run takes no more uploads, multipart or not.
+    client.delete_run(run.id()).await.unwrap();
+    let (status, refused) = post(
+        format!("/api/2.0/mlflow-artifacts/mpu/create/{dir}"),
+        r#"{"path": "w.bin", "num_parts": 1}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+}
+
 /// Round trip in embedded mode; files live under <store>/artifacts/<exp>/<run>/artifacts.
 #[tokio::test]
 async fn round_trip_embedded() {

@@ -372,7 +372,7 @@ async fn artifact_proxy() {
         "POST",
         &format!("/api/2.0/mlflow-artifacts/mpu/create/0/{run_id}/artifacts/x"),
         Some("application/json"),
-        b"{}",
+        br#"{"path": "w.bin", "num_parts": 1}"#,
     )
     .await;
     assert_eq!(status, 501);

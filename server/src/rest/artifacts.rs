@@ -3,6 +3,8 @@
 //! streamed upload (PUT), download (GET), list, delete. Which run and file a proxy path
 //! names, and whether it is a safe path, the Tracker decides (through the one validator).
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap};
@@ -28,20 +30,43 @@ pub async fn list_artifacts(t: Tracker, c: Caller, r: ListArtifacts) -> Result<R
     Ok(streamed::files(head, files, |f| &f.path))
 }
 
-/// Presigned upload and download URLs point at this server's artifact proxy, which needs no
-/// credentials (trackd has no auth), so the URL works for its whole `expiration` and
-/// beyond; `headers` is empty. The host is the one the client used to reach us.
+/// Presigned upload and download URLs. With an object store that signs URLs (S3, GCS) they
+/// are the store's own, valid for `expiration` seconds (at most an hour), and the bytes never
+/// pass through trackd. Otherwise they point at this server's artifact proxy, on the host
+/// the client used to reach us; with `--auth` the proxy still needs the caller's credentials.
 pub async fn presigned_url(
     State(t): State<Tracker>,
     Extension(c): Extension<Caller>,
+    peer: Option<Extension<crate::identity::PeerAddr>>,
     headers: HeaderMap,
     request: Request,
     for_upload: bool,
 ) -> Response {
+    let scheme = if peer.is_some_and(|p| p.tls) {
+        "https"
+    } else {
+        "http"
+    };
     respond(
         async {
             let r: PresignedUrl = requests::from_body(&json_body(&headers, request.into_body()).await?)?;
-            let (run_id, path, _expiration) = r.into_parts()?;
+            let (run_id, path, expiration) = r.into_parts()?;
+            let expiration = (expiration > 0).then(|| Duration::from_secs(expiration as u64));
+            if let Some((signed, size)) = t
+                .presigned_store_url(&c, &run_id, &path, for_upload, expiration)
+                .await?
+            {
+                let headers: serde_json::Map<String, Value> = signed
+                    .headers
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::from(v)))
+                    .collect();
+                let mut body = json!({"presigned_url": signed.url, "headers": headers});
+                if let Some(size) = size {
+                    body["file_size"] = json!(size);
+                }
+                return Ok(body);
+            }
             let (target, size) = t.artifact_target(&c, &run_id, &path, for_upload).await?;
             let host = headers
                 .get(header::HOST)
@@ -53,7 +78,7 @@ pub async fn presigned_url(
                 .map(|part| percent_encoding::utf8_percent_encode(part, PATH_SEGMENT).to_string())
                 .collect();
             let mut body = json!({
-                "presigned_url": format!("http://{host}/api/2.0/mlflow-artifacts/artifacts/{}", encoded.join("/")),
+                "presigned_url": format!("{scheme}://{host}/api/2.0/mlflow-artifacts/artifacts/{}", encoded.join("/")),
                 "headers": {},
             });
             if let Some(size) = size {

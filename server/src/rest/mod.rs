@@ -240,11 +240,11 @@ fn tracking_routes() -> Router<Tracker> {
         .route("/artifacts/list", endpoint(g, artifacts::list_artifacts))
         .route(
             "/artifacts/presigned-upload-url",
-            post(|s, c, h, r| artifacts::presigned_url(s, c, h, r, true)),
+            post(|s, c, p, h, r| artifacts::presigned_url(s, c, p, h, r, true)),
         )
         .route(
             "/artifacts/presigned-download-url",
-            post(|s, c, h, r| artifacts::presigned_url(s, c, h, r, false)),
+            post(|s, c, p, h, r| artifacts::presigned_url(s, c, p, h, r, false)),
         )
         .route("/logged-models", endpoint(p, models::create))
         .route("/logged-models/search", endpoint(g.or(p), models::search))
