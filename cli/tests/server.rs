@@ -211,3 +211,89 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
     panic!("timed out waiting for {what}");
 }
+
+#[path = "../../tests/support/moto.rs"]
+mod moto;
+
+/// One HTTP/1.1 request with a JSON or raw body; the whole response.
+fn request(addr: &str, method: &str, path: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// `--artifacts-destination s3://BUCKET/PREFIX` with the endpoint and credentials from the
+/// standard AWS variables: an upload through the artifact proxy becomes an object under the
+/// prefix (moto, a real S3 server), reads back through the proxy, and the store directory
+/// holds no artifact file.
+#[test]
+fn artifacts_go_to_the_s3_destination_named_by_the_flag() {
+    let Some(s3) = moto::Moto::start() else {
+        return;
+    };
+    s3.create_bucket_now("cli-artifacts");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let env = s3.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (mut child, addr) = start(
+        &[
+            "--port",
+            "0",
+            "--store",
+            store.to_str().unwrap(),
+            "--artifacts-destination",
+            "s3://cli-artifacts/team",
+        ],
+        &env,
+    );
+    let created = request(
+        &addr,
+        "POST",
+        "/api/2.0/mlflow/runs/create",
+        r#"{"experiment_id": "0"}"#,
+    );
+    let run_id = created
+        .split("\"run_id\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    let file = format!("/api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts/notes/a.txt");
+    let put = request(&addr, "PUT", &file, "hello s3");
+    assert!(put.starts_with("HTTP/1.1 200"), "{put}");
+    assert_eq!(
+        s3.keys_now("cli-artifacts", ""),
+        vec![format!("team/0/{run_id}/artifacts/notes/a.txt")]
+    );
+    let back = get(&addr, &file);
+    assert!(
+        back.starts_with("HTTP/1.1 200") && back.ends_with("hello s3"),
+        "{back}"
+    );
+    let local_files = walk(&store.join("artifacts"));
+    assert!(local_files.is_empty(), "{local_files:?}");
+    signal(&child, "TERM");
+    assert!(child.wait().unwrap().success());
+}
+
+/// Files under `dir` (recursively).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().unwrap().is_dir() {
+            out.extend(walk(&entry.path()));
+        } else {
+            out.push(entry.path());
+        }
+    }
+    out
+}

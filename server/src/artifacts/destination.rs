@@ -45,9 +45,13 @@ mod tests {
         let url = format!("file://{}", dir.path().join("by-url").display());
         open_destination(Some(&url), &default).unwrap();
         assert!(dir.path().join("by-url").is_dir());
-        let err = open_destination(Some("file://relative/dir"), &default).unwrap_err();
+        let err = open_destination(Some("file://relative/dir"), &default)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("absolute path"), "{err}");
-        let err = open_destination(Some("ftp://host/x"), &default).unwrap_err();
+        let err = open_destination(Some("ftp://host/x"), &default)
+            .err()
+            .unwrap();
         assert!(
             err.to_string().contains("unsupported scheme 'ftp'"),
             "{err}"
