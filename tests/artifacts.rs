@@ -231,6 +231,37 @@ async fn the_stock_client_moves_large_files_directly_to_and_from_s3() {
     assert_eq!(moto.open_uploads("direct").await, 0);
 }
 
+/// An upload to S3 that breaks off past its first part (a multipart upload is open in the
+/// bucket) is aborted: no parts stay behind and no object appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_upload_to_s3_leaves_no_parts() {
+    use tokio::io::AsyncWriteExt;
+    let Some(moto) = moto::Moto::start() else {
+        return;
+    };
+    let (server, _dir) = server_on_s3(&moto, "broken", "").await;
+    let mut c = connect(&server.url()).await;
+    let run_id = run(&mut c, "0").await;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let head = format!(
+        "PUT /api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts/big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        40 << 20
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&noise(20 << 20, 5)).await.unwrap();
+    tcp.flush().await.unwrap();
+    eventually("a multipart upload to open", || async {
+        moto.open_uploads("broken").await == 1
+    })
+    .await;
+    drop(tcp);
+    eventually("the upload to be aborted", || async {
+        moto.open_uploads("broken").await == 0
+    })
+    .await;
+    assert!(moto.keys("broken", "").await.is_empty());
+}
+
 /// MLflow's direct-transfer endpoints over REST: `mpu/create` signs one URL per part,
 /// `complete` refuses a part list with gaps, `abort` discards the parts; a local artifact
 /// directory answers MLflow's "not supported" (the stock client then falls back to the
