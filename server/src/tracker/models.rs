@@ -392,6 +392,18 @@ impl Tracker {
         dir: &str,
         rel: &str,
     ) -> Result<Box<dyn ArtifactUpload>> {
+        self.check_model_writable(caller, model)?;
+        if rel.is_empty() {
+            return Err(TrackingError::invalid(
+                "an upload needs a file path, not the artifact root",
+            ));
+        }
+        self.capped_upload(dir, rel).await
+    }
+
+    /// A logged model's files may be written by `caller`: EDIT on its experiment, and the
+    /// model not deleted.
+    pub(super) fn check_model_writable(&self, caller: &Caller, model: &LoggedModel) -> Result<()> {
         self.authorize(
             caller,
             Need::Experiment(Permission::Edit, &model.experiment_id.to_string()),
@@ -399,12 +411,7 @@ impl Tracker {
         if model.lifecycle != Lifecycle::Active {
             return Err(crate::domain::logged_model_not_found(model.id));
         }
-        if rel.is_empty() {
-            return Err(TrackingError::invalid(
-                "an upload needs a file path, not the artifact root",
-            ));
-        }
-        self.capped_upload(dir, rel).await
+        Ok(())
     }
 
     /// Reads a file of a logged model.

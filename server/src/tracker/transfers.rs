@@ -10,7 +10,6 @@ use tracing::instrument;
 use super::{ProxyTarget, Tracker};
 use crate::artifacts::{validate_relative_path, DirectTransfers, PresignedPart, PresignedRequest};
 use crate::domain::caller::{Caller, Need, Permission};
-use crate::domain::Lifecycle;
 use crate::error::{Result, TrackingError};
 
 /// How long a presigned URL stays valid.
@@ -36,13 +35,7 @@ impl Tracker {
     async fn writable_at(&self, caller: &Caller, path: &str) -> Result<(String, String)> {
         let (dir, rel) = match self.locate_proxy_path(path).await? {
             ProxyTarget::Model { model, dir, rel } => {
-                self.authorize(
-                    caller,
-                    Need::Experiment(Permission::Edit, &model.experiment_id.to_string()),
-                )?;
-                if model.lifecycle != Lifecycle::Active {
-                    return Err(crate::domain::logged_model_not_found(model.id));
-                }
+                self.check_model_writable(caller, &model)?;
                 (dir, rel)
             }
             ProxyTarget::Run { run_id, rel } => {
