@@ -189,16 +189,17 @@ async fn presigned_download(
 }
 
 /// What the stock client asks before choosing how to move artifacts.
-async fn server_info(State(t): State<Tracker>) -> Response {
-    let transfers = t.direct_transfers();
-    respond(Ok::<_, TrackingError>(json!({
-        "store_type": Value::Null,
-        "workspaces_enabled": false,
-        "trace_archival_enabled": false,
-        "multipart_uploads_enabled": transfers.multipart_uploads,
-        "multipart_downloads_enabled": transfers.presigned_downloads,
-        "presigned_upload_run_id_supported": true,
-        "presigned_upload_model_id_supported": false,
-        "features_enabled": {},
-    })))
+async fn server_info(State(t): State<Tracker>, Extension(c): Extension<Caller>) -> Response {
+    respond(t.direct_transfers(&c).map(|transfers| {
+        json!({
+            "store_type": Value::Null,
+            "workspaces_enabled": false,
+            "trace_archival_enabled": false,
+            "multipart_uploads_enabled": transfers.multipart_uploads,
+            "multipart_downloads_enabled": transfers.presigned_downloads,
+            "presigned_upload_run_id_supported": true,
+            "presigned_upload_model_id_supported": false,
+            "features_enabled": {},
+        })
+    }))
 }

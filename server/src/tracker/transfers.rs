@@ -25,9 +25,11 @@ pub struct MultipartStarted {
 }
 
 impl Tracker {
-    /// What the artifact repository hands out for direct transfers.
-    pub fn direct_transfers(&self) -> DirectTransfers {
-        self.artifacts.direct_transfers()
+    /// What the artifact repository hands out for direct transfers (MLflow's
+    /// `server-info`); any signed-in user may ask.
+    pub fn direct_transfers(&self, caller: &Caller) -> Result<DirectTransfers> {
+        self.authorize(caller, Need::Search)?;
+        Ok(self.artifacts.direct_transfers())
     }
 
     /// The directory and file an artifact-proxy path names, for a write: the caller may
@@ -165,7 +167,7 @@ impl Tracker {
         for_upload: bool,
         expiration: Option<Duration>,
     ) -> Result<Option<(PresignedRequest, Option<u64>)>> {
-        if !self.direct_transfers().presigned_downloads {
+        if !self.artifacts.direct_transfers().presigned_downloads {
             return Ok(None);
         }
         // The same permission, state and path checks as a proxy URL.
