@@ -1079,6 +1079,21 @@ impl Tracker {
         path: &str,
         for_upload: bool,
     ) -> Result<(String, Option<u64>)> {
+        let (dir, clean, size) = self
+            .checked_artifact_file(caller, run_id, path, for_upload)
+            .await?;
+        Ok((format!("{dir}/{clean}"), size))
+    }
+
+    /// The checks of [`Tracker::artifact_target`]; the run's artifact directory, the clean
+    /// path inside it and (for a download) the file's size.
+    async fn checked_artifact_file(
+        &self,
+        caller: &Caller,
+        run_id: &str,
+        path: &str,
+        for_upload: bool,
+    ) -> Result<(String, String, Option<u64>)> {
         self.authorize(
             caller,
             Need::Run(
@@ -1111,7 +1126,7 @@ impl Tracker {
                 )))
             }
         };
-        Ok((format!("{dir}/{clean}"), size))
+        Ok((dir, clean, size))
     }
 
     /// The run whose artifacts a path under the artifact root lies in (the artifact proxy's

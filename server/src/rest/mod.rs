@@ -194,6 +194,32 @@ where
     )
 }
 
+/// [`endpoint`] for a route ending in a `{*path}` parameter: `handler` gets the path too.
+fn path_endpoint<T, A, F, Fut>(methods: MethodFilter, handler: F) -> MethodRouter<Tracker>
+where
+    T: DeserializeOwned + Send + 'static,
+    A: Answer,
+    F: Fn(Tracker, Caller, String, T) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<A>> + Send + 'static,
+{
+    on(
+        methods,
+        move |State(t): State<Tracker>,
+              Extension(c): Extension<Caller>,
+              axum::extract::Path(path): axum::extract::Path<String>,
+              method: Method,
+              headers: HeaderMap,
+              RawQuery(q): RawQuery,
+              request: Request| async move {
+            let answer = match read_request::<T>(&method, &headers, q, request.into_body()).await {
+                Ok(req) => handler(t, c, path, req).await,
+                Err(e) => Err(e),
+            };
+            respond(answer)
+        },
+    )
+}
+
 /// The MLflow tracking routes (relative to `/api/2.0/mlflow`).
 fn tracking_routes() -> Router<Tracker> {
     use tracking::*;

@@ -5,16 +5,15 @@
 //! learns whether to use them. With an artifact store that signs no URLs (the local
 //! directory), they answer MLflow's "not supported" and the client falls back to the proxy.
 
-use axum::extract::{Path, Request, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, MethodFilter};
 use axum::{Extension, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::fields::{Int, List, Text};
-use super::{json_body, requests, respond};
+use super::{path_endpoint, respond};
 use crate::artifacts::PresignedRequest;
 use crate::domain::Caller;
 use crate::error::{Result, TrackingError};
@@ -22,10 +21,11 @@ use crate::tracker::Tracker;
 
 /// The direct-transfer routes (relative to `/api/2.0/mlflow-artifacts`).
 pub fn routes() -> Router<Tracker> {
+    const POST: MethodFilter = MethodFilter::POST;
     Router::new()
-        .route("/mpu/create/{*path}", post(create))
-        .route("/mpu/complete/{*path}", post(complete))
-        .route("/mpu/abort/{*path}", post(abort))
+        .route("/mpu/create/{*path}", path_endpoint(POST, create))
+        .route("/mpu/complete/{*path}", path_endpoint(POST, complete))
+        .route("/mpu/abort/{*path}", path_endpoint(POST, abort))
         .route("/presigned/{*path}", get(presigned_download))
 }
 
@@ -89,88 +89,48 @@ fn request_json(request: &PresignedRequest) -> (String, Value) {
     (request.url.clone(), Value::Object(headers))
 }
 
-async fn create(
-    State(t): State<Tracker>,
-    Extension(c): Extension<Caller>,
-    Path(dir): Path<String>,
-    headers: HeaderMap,
-    request: Request,
-) -> Response {
-    respond(
-        async {
-            let r: CreateMultipart =
-                requests::from_body(&json_body(&headers, request.into_body()).await?)?;
-            let file = target(&dir, r.path)?;
-            let parts = r.num_parts.0.unwrap_or(1);
-            let parts = u32::try_from(parts).map_err(|_| {
-                TrackingError::invalid(format!("Invalid value {parts} for parameter 'num_parts'."))
-            })?;
-            let started = t.create_multipart_upload_at(&c, &file, parts).await?;
-            let credentials: Vec<Value> = started
-                .parts
-                .iter()
-                .map(|part| {
-                    let (url, headers) = request_json(&part.request);
-                    json!({"url": url, "part_number": part.part_number, "headers": headers})
-                })
-                .collect();
-            Ok(json!({"upload_id": started.upload_id, "credentials": credentials}))
-        }
-        .await,
-    )
+async fn create(t: Tracker, c: Caller, dir: String, r: CreateMultipart) -> Result<Value> {
+    let file = target(&dir, r.path)?;
+    let parts = r.num_parts.0.unwrap_or(1);
+    let parts = u32::try_from(parts).map_err(|_| {
+        TrackingError::invalid(format!("Invalid value {parts} for parameter 'num_parts'."))
+    })?;
+    let started = t.create_multipart_upload_at(&c, &file, parts).await?;
+    let credentials: Vec<Value> = started
+        .parts
+        .iter()
+        .map(|part| {
+            let (url, headers) = request_json(&part.request);
+            json!({"url": url, "part_number": part.part_number, "headers": headers})
+        })
+        .collect();
+    Ok(json!({"upload_id": started.upload_id, "credentials": credentials}))
 }
 
-async fn complete(
-    State(t): State<Tracker>,
-    Extension(c): Extension<Caller>,
-    Path(dir): Path<String>,
-    headers: HeaderMap,
-    request: Request,
-) -> Response {
-    respond(
-        async {
-            let r: CompleteMultipart =
-                requests::from_body(&json_body(&headers, request.into_body()).await?)?;
-            let file = target(&dir, r.path)?;
-            let upload_id = r.upload_id.required("upload_id")?;
-            let parts = r
-                .parts
-                .0
-                .into_iter()
-                .map(|part| {
-                    let number = part.part_number.required("part_number")?;
-                    let number = u32::try_from(number).map_err(|_| {
-                        TrackingError::invalid(format!("Invalid part_number {number}."))
-                    })?;
-                    Ok((number, part.etag.required("etag")?))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            t.complete_multipart_upload_at(&c, &file, &upload_id, parts)
-                .await?;
-            Ok(json!({}))
-        }
-        .await,
-    )
+async fn complete(t: Tracker, c: Caller, dir: String, r: CompleteMultipart) -> Result<Value> {
+    let file = target(&dir, r.path)?;
+    let upload_id = r.upload_id.required("upload_id")?;
+    let parts = r
+        .parts
+        .0
+        .into_iter()
+        .map(|part| {
+            let number = part.part_number.required("part_number")?;
+            let number = u32::try_from(number)
+                .map_err(|_| TrackingError::invalid(format!("Invalid part_number {number}.")))?;
+            Ok((number, part.etag.required("etag")?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    t.complete_multipart_upload_at(&c, &file, &upload_id, parts)
+        .await?;
+    Ok(json!({}))
 }
 
-async fn abort(
-    State(t): State<Tracker>,
-    Extension(c): Extension<Caller>,
-    Path(dir): Path<String>,
-    headers: HeaderMap,
-    request: Request,
-) -> Response {
-    respond(
-        async {
-            let r: AbortMultipart =
-                requests::from_body(&json_body(&headers, request.into_body()).await?)?;
-            let file = target(&dir, r.path)?;
-            let upload_id = r.upload_id.required("upload_id")?;
-            t.abort_multipart_upload_at(&c, &file, &upload_id).await?;
-            Ok(json!({}))
-        }
-        .await,
-    )
+async fn abort(t: Tracker, c: Caller, dir: String, r: AbortMultipart) -> Result<Value> {
+    let file = target(&dir, r.path)?;
+    let upload_id = r.upload_id.required("upload_id")?;
+    t.abort_multipart_upload_at(&c, &file, &upload_id).await?;
+    Ok(json!({}))
 }
 
 async fn presigned_download(

@@ -171,10 +171,9 @@ impl Tracker {
             return Ok(None);
         }
         // The same permission, state and path checks as a proxy URL.
-        self.artifact_target(caller, run_id, path, for_upload)
+        let (dir, rel, _) = self
+            .checked_artifact_file(caller, run_id, path, for_upload)
             .await?;
-        let (_, dir) = self.artifact_dir(run_id, for_upload).await?;
-        let rel = validate_relative_path(path)?;
         let ttl = expiration
             .unwrap_or(PRESIGNED_URL_TTL)
             .min(PRESIGNED_URL_TTL);
