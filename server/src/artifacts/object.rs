@@ -74,6 +74,15 @@ fn store_err(what: &str, e: object_store::Error) -> TrackingError {
     TrackingError::storage(format!("object store: {what}: {e}"), e)
 }
 
+/// The part of `key` under `base` (a run directory's key; keys from a listing of it).
+fn relative(base: &ObjectPath, key: &ObjectPath) -> String {
+    key.as_ref()
+        .strip_prefix(base.as_ref())
+        .map(|s| s.trim_start_matches('/'))
+        .unwrap_or(key.as_ref())
+        .to_owned()
+}
+
 /// A configuration failure at startup.
 fn config_err(url: &str, e: impl std::fmt::Display) -> TrackingError {
     TrackingError::invalid(format!("artifacts destination '{url}': {e}"))
@@ -205,19 +214,6 @@ impl ObjectArtifacts {
             .collect();
         ObjectPath::parse(joined.join("/"))
             .map_err(|e| TrackingError::invalid(format!("Invalid artifact path: {e}")))
-    }
-
-    /// The part of `key` under `run_dir` (keys from a listing of the run's directory).
-    fn relative(&self, run_dir: &str, key: &ObjectPath) -> String {
-        let base = self
-            .key(run_dir, "")
-            .map(|p| p.to_string())
-            .unwrap_or_default();
-        key.as_ref()
-            .strip_prefix(base.as_str())
-            .map(|s| s.trim_start_matches('/'))
-            .unwrap_or(key.as_ref())
-            .to_owned()
     }
 
     /// Whether `key` names a "directory": a prefix with objects under it.
@@ -381,6 +377,7 @@ impl ArtifactRepository for ObjectArtifacts {
                 }]);
             }
         }
+        let base = self.key(run_dir, "")?;
         let mut out = Vec::new();
         if recursive {
             let objects: Vec<object_store::ObjectMeta> = self
@@ -391,7 +388,7 @@ impl ArtifactRepository for ObjectArtifacts {
                 .map_err(|e| store_err("cannot list", e))?;
             let mut dirs = std::collections::BTreeSet::new();
             for object in objects {
-                let path = self.relative(run_dir, &object.location);
+                let path = relative(&base, &object.location);
                 // Every directory between `rel` and the file lists too, as on a file system.
                 let mut parent = path.as_str();
                 while let Some((dir, _)) = parent.rsplit_once('/') {
@@ -419,12 +416,12 @@ impl ArtifactRepository for ObjectArtifacts {
                 .await
                 .map_err(|e| store_err("cannot list", e))?;
             out.extend(listing.common_prefixes.iter().map(|p| ArtifactFile {
-                path: self.relative(run_dir, p),
+                path: relative(&base, p),
                 is_dir: true,
                 size: None,
             }));
             out.extend(listing.objects.iter().map(|o| ArtifactFile {
-                path: self.relative(run_dir, &o.location),
+                path: relative(&base, &o.location),
                 is_dir: false,
                 size: Some(o.size),
             }));
