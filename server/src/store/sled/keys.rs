@@ -17,7 +17,7 @@
 //! Metric keys never contain NUL (validation refuses it), so `run · key · 0x00` is a prefix
 //! that selects exactly one series.
 
-use crate::domain::{ExperimentId, Point, RunId};
+use crate::domain::{ExperimentId, RunId};
 
 /// Key of an experiment record.
 pub fn experiment(id: ExperimentId) -> [u8; 8] {
@@ -78,24 +78,5 @@ pub fn chunk_no(key: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(tail))
 }
 
-/// Encodes a latest-metric value.
-pub fn encode_point(p: &Point) -> [u8; 24] {
-    let mut v = [0u8; 24];
-    v[..8].copy_from_slice(&p.step.to_be_bytes());
-    v[8..16].copy_from_slice(&p.timestamp.to_be_bytes());
-    v[16..].copy_from_slice(&p.value.to_bits().to_be_bytes());
-    v
-}
-
-/// Decodes a latest-metric value.
-pub fn decode_point(v: &[u8]) -> Option<Point> {
-    if v.len() != 24 {
-        return None;
-    }
-    let word = |i: usize| -> [u8; 8] { v[i..i + 8].try_into().expect("length checked") };
-    Some(Point {
-        step: i64::from_be_bytes(word(0)),
-        timestamp: i64::from_be_bytes(word(8)),
-        value: f64::from_bits(u64::from_be_bytes(word(16))),
-    })
-}
+/// Latest-metric values are points in the shared 24-byte form.
+pub use crate::store::series::{decode_point, encode_point};

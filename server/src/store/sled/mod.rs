@@ -15,7 +15,6 @@ mod access;
 mod as_backend;
 mod backup;
 mod catalog;
-pub mod chunk;
 mod committer;
 mod history;
 pub mod keys;
@@ -24,7 +23,6 @@ mod read;
 mod run_index;
 mod run_io;
 mod space;
-mod spans;
 mod streams;
 mod writer;
 
@@ -34,9 +32,10 @@ use std::time::Duration;
 
 pub use crate::domain::Durability;
 pub use crate::domain::{Outcome, WriteOp};
+use crate::store::series::spans;
+pub use crate::store::series::{chunk, HistoryReader, HISTORY_BLOCK_POINTS};
 pub use catalog::Catalog;
 pub use committer::CommitStats;
-pub use history::{HistoryReader, HISTORY_BLOCK_POINTS};
 pub use purge::Purged;
 
 use crate::domain::{now_ms, Experiment, ExperimentId, Lifecycle};

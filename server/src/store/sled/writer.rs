@@ -21,10 +21,7 @@ use crate::domain::{
 };
 use crate::error::{Result, TrackingError};
 
-/// Chunks with fewer points than this are rewritten with the next points of their series.
-pub const MERGE_BELOW: usize = 512;
-/// Most points in one chunk.
-pub const MAX_CHUNK_POINTS: usize = 4096;
+pub use crate::store::series::{MAX_CHUNK_POINTS, MERGE_BELOW};
 
 const NEXT_EXPERIMENT_ID: &[u8] = b"next_experiment_id";
 
@@ -550,7 +547,7 @@ fn append_points(t: &Trees, run: RunId, key: &str, points: &[Point], dedup: bool
         t.chunk_spans
             .insert(
                 keys::chunk(&prefix, no),
-                &super::spans::Span::of(piece).encode()[..],
+                &crate::store::series::Span::of(piece).encode()[..],
             )
             .map_err(store_err)?;
     }

@@ -2,7 +2,7 @@
 //! them — the number of points, the first and last point, the smallest and largest step, and
 //! whether the chunk's points are in history order.
 //!
-//! A span lives in the `chunk_spans` tree under its chunk's key. (A tree of its own: next
+//! In the sled store a span lives in the `chunk_spans` tree under its chunk's key. (A tree of its own: next
 //! to the chunks, span updates landed in the leaves that hold the chunk values and made sled
 //! rewrite those large leaves more often, +1.1 bytes per point on disk.) The writer inserts a chunk
 //! and then its span, one series chunk after another, so a crash (sled recovers a prefix of
@@ -70,8 +70,8 @@ impl Span {
     pub fn encode(&self) -> [u8; ENCODED_LEN] {
         let mut out = [0u8; ENCODED_LEN];
         out[..4].copy_from_slice(&self.count.to_be_bytes());
-        out[4..28].copy_from_slice(&super::keys::encode_point(&self.first));
-        out[28..52].copy_from_slice(&super::keys::encode_point(&self.last));
+        out[4..28].copy_from_slice(&super::encode_point(&self.first));
+        out[28..52].copy_from_slice(&super::encode_point(&self.last));
         out[52..60].copy_from_slice(&self.min_step.to_be_bytes());
         out[60..68].copy_from_slice(&self.max_step.to_be_bytes());
         out[68] = u8::from(self.sorted);
@@ -86,8 +86,8 @@ impl Span {
         let word = |i: usize| i64::from_be_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
         Some(Span {
             count: u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes")),
-            first: super::keys::decode_point(&bytes[4..28])?,
-            last: super::keys::decode_point(&bytes[28..52])?,
+            first: super::decode_point(&bytes[4..28])?,
+            last: super::decode_point(&bytes[28..52])?,
             min_step: word(52),
             max_step: word(60),
             sorted: match bytes[68] {
