@@ -254,7 +254,7 @@ async fn graceful_shutdown_releases_the_store() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
     let id = run(&mut c, "0").await;
-    let TestServer { handle, dir } = server;
+    let TestServer { handle, dir, .. } = server;
     handle.shutdown().await.unwrap();
     let after = c
         .get_run(pb::GetRunRequest {

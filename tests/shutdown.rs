@@ -35,7 +35,7 @@ fn one_point(seq: u64, run_id: &str) -> pb::LogStreamRequest {
 /// An open LogStream and a health watcher across a graceful shutdown.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_streams_are_acknowledged_then_ended_and_health_says_not_serving() {
-    let TestServer { handle, dir } = TestServer::start().await;
+    let TestServer { handle, dir, .. } = TestServer::start().await;
     let chan = channel(&handle.url()).await;
     let mut c = trackd_proto::v1::tracking_service_client::TrackingServiceClient::new(chan.clone());
     let run_id = run(&mut c, "0").await;

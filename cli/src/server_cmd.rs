@@ -3,6 +3,7 @@
 use tokio::net::TcpListener;
 use trackd_server::artifacts::open_destination;
 use trackd_server::config::ServerArgs;
+use trackd_server::store::postgres::PgStore;
 use trackd_server::{serve, Store, Tracker};
 
 // The allocator is the system's (glibc). mimalloc v2 was measured and dropped: it halves
@@ -22,14 +23,28 @@ pub async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Erro
              can reach this port can read and change every experiment."
         );
     }
-    let store = Store::open(args.store_config())?;
-    let artifacts = open_destination(
-        args.artifacts_destination.as_deref(),
-        &store.artifact_root(),
-    )?;
-    let mut tracker = Tracker::open(store)?
-        .with_artifact_repository(artifacts)
-        .with_max_artifact_bytes(args.max_artifact_bytes());
+    let tracker = match args.postgres_config() {
+        Some(config) => {
+            let store = PgStore::open(config).await?;
+            // Without --artifacts-destination, artifacts stay in --store's directory (every
+            // replica needs the same one: point them at a bucket or a shared mount).
+            let artifacts = open_destination(
+                args.artifacts_destination.as_deref(),
+                &args.store.join("artifacts"),
+            )?;
+            Tracker::on_postgres(store, artifacts)
+        }
+        None => {
+            let store = Store::open(args.store_config())?;
+            let artifacts = open_destination(
+                args.artifacts_destination.as_deref(),
+                &store.artifact_root(),
+            )?;
+            Tracker::open(store)?.with_artifact_repository(artifacts)
+        }
+    };
+    let location = tracker.location();
+    let mut tracker = tracker.with_max_artifact_bytes(args.max_artifact_bytes());
     if args.auth {
         tracker = tracker.with_auth(args.default_permission)?;
         let admin = std::env::var("TRACKD_ADMIN_USERNAME")
@@ -68,8 +83,7 @@ pub async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Erro
         .map(|d| format!(", artifacts in {d}"))
         .unwrap_or_default();
     println!(
-        "trackd listening on {scheme}://{local} (store {}{artifacts}); web UI at {scheme}://{local}/",
-        args.store.display()
+        "trackd listening on {scheme}://{local} ({location}{artifacts}); web UI at {scheme}://{local}/"
     );
     serve(listener, tracker, options, shutdown_signal()).await?;
     Ok(())

@@ -12,6 +12,7 @@ use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
 use crate::artifacts;
 use crate::backend::{Backend, CreateRun};
 use crate::credentials::Credentials;
+use crate::failover::Failover;
 use crate::error::{ClientError, Result};
 use crate::ingest::{Ingest, IngestConfig, IngestStats};
 use crate::run::{ActiveRun, RunBuilder, RunHandle};
@@ -122,32 +123,7 @@ impl Client {
     ) -> Result<Client> {
         let channel = match uri::parse(uri)? {
             Target::Remote(url) => {
-                // MLFLOW_TRACKING_INSECURE_TLS: our connector does the (unchecked) TLS, so
-                // tonic is given plain http://.
-                let insecure = url.starts_with("https://") && crate::insecure_tls::requested();
-                let target = if insecure {
-                    url.replacen("https://", "http://", 1)
-                } else {
-                    url.clone()
-                };
-                let mut endpoint = Endpoint::from_shared(target)
-                    .map_err(|e| ClientError::Uri {
-                        uri: uri.to_owned(),
-                        reason: e.to_string(),
-                    })?
-                    .tcp_nodelay(true)
-                    .connect_timeout(Duration::from_secs(10))
-                    .http2_keep_alive_interval(Duration::from_secs(30))
-                    .initial_stream_window_size(Some(4 << 20))
-                    .initial_connection_window_size(Some(16 << 20));
-                if url.starts_with("https://") && !insecure {
-                    endpoint = endpoint
-                        .tls_config(crate::credentials::tls_config()?)
-                        .map_err(|e| ClientError::Uri {
-                            uri: uri.to_owned(),
-                            reason: trackd_proto::errors::chain(&e),
-                        })?;
-                }
+                let (endpoint, insecure) = endpoint(uri, &url)?;
                 let connected = if insecure {
                     endpoint
                         .connect_with_connector(crate::insecure_tls::InsecureConnector::new())
@@ -155,13 +131,31 @@ impl Client {
                 } else {
                     endpoint.connect().await
                 };
-                connected.map_err(|e| ClientError::Connect {
+                Failover::single(connected.map_err(|e| ClientError::Connect {
                     uri: url.clone(),
                     message: trackd_proto::errors::chain(&e),
-                })?
+                })?)
+            }
+            Target::Replicas(urls) => {
+                let mut endpoints = Vec::with_capacity(urls.len());
+                for url in &urls {
+                    let (endpoint, insecure) = endpoint(uri, url)?;
+                    if insecure {
+                        return Err(ClientError::Uri {
+                            uri: uri.to_owned(),
+                            reason: "MLFLOW_TRACKING_INSECURE_TLS works with one server, not a list"
+                                .into(),
+                        });
+                    }
+                    // Connected on first use, and again after a failure.
+                    endpoints.push(endpoint.connect_lazy());
+                }
+                Failover::over(endpoints)
             }
             #[cfg(feature = "embedded")]
-            Target::Embedded(path) => trackd_server::in_process::channel(embedded::open(&path)?),
+            Target::Embedded(path) => {
+                Failover::single(trackd_server::in_process::channel(embedded::open(&path)?))
+            }
             #[cfg(not(feature = "embedded"))]
             Target::Embedded(_) => {
                 return Err(ClientError::Uri {
@@ -1151,4 +1145,35 @@ impl std::fmt::Debug for Client {
             .field("tracking_uri", &self.inner.uri)
             .finish()
     }
+}
+
+/// The gRPC endpoint of one server URL (`uri` is the whole tracking URI, for errors), and
+/// whether MLFLOW_TRACKING_INSECURE_TLS asks for unchecked TLS (our connector does it, so
+/// tonic is given plain http://).
+fn endpoint(uri: &str, url: &str) -> Result<(Endpoint, bool)> {
+    let insecure = url.starts_with("https://") && crate::insecure_tls::requested();
+    let target = if insecure {
+        url.replacen("https://", "http://", 1)
+    } else {
+        url.to_owned()
+    };
+    let mut endpoint = Endpoint::from_shared(target)
+        .map_err(|e| ClientError::Uri {
+            uri: uri.to_owned(),
+            reason: e.to_string(),
+        })?
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(10))
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .initial_stream_window_size(Some(4 << 20))
+        .initial_connection_window_size(Some(16 << 20));
+    if url.starts_with("https://") && !insecure {
+        endpoint = endpoint
+            .tls_config(crate::credentials::tls_config()?)
+            .map_err(|e| ClientError::Uri {
+                uri: uri.to_owned(),
+                reason: trackd_proto::errors::chain(&e),
+            })?;
+    }
+    Ok((endpoint, insecure))
 }

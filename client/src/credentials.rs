@@ -7,7 +7,7 @@ use base64::Engine;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
+
 
 use crate::error::{ClientError, Result};
 
@@ -31,7 +31,7 @@ pub(crate) fn tls_config() -> Result<tonic::transport::ClientTlsConfig> {
 }
 
 /// The channel every stub uses: the connection plus the credentials interceptor.
-pub(crate) type Transport = InterceptedService<Channel, Credentials>;
+pub(crate) type Transport = InterceptedService<crate::failover::Failover, Credentials>;
 
 /// MLflow's token variable.
 pub const TOKEN_ENV: &str = "MLFLOW_TRACKING_TOKEN";

@@ -45,6 +45,7 @@ mod client;
 pub mod context;
 mod credentials;
 mod error;
+mod failover;
 pub mod fluent;
 mod ingest;
 mod insecure_tls;

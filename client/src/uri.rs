@@ -50,6 +50,10 @@ pub enum Target {
     Remote(String),
     /// A store directory opened in-process (a path or `file:` URI).
     Embedded(PathBuf),
+    /// Several replicas of one server (`http://a:5000,http://b:5000`: trackd servers on one
+    /// PostgreSQL database). Calls go to a replica that answers; a stream cut by a replica's
+    /// failure is re-sent to another, which recognises what was stored.
+    Replicas(Vec<String>),
 }
 
 /// The URI to use: `explicit`, else `MLFLOW_TRACKING_URI`, else `./mlruns`.
@@ -90,6 +94,10 @@ pub fn resolve(explicit: Option<&str>) -> String {
 /// assert_eq!(uri::parse("./mlruns")?, Target::Embedded("./mlruns".into()));
 /// assert!(matches!(uri::parse("http://tracking:5000/")?, Target::Remote(u) if u == "http://tracking:5000"));
 /// assert!(uri::parse("s3://bucket/mlruns").is_err());
+/// assert_eq!(
+///     uri::parse("http://a:5000,http://b:5000")?,
+///     Target::Replicas(vec!["http://a:5000".into(), "http://b:5000".into()])
+/// );
 /// # Ok(()) }
 /// ```
 pub fn parse(uri: &str) -> Result<Target> {
@@ -99,6 +107,20 @@ pub fn parse(uri: &str) -> Result<Target> {
     };
     if uri.is_empty() {
         return Err(bad("it is empty"));
+    }
+    if uri.contains(',') {
+        let mut urls = Vec::new();
+        for part in uri.split(',').map(str::trim) {
+            match parse(part) {
+                Ok(Target::Remote(url)) => urls.push(url),
+                _ => {
+                    return Err(bad(
+                        "a list of servers must be http(s)://HOST:PORT URLs separated by commas",
+                    ))
+                }
+            }
+        }
+        return Ok(Target::Replicas(urls));
     }
     if let Some(rest) = uri
         .strip_prefix("http://")
@@ -126,6 +148,16 @@ pub fn parse(uri: &str) -> Result<Target> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_of_replicas() {
+        assert_eq!(
+            parse("http://a:1/, https://b:2").unwrap(),
+            Target::Replicas(vec!["http://a:1".into(), "https://b:2".into()])
+        );
+        assert!(parse("http://a:1,./mlruns").is_err());
+        assert!(parse("http://a:1,").is_err());
+    }
 
     #[test]
     fn classifies_uris() {

@@ -11,6 +11,7 @@ use crate::connections::ConnectionLimits;
 use crate::domain::access::Level;
 use crate::grpc::GrpcOptions;
 use crate::server::ServeOptions;
+use crate::store::postgres::{is_postgres_uri, PgConfig};
 use crate::store::{Durability, StoreConfig};
 
 /// Acknowledgement mode on the command line.
@@ -71,6 +72,12 @@ pub struct ServerArgs {
     /// Largest artifact file accepted, in MiB (REST proxy and gRPC uploads alike).
     #[arg(long, env = "TRACKD_MAX_ARTIFACT_MB", default_value_t = 5120)]
     pub max_artifact_mb: u64,
+    /// Where tracking data lives: a PostgreSQL database
+    /// (`postgresql://USER[:PASS]@HOST[:PORT]/DB`, which several `trackd server` replicas may
+    /// share; the schema is created or migrated at start) or a sled directory (the same as
+    /// --store). Default: the sled store in --store.
+    #[arg(long, env = "TRACKD_BACKEND_STORE_URI")]
+    pub backend_store_uri: Option<String>,
     /// Where artifact files go: an object store (`s3://BUCKET/PREFIX`, `gs://…`, `az://…`;
     /// credentials and endpoint from the usual AWS_* / GOOGLE_* / AZURE_* variables, S3's
     /// endpoint also from MLFLOW_S3_ENDPOINT_URL) or a local directory (`file:///path` or a
@@ -123,9 +130,28 @@ impl ServerArgs {
         SocketAddr::new(self.host, self.port)
     }
 
+    /// The PostgreSQL store named by --backend-store-uri, if it names one.
+    pub fn postgres_config(&self) -> Option<PgConfig> {
+        let uri = self.backend_store_uri.as_deref().filter(|u| is_postgres_uri(u))?;
+        let mut c = PgConfig::new(uri);
+        c.spill_dir = self.store.join("tmp");
+        Some(c)
+    }
+
+    /// The sled store's directory: --backend-store-uri when it names a directory
+    /// (`file://` or a path), else --store.
+    pub fn store_dir(&self) -> PathBuf {
+        match self.backend_store_uri.as_deref() {
+            Some(uri) if !is_postgres_uri(uri) => {
+                PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri))
+            }
+            _ => self.store.clone(),
+        }
+    }
+
     /// Store settings.
     pub fn store_config(&self) -> StoreConfig {
-        let mut c = StoreConfig::new(&self.store);
+        let mut c = StoreConfig::new(self.store_dir());
         c.durability = match self.durability {
             DurabilityArg::Durable => Durability::Durable,
             DurabilityArg::Buffered => Durability::Buffered,

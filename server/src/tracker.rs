@@ -946,6 +946,18 @@ impl Tracker {
         self
     }
 
+    /// The same tracker keeping users, tokens and grants in `access` (what `--auth` needs).
+    pub fn with_access_backend(mut self, access: Arc<dyn crate::backend::AccessBackend>) -> Self {
+        self.access = Some(access);
+        self
+    }
+
+    /// A tracker over a PostgreSQL store (tracking data and access) with artifacts in
+    /// `artifacts`.
+    pub fn on_postgres(store: crate::store::postgres::PgStore, artifacts: Arc<dyn ArtifactRepository>) -> Self {
+        Self::with_backends(Arc::new(store.clone()), artifacts).with_access_backend(Arc::new(store))
+    }
+
     /// Starts uploading the artifact file `path` of a run.
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn begin_artifact_upload(

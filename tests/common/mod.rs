@@ -1,8 +1,17 @@
 //! Test harness: a real trackd server on 127.0.0.1:0 over a temporary store, and clients
 //! connected to it over the network.
+//!
+//! [`TestServer`] is the suite's one way to start a server, and it is parameterised by
+//! backend: `TRACKD_TEST_BACKEND=postgres` (with `TRACKD_TEST_POSTGRES` naming a cluster,
+//! as `.ci/run` sets both for its second pass) serves a fresh PostgreSQL database per
+//! server instead of a sled directory, so the same tests check both backends.
 #![allow(dead_code)]
 
+#[path = "../support/postgres.rs"]
+pub mod postgres;
+
 use std::path::Path;
+use std::sync::Arc;
 
 use tonic::transport::Channel;
 use trackd_proto::v1 as pb;
@@ -10,18 +19,51 @@ use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
 use trackd_server::server::{ServeOptions, ServerHandle};
 use trackd_server::StoreConfig;
 
-/// A running server with its store directory.
+/// A running server with its store directory (and its database on PostgreSQL).
 pub struct TestServer {
     pub handle: ServerHandle,
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL database served, when the suite runs on PostgreSQL.
+    pub database: Option<String>,
+}
+
+/// Whether this test run serves PostgreSQL (`TRACKD_TEST_BACKEND=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("TRACKD_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// Serves the PostgreSQL database `uri` (artifacts in `dir/artifacts`) on 127.0.0.1:0.
+pub async fn start_on_postgres(uri: &str, dir: &Path, options: ServeOptions) -> ServerHandle {
+    use trackd_server::artifacts::ArtifactStore;
+    use trackd_server::store::postgres::{PgConfig, PgStore};
+    let mut config = PgConfig::new(uri);
+    config.spill_dir = dir.join("tmp");
+    let store = PgStore::open(config).await.expect("PostgreSQL store opens");
+    let artifacts = ArtifactStore::open(dir.join("artifacts")).expect("artifact directory");
+    let tracker = trackd_server::Tracker::on_postgres(store, Arc::new(artifacts));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ServerHandle::start_on(listener, tracker, options).expect("server starts")
 }
 
 impl TestServer {
-    /// Starts a server over a fresh temporary store.
+    /// Starts a server over a fresh temporary store (a fresh database on PostgreSQL).
     pub async fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
+        if on_postgres() {
+            let uri = postgres::Postgres::shared().database();
+            let handle = start_on_postgres(&uri, dir.path(), ServeOptions::default()).await;
+            return TestServer {
+                handle,
+                dir,
+                database: Some(uri),
+            };
+        }
         let handle = start_on_dir(dir.path(), ServeOptions::default()).await;
-        TestServer { handle, dir }
+        TestServer {
+            handle,
+            dir,
+            database: None,
+        }
     }
 
     /// A gRPC client connected to the server.
@@ -31,10 +73,21 @@ impl TestServer {
 
     /// Shuts the server down gracefully and starts a new one on the same store.
     pub async fn restart(self) -> TestServer {
-        let TestServer { handle, dir } = self;
+        let TestServer {
+            handle,
+            dir,
+            database,
+        } = self;
         handle.shutdown().await.expect("clean shutdown");
-        let handle = start_on_dir(dir.path(), ServeOptions::default()).await;
-        TestServer { handle, dir }
+        let handle = match &database {
+            Some(uri) => start_on_postgres(uri, dir.path(), ServeOptions::default()).await,
+            None => start_on_dir(dir.path(), ServeOptions::default()).await,
+        };
+        TestServer {
+            handle,
+            dir,
+            database,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! goes next to it. The rest of the server names what it needs through the re-exports
 //! below, so a second backend adds a folder here, not edits elsewhere.
 
+pub mod postgres;
 pub mod series;
 pub mod sled;
 
