@@ -71,11 +71,17 @@ async fn sixteen_writers_on_two_replicas_keep_mlflows_rules() {
             Ok(_) => won.push(i),
             Err(status) => {
                 assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-                assert!(status.message().contains("Changing param values is not allowed"));
+                assert!(status
+                    .message()
+                    .contains("Changing param values is not allowed"));
             }
         }
     }
-    assert_eq!(won.len(), 1, "exactly one writer's value is stored: {won:?}");
+    assert_eq!(
+        won.len(),
+        1,
+        "exactly one writer's value is stored: {won:?}"
+    );
     let mut b = connect(&r.b.url()).await;
     let stored = get_run(&mut b, &run_id).await.data.unwrap().params;
     assert_eq!(stored.len(), 1);
@@ -117,7 +123,10 @@ async fn sixteen_writers_on_two_replicas_keep_mlflows_rules() {
     .unwrap();
     let refused = a.log_batch(params(&run_id, "other", "x")).await;
     let status = expect_code(refused, tonic::Code::InvalidArgument);
-    assert!(status.message().contains("must be in the 'active' state"), "{status:?}");
+    assert!(
+        status.message().contains("must be in the 'active' state"),
+        "{status:?}"
+    );
     r.a.shutdown().await.unwrap();
     r.b.shutdown().await.unwrap();
 }
@@ -132,7 +141,9 @@ fn batch(stream: &str, run_id: &str, seq: u64) -> pb::LogStreamRequest {
                 key: "loss".into(),
                 steps: (0..1000).map(|i| (seq as i64 - 1) * 1000 + i).collect(),
                 timestamps: vec![1_700_000_000_000; 1000],
-                values: (0..1000).map(|i| 1.0 / (seq as f64 * 1000.0 + i as f64)).collect(),
+                values: (0..1000)
+                    .map(|i| 1.0 / (seq as f64 * 1000.0 + i as f64))
+                    .collect(),
                 ..Default::default()
             }],
             ..Default::default()
@@ -172,7 +183,11 @@ async fn a_stream_resent_to_another_replica_is_stored_once() {
         .into_inner()
         .metrics;
     let steps: Vec<i64> = history.iter().map(|m| m.step).collect();
-    assert_eq!(steps, (0..8000).collect::<Vec<_>>(), "every point exactly once");
+    assert_eq!(
+        steps,
+        (0..8000).collect::<Vec<_>>(),
+        "every point exactly once"
+    );
     r.b.shutdown().await.unwrap();
 }
 
@@ -213,7 +228,9 @@ async fn a_search_on_one_replica_sees_what_the_other_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_from_a_newer_trackd_is_refused() {
     use trackd_server::store::postgres::{schema::SCHEMA_VERSION, PgConfig, PgStore};
-    let Some(cluster) = Postgres::start() else { return };
+    let Some(cluster) = Postgres::start() else {
+        return;
+    };
     let uri = cluster.database();
     // First start migrates; a second start finds the schema current.
     let store = PgStore::open(PgConfig::new(&uri)).await.unwrap();

@@ -84,6 +84,10 @@ async fn restart_keeps_everything_acknowledged() {
 /// A second process (or open) on the same store fails with a message that names the fix.
 #[tokio::test]
 async fn locked_store_is_a_clear_error() {
+    if on_postgres() {
+        // A directory has one process; a database has replicas (tests/postgres.rs).
+        return;
+    }
     let server = TestServer::start().await;
     let err = trackd_server::Store::open(trackd_server::StoreConfig::new(server.dir.path()))
         .err()
@@ -254,7 +258,11 @@ async fn graceful_shutdown_releases_the_store() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
     let id = run(&mut c, "0").await;
-    let TestServer { handle, dir, .. } = server;
+    let TestServer {
+        handle,
+        dir,
+        database,
+    } = server;
     handle.shutdown().await.unwrap();
     let after = c
         .get_run(pb::GetRunRequest {
@@ -263,7 +271,7 @@ async fn graceful_shutdown_releases_the_store() {
         })
         .await;
     assert!(after.is_err(), "the old server no longer answers");
-    let handle = start_on_dir(dir.path(), Default::default()).await;
+    let handle = reopen(dir.path(), &database, Default::default()).await;
     let mut c = connect(&handle.url()).await;
     assert_eq!(get_run(&mut c, &id).await.info.unwrap().run_id, id);
     handle.shutdown().await.unwrap();

@@ -35,7 +35,11 @@ fn one_point(seq: u64, run_id: &str) -> pb::LogStreamRequest {
 /// An open LogStream and a health watcher across a graceful shutdown.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_streams_are_acknowledged_then_ended_and_health_says_not_serving() {
-    let TestServer { handle, dir, .. } = TestServer::start().await;
+    let TestServer {
+        handle,
+        dir,
+        database,
+    } = TestServer::start().await;
     let chan = channel(&handle.url()).await;
     let mut c = trackd_proto::v1::tracking_service_client::TrackingServiceClient::new(chan.clone());
     let run_id = run(&mut c, "0").await;
@@ -96,7 +100,7 @@ async fn open_streams_are_acknowledged_then_ended_and_health_says_not_serving() 
         .expect("clean shutdown");
 
     // Everything acknowledged is in the store.
-    let handle = start_on_dir(dir.path(), ServeOptions::default()).await;
+    let handle = reopen(dir.path(), &database, ServeOptions::default()).await;
     let client = trackd_client::Client::connect(&handle.url()).await.unwrap();
     let steps: Vec<i64> = client
         .metric_history(&run_id, "m")

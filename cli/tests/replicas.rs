@@ -57,12 +57,7 @@ async fn a_client_streams_on_while_each_replica_is_killed_in_turn() {
     let client = Client::connect(&format!("http://{addr_a},http://{addr_b}"))
         .await
         .unwrap();
-    let run = client
-        .start_run()
-        .experiment_id("0")
-        .start()
-        .await
-        .unwrap();
+    let run = client.start_run().experiment_id("0").start().await.unwrap();
     let run_id = run.id().to_owned();
 
     // Phase 1 is logged, and A dies while it is being streamed (nothing flushed yet).

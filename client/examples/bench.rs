@@ -47,6 +47,11 @@
 //! With `--secure` it measures what `--auth` and TLS cost (`bench_parts/secure.rs`): stream
 //! ingest, unary latency and REST log-batch without and with them, alternating.
 //!
+//! With `--postgres` it measures the PostgreSQL backend (`bench_parts/postgres.rs`): stream
+//! ingest on one and on two replicas, REST log-batch against MLflow 3.17 on the same
+//! PostgreSQL, a 10,000-run search, a 1 M-point history and bytes per point. Run it from the
+//! repository root (it starts a cluster with `.ci/postgres`).
+//!
 //! With `--backup` it measures a backup of a live store while a client streams
 //! (`bench_parts/backup.rs`).
 //!
@@ -61,6 +66,8 @@
 
 #[path = "bench_parts/backup.rs"]
 mod backup;
+#[path = "bench_parts/postgres.rs"]
+mod postgres;
 #[path = "bench_parts/secure.rs"]
 mod secure;
 #[path = "bench_parts/ui.rs"]
@@ -167,6 +174,19 @@ impl ServerChild {
 }
 
 async fn serve(store: &str, durability: &str) {
+    if store.starts_with("postgresql://") {
+        // As `trackd server --backend-store-uri postgresql://…` (artifacts in a temporary
+        // directory).
+        let artifacts = tempfile::tempdir().unwrap();
+        let pg = trackd_server::store::postgres::PgStore::open(
+            trackd_server::store::postgres::PgConfig::new(store),
+        )
+        .await
+        .expect("open the PostgreSQL store");
+        let files = trackd_server::artifacts::ArtifactStore::open(artifacts.path()).unwrap();
+        let tracker = Tracker::on_postgres(pg, std::sync::Arc::new(files));
+        return serve_tracker(tracker, Default::default()).await;
+    }
     let mut config = StoreConfig::new(store);
     if let Some(mb) = std::env::var("TRACKD_CACHE_MB")
         .ok()
@@ -199,6 +219,11 @@ async fn serve(store: &str, durability: &str) {
             .unwrap(),
         );
     }
+    serve_tracker(tracker, options).await;
+}
+
+/// Serves `tracker` on 127.0.0.1:0 (printing `PORT=…`) until SIGTERM.
+async fn serve_tracker(tracker: Tracker, options: trackd_server::server::ServeOptions) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("PORT={}", listener.local_addr().unwrap().port());
     let shutdown = async {
@@ -771,56 +796,7 @@ async fn rest_ingest(dir: &Path, requests_per_client: i64) -> Vec<f64> {
     let addr = server.url.split("://").nth(1).unwrap().to_owned();
     let mut results = Vec::new();
     for clients in [1usize, 4] {
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for c in 0..clients {
-            let addr = addr.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut http = Http1::connect(&addr).await;
-                let (status, body) = http
-                    .post("/api/2.0/mlflow/runs/create", br#"{"experiment_id": "0"}"#)
-                    .await;
-                assert_eq!(status, 200);
-                let run: serde_json::Value = serde_json::from_slice(&body).unwrap();
-                let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_owned();
-                for r in 0..requests_per_client {
-                    // Written directly (as a lean client would), so the figure is the server's.
-                    let mut body = String::with_capacity(80_000);
-                    body.push_str("{\"run_id\":\"");
-                    body.push_str(&run_id);
-                    body.push_str("\",\"metrics\":[");
-                    for i in 0..1000i64 {
-                        let step = r * 1000 + i;
-                        let k = (i % 4) as usize;
-                        if i > 0 {
-                            body.push(',');
-                        }
-                        body.push_str(&format!(
-                            "{{\"key\":\"{}\",\"value\":{:?},\"timestamp\":{},\"step\":{}}}",
-                            KEYS[k],
-                            value(k, step),
-                            1_700_000_000_000i64 + step,
-                            step
-                        ));
-                    }
-                    body.push_str("]}");
-                    let body = body.into_bytes();
-                    let (status, answer) = http.post("/api/2.0/mlflow/runs/log-batch", &body).await;
-                    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
-                }
-                let _ = c;
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        let points = clients as f64 * requests_per_client as f64 * 1000.0;
-        println!(
-            "rest log-batch, {clients} client(s): {points:.0} points in {seconds:.2} s = {:.0} points/s",
-            points / seconds
-        );
-        results.push(points / seconds);
+        results.push(rest_load(&addr, clients, requests_per_client).await);
     }
     server.stop();
     println!(
@@ -828,6 +804,61 @@ async fn rest_ingest(dir: &Path, requests_per_client: i64) -> Vec<f64> {
         results[0], results[1]
     );
     results
+}
+
+/// `clients` keep-alive connections to the MLflow REST API at `addr`, each creating a run in
+/// experiment 0 and then sending `requests_per_client` log-batch requests of 1000 metrics,
+/// one at a time; prints and returns points/s.
+async fn rest_load(addr: &str, clients: usize, requests_per_client: i64) -> f64 {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let addr = addr.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut http = Http1::connect(&addr).await;
+            let (status, body) = http
+                .post("/api/2.0/mlflow/runs/create", br#"{"experiment_id": "0"}"#)
+                .await;
+            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+            let run: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+            for r in 0..requests_per_client {
+                // Written directly (as a lean client would), so the figure is the server's.
+                let mut body = String::with_capacity(80_000);
+                body.push_str("{\"run_id\":\"");
+                body.push_str(&run_id);
+                body.push_str("\",\"metrics\":[");
+                for i in 0..1000i64 {
+                    let step = r * 1000 + i;
+                    let k = (i % 4) as usize;
+                    if i > 0 {
+                        body.push(',');
+                    }
+                    body.push_str(&format!(
+                        "{{\"key\":\"{}\",\"value\":{:?},\"timestamp\":{},\"step\":{}}}",
+                        KEYS[k],
+                        value(k, step),
+                        1_700_000_000_000i64 + step,
+                        step
+                    ));
+                }
+                body.push_str("]}");
+                let body = body.into_bytes();
+                let (status, answer) = http.post("/api/2.0/mlflow/runs/log-batch", &body).await;
+                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let points = clients as f64 * requests_per_client as f64 * 1000.0;
+    println!(
+        "rest log-batch, {clients} client(s): {points:.0} points in {seconds:.2} s = {:.0} points/s",
+        points / seconds
+    );
+    points / seconds
 }
 
 /// The server's `trackd_points_ingested_total` (from `/metrics`).
@@ -1122,6 +1153,11 @@ fn main() {
             root.path(),
             if quick { 1000 } else { 10_000 },
         ));
+        return;
+    }
+    if args.iter().any(|a| a == "--postgres") {
+        let root = tempfile::tempdir().unwrap();
+        rt.block_on(postgres::postgres(root.path(), quick));
         return;
     }
     if args.iter().any(|a| a == "--backup") {

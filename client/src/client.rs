@@ -12,8 +12,8 @@ use trackd_proto::v1::tracking_service_client::TrackingServiceClient;
 use crate::artifacts;
 use crate::backend::{Backend, CreateRun};
 use crate::credentials::Credentials;
-use crate::failover::Failover;
 use crate::error::{ClientError, Result};
+use crate::failover::Failover;
 use crate::ingest::{Ingest, IngestConfig, IngestStats};
 use crate::run::{ActiveRun, RunBuilder, RunHandle};
 use crate::types::{
@@ -143,8 +143,9 @@ impl Client {
                     if insecure {
                         return Err(ClientError::Uri {
                             uri: uri.to_owned(),
-                            reason: "MLFLOW_TRACKING_INSECURE_TLS works with one server, not a list"
-                                .into(),
+                            reason:
+                                "MLFLOW_TRACKING_INSECURE_TLS works with one server, not a list"
+                                    .into(),
                         });
                     }
                     // Connected on first use, and again after a failure.

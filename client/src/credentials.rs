@@ -8,7 +8,6 @@ use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 
-
 use crate::error::{ClientError, Result};
 
 /// MLflow's variable naming a CA bundle (PEM) to trust for an `https://` server.

@@ -9,8 +9,8 @@
 //! server recognises what was stored, on any replica), and an artifact upload fails and is
 //! retried by its caller.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
@@ -115,8 +115,10 @@ impl Service<http::Request<Body>> for Failover {
             let mut last_error = None;
             for attempt in 0..this.channels.len() {
                 let i = (first + attempt) % this.channels.len();
-                let request =
-                    http::Request::from_parts(parts.clone(), Body::new(http_body_util::Full::new(bytes.clone())));
+                let request = http::Request::from_parts(
+                    parts.clone(),
+                    Body::new(http_body_util::Full::new(bytes.clone())),
+                );
                 match this.channels[i].clone().oneshot(request).await {
                     Ok(response) => return Ok(response),
                     Err(e) => {

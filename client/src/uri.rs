@@ -116,7 +116,7 @@ pub fn parse(uri: &str) -> Result<Target> {
                 _ => {
                     return Err(bad(
                         "a list of servers must be http(s)://HOST:PORT URLs separated by commas",
-                    ))
+                    ));
                 }
             }
         }

@@ -132,9 +132,13 @@ impl ServerArgs {
 
     /// The PostgreSQL store named by --backend-store-uri, if it names one.
     pub fn postgres_config(&self) -> Option<PgConfig> {
-        let uri = self.backend_store_uri.as_deref().filter(|u| is_postgres_uri(u))?;
+        let uri = self
+            .backend_store_uri
+            .as_deref()
+            .filter(|u| is_postgres_uri(u))?;
         let mut c = PgConfig::new(uri);
         c.spill_dir = self.store.join("tmp");
+        c.stream_retention = self.stream_retention();
         Some(c)
     }
 
@@ -158,11 +162,15 @@ impl ServerArgs {
         };
         c.cache_bytes = self.cache_mb << 20;
         c.min_free_bytes = self.min_free_mb << 20;
-        // At least an hour: clients start a new stream after 30 idle minutes, and a stream
-        // whose record is gone must start over at seq 1.
-        c.stream_retention =
-            Duration::from_secs(self.stream_retention_hours.max(1).saturating_mul(3600));
+        c.stream_retention = self.stream_retention();
         c
+    }
+
+    /// How long a LogStream's sequence record is kept: at least an hour (clients start a
+    /// new stream after 30 idle minutes, and a stream whose record is gone must start over
+    /// at seq 1).
+    fn stream_retention(&self) -> Duration {
+        Duration::from_secs(self.stream_retention_hours.max(1).saturating_mul(3600))
     }
 
     /// Serving settings.

@@ -954,7 +954,10 @@ impl Tracker {
 
     /// A tracker over a PostgreSQL store (tracking data and access) with artifacts in
     /// `artifacts`.
-    pub fn on_postgres(store: crate::store::postgres::PgStore, artifacts: Arc<dyn ArtifactRepository>) -> Self {
+    pub fn on_postgres(
+        store: crate::store::postgres::PgStore,
+        artifacts: Arc<dyn ArtifactRepository>,
+    ) -> Self {
         Self::with_backends(Arc::new(store.clone()), artifacts).with_access_backend(Arc::new(store))
     }
 

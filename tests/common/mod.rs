@@ -79,15 +79,21 @@ impl TestServer {
             database,
         } = self;
         handle.shutdown().await.expect("clean shutdown");
-        let handle = match &database {
-            Some(uri) => start_on_postgres(uri, dir.path(), ServeOptions::default()).await,
-            None => start_on_dir(dir.path(), ServeOptions::default()).await,
-        };
+        let handle = reopen(dir.path(), &database, ServeOptions::default()).await;
         TestServer {
             handle,
             dir,
             database,
         }
+    }
+}
+
+/// Starts a server again over what a [`TestServer`] served: its database on PostgreSQL,
+/// else its directory.
+pub async fn reopen(dir: &Path, database: &Option<String>, options: ServeOptions) -> ServerHandle {
+    match database {
+        Some(uri) => start_on_postgres(uri, dir, options).await,
+        None => start_on_dir(dir, options).await,
     }
 }
 

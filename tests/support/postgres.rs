@@ -154,7 +154,14 @@ impl Postgres {
     /// Runs SQL in the `postgres` database with psql; its output.
     pub fn psql(&self, database: &str, sql: &str) -> String {
         let out = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "trackd"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "trackd",
+            ])
             .args(["-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
             .output()
             .expect("psql");

@@ -28,4 +28,3 @@ pub fn start(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
         .to_owned();
     (child, addr)
 }
-

@@ -9,7 +9,7 @@ use futures::FutureExt;
 use super::PgStore;
 use crate::domain::RunId;
 use crate::error::{Result, TrackingError};
-use crate::store::series::{ChunkFetch, Chosen, HistoryReader, Span};
+use crate::store::series::{Chosen, ChunkFetch, HistoryReader, Span};
 
 /// Fetches one series' chunks by number.
 struct PgChunks {

@@ -75,9 +75,9 @@ impl From<PgError> for TrackingError {
     fn from(e: PgError) -> Self {
         match e {
             PgError::Closed => TrackingError::Unavailable("the store is closed".into()),
-            PgError::Pool(e) => TrackingError::Unavailable(format!(
-                "PostgreSQL is not reachable: {e}"
-            )),
+            PgError::Pool(e) => {
+                TrackingError::Unavailable(format!("PostgreSQL is not reachable: {e}"))
+            }
             other => TrackingError::storage("PostgreSQL", other),
         }
     }
@@ -100,6 +100,8 @@ pub struct PgConfig {
     pub spill_dir: PathBuf,
     /// Most ops committed in one transaction.
     pub max_group_ops: usize,
+    /// How long a LogStream's sequence record is kept after its last batch.
+    pub stream_retention: std::time::Duration,
 }
 
 impl PgConfig {
@@ -110,6 +112,7 @@ impl PgConfig {
             pool_size: 8,
             spill_dir: std::env::temp_dir(),
             max_group_ops: 256,
+            stream_retention: crate::store::DEFAULT_STREAM_RETENTION,
         }
     }
 }
@@ -143,6 +146,8 @@ struct Stats {
     ops: AtomicU64,
     retries: AtomicU64,
     queue_depth: AtomicU64,
+    commit_micros: AtomicU64,
+    stream_records_pruned: AtomicU64,
 }
 
 /// One queued write and where its answer goes.
@@ -229,7 +234,10 @@ impl PgStore {
         let task = handle.spawn(writer::run(
             pool,
             rx,
-            config.max_group_ops.max(1),
+            writer::Settings {
+                max_group: config.max_group_ops.max(1),
+                stream_retention: config.stream_retention,
+            },
             Arc::downgrade(&inner),
         ));
         *inner.writer.lock().expect("writer lock") = Some(task);
@@ -241,9 +249,7 @@ impl PgStore {
     fn read<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c tokio_postgres::Client) -> BoxFuture<'c, Result<T>>
-            + Send
-            + 'static,
+        F: for<'c> FnOnce(&'c tokio_postgres::Client) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         let pool = self.inner.pool.clone();
         let task = self.inner.handle.spawn(async move {
@@ -290,6 +296,24 @@ impl TrackingBackend for PgStore {
                 "Write operations applied.",
                 MetricKind::Counter,
                 &s.ops,
+            ),
+            figure(
+                "trackd_flushes_total",
+                "Transactions committed (each a WAL flush with synchronous_commit on).",
+                MetricKind::Counter,
+                &s.groups,
+            ),
+            figure(
+                "trackd_flush_microseconds_total",
+                "Time spent in COMMIT, in microseconds (divide by flushes for the mean).",
+                MetricKind::Counter,
+                &s.commit_micros,
+            ),
+            figure(
+                "trackd_stream_records_pruned_total",
+                "LogStream sequence records removed after their retention.",
+                MetricKind::Counter,
+                &s.stream_records_pruned,
             ),
             figure(
                 "trackd_commit_retries_total",

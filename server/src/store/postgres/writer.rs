@@ -55,15 +55,57 @@ pub(super) async fn ensure_default_experiment(
     Ok(())
 }
 
+/// How often stream records past their retention are removed.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The writer's settings.
+pub(super) struct Settings {
+    /// Most ops in one transaction.
+    pub max_group: usize,
+    /// How long a stream's sequence record outlives its last batch.
+    pub stream_retention: std::time::Duration,
+}
+
+/// Removes stream records idle longer than `retention`; how many.
+async fn prune_streams(
+    pool: &Pool,
+    retention: std::time::Duration,
+) -> std::result::Result<u64, PgError> {
+    let cutoff = crate::domain::now_ms().saturating_sub(retention.as_millis() as i64);
+    let client = pool.get().await?;
+    Ok(client
+        .execute(
+            "DELETE FROM trackd_streams WHERE updated_ms < $1",
+            &[&cutoff],
+        )
+        .await?)
+}
+
 /// The writer loop; ends when every sender is gone and the queue is drained.
 pub(super) async fn run(
     pool: Pool,
     mut queue: mpsc::Receiver<Queued>,
-    max_group: usize,
+    settings: Settings,
     inner: Weak<Inner>,
 ) {
+    let max_group = settings.max_group;
     let mut group: Vec<Queued> = Vec::new();
+    let mut pruned_at: Option<std::time::Instant> = None;
     while let Some(first) = queue.recv().await {
+        if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            pruned_at = Some(std::time::Instant::now());
+            match prune_streams(&pool, settings.stream_retention).await {
+                Ok(n) => {
+                    if let Some(inner) = inner.upgrade() {
+                        inner
+                            .stats
+                            .stream_records_pruned
+                            .fetch_add(n, Ordering::Relaxed);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "pruning LogStream records failed"),
+            }
+        }
         group.push(first);
         while group.len() < max_group {
             match queue.try_recv() {
@@ -77,8 +119,9 @@ pub(super) async fn run(
             let s = &inner.stats;
             s.queue_depth
                 .fetch_sub(group.len() as u64, Ordering::Relaxed);
-            if let Ok(outcomes) = &result {
+            if let Ok((outcomes, commit_micros)) = &result {
                 s.groups.fetch_add(1, Ordering::Relaxed);
+                s.commit_micros.fetch_add(*commit_micros, Ordering::Relaxed);
                 s.ops.fetch_add(group.len() as u64, Ordering::Relaxed);
                 let points: u64 = outcomes
                     .iter()
@@ -92,7 +135,7 @@ pub(super) async fn run(
             }
         }
         match result {
-            Ok(outcomes) => {
+            Ok((outcomes, _)) => {
                 for (q, outcome) in group.drain(..).zip(outcomes) {
                     let _ = q.answer.send(outcome);
                 }
@@ -109,12 +152,12 @@ pub(super) async fn run(
 }
 
 /// Applies a group in one transaction, replaying it after a deadlock or serialization
-/// failure with another replica.
+/// failure with another replica. Returns the outcomes and the time COMMIT took (µs).
 async fn commit_group(
     pool: &Pool,
     ops: &[&WriteOp],
     inner: &Weak<Inner>,
-) -> std::result::Result<Vec<Result<Outcome>>, PgError> {
+) -> std::result::Result<(Vec<Result<Outcome>>, u64), PgError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -142,7 +185,7 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
 async fn try_group(
     client: &mut deadpool_postgres::Client,
     ops: &[&WriteOp],
-) -> std::result::Result<Vec<Result<Outcome>>, tokio_postgres::Error> {
+) -> std::result::Result<(Vec<Result<Outcome>>, u64), tokio_postgres::Error> {
     let mut tx = client.transaction().await?;
     let mut outcomes = Vec::with_capacity(ops.len());
     for op in ops {
@@ -155,8 +198,9 @@ async fn try_group(
         }
         outcomes.push(outcome);
     }
+    let started = std::time::Instant::now();
     tx.commit().await?;
-    Ok(outcomes)
+    Ok((outcomes, started.elapsed().as_micros() as u64))
 }
 
 /// Applies one op. Domain errors (the inner `Err`) are refusals: the savepoint is rolled
@@ -288,13 +332,19 @@ async fn create_experiment(
     tags: &[(String, String)],
     now: i64,
 ) -> Applied {
-    t.execute("SELECT pg_advisory_xact_lock($1)", &[&EXPERIMENT_NAMES_LOCK])
-        .await?;
+    t.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&EXPERIMENT_NAMES_LOCK],
+    )
+    .await?;
     if let Err(e) = name_free(t, name).await? {
         return Ok(Err(e));
     }
     if let Some(location) = location {
-        for row in t.query("SELECT record FROM trackd_experiments", &[]).await? {
+        for row in t
+            .query("SELECT record FROM trackd_experiments", &[])
+            .await?
+        {
             let existing: Experiment = match decode(row.get(0)) {
                 Ok(e) => e,
                 Err(e) => return Ok(Err(e)),
@@ -334,8 +384,11 @@ async fn rename_experiment(
     new_name: &str,
     now: i64,
 ) -> Applied {
-    t.execute("SELECT pg_advisory_xact_lock($1)", &[&EXPERIMENT_NAMES_LOCK])
-        .await?;
+    t.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&EXPERIMENT_NAMES_LOCK],
+    )
+    .await?;
     let mut exp = match load_experiment(t, id, "FOR UPDATE").await? {
         Ok(e) => e,
         Err(e) => return Ok(Err(e)),
@@ -600,8 +653,7 @@ async fn log(t: &Transaction<'_>, id: RunId, writes: &RunWrites) -> Applied {
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
     };
-    if let Err(e) = rules::ensure_run_active(&run.info).and_then(|_| check_params(&run, writes))
-    {
+    if let Err(e) = rules::ensure_run_active(&run.info).and_then(|_| check_params(&run, writes)) {
         return Ok(Err(e));
     }
     match write_run(t, &mut run, writes, true).await? {
