@@ -59,16 +59,17 @@ impl Failover {
 fn never_sent(e: &tonic::transport::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if matches!(
+        let refused = err.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
                 io.kind(),
                 std::io::ErrorKind::ConnectionRefused
                     | std::io::ErrorKind::HostUnreachable
                     | std::io::ErrorKind::NetworkUnreachable
                     | std::io::ErrorKind::AddrNotAvailable
-            ) {
-                return true;
-            }
+            )
+        });
+        if refused {
+            return true;
         }
         if err.to_string().contains("connect error") {
             return true;

@@ -134,7 +134,9 @@ impl MlflowServer {
         // MLflow creates its schema on first start (tens of seconds); bounded wait.
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
-            if let Ok((200, _)) = super::get_body(&addr, "/health").await {
+            if tokio::net::TcpStream::connect(&addr).await.is_ok()
+                && super::get_body(&addr, "/health").await.0 == 200
+            {
                 break;
             }
             assert!(Instant::now() < deadline, "mlflow server did not come up");

@@ -254,7 +254,7 @@ impl PgStore {
         let pool = self.inner.pool.clone();
         let task = self.inner.handle.spawn(async move {
             let client = pool.get().await.map_err(PgError::from)?;
-            work(&**client).await
+            work(&client).await
         });
         futures::executor::block_on(task)
             .map_err(|e| TrackingError::from(PgError::Runtime(e.to_string())))?

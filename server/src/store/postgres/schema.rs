@@ -21,7 +21,7 @@ use super::PgError;
 pub const SCHEMA_VERSION: i32 = 1;
 
 /// Advisory lock key held while migrating ("trackd" in ASCII).
-const MIGRATION_LOCK: i64 = 0x0074_7261_636b_64;
+const MIGRATION_LOCK: i64 = 0x7472_6163_6b64;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[r#"

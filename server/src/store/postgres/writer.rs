@@ -22,7 +22,7 @@ use crate::store::series::{chunk, Span, MAX_CHUNK_POINTS, MERGE_BELOW};
 
 /// Advisory lock serialising experiment creations and renames across replicas (names are
 /// unique by index too; the lock makes the artifact-location overlap check race-free).
-const EXPERIMENT_NAMES_LOCK: i64 = 0x0074_7261_636b_65;
+const EXPERIMENT_NAMES_LOCK: i64 = 0x7472_6163_6b65;
 /// Times a group is replayed after a deadlock or serialization failure.
 const MAX_ATTEMPTS: usize = 8;
 
