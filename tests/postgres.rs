@@ -191,36 +191,63 @@ async fn a_stream_resent_to_another_replica_is_stored_once() {
     r.b.shutdown().await.unwrap();
 }
 
+async fn count_matching(c: &mut TrackingClient, exp: &str, filter: &str) -> usize {
+    c.search_runs(pb::SearchRunsRequest {
+        experiment_ids: vec![exp.to_owned()],
+        filter: filter.into(),
+        max_results: 1000,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .runs
+    .len()
+}
+
+type TrackingClient =
+    trackd_proto::v1::tracking_service_client::TrackingServiceClient<tonic::transport::Channel>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_search_on_one_replica_sees_what_the_other_acknowledged() {
     let Some(r) = replicas().await else { return };
     let mut a = connect(&r.a.url()).await;
     let mut b = connect(&r.b.url()).await;
     let exp = experiment(&mut a, "visible").await;
+    let log_acc = |run_id: String, acc: f64, step: i64| pb::LogBatchRequest {
+        run_id,
+        metrics: vec![metric("acc", acc, 1, step)],
+        ..Default::default()
+    };
+    let mut runs = Vec::new();
     for i in 0..20 {
         let run_id = run(&mut a, &exp).await;
-        a.log_batch(pb::LogBatchRequest {
-            run_id,
-            metrics: vec![metric("acc", i as f64 / 20.0, 1, 0)],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        // Immediately after A's acknowledgement, B's search counts it.
-        let found = b
-            .search_runs(pb::SearchRunsRequest {
-                experiment_ids: vec![exp.clone()],
-                filter: "metrics.acc >= 0".into(),
-                max_results: 1000,
-                ..Default::default()
-            })
+        a.log_batch(log_acc(run_id.clone(), i as f64 / 20.0, 0))
             .await
-            .unwrap()
-            .into_inner()
-            .runs
-            .len();
-        assert_eq!(found, i + 1);
+            .unwrap();
+        runs.push(run_id);
+        // Immediately after A's acknowledgement, B's search counts it.
+        assert_eq!(count_matching(&mut b, &exp, "metrics.acc >= 0").await, i + 1);
     }
+    // B now holds every run decoded; changes made through A are seen all the same: a new
+    // latest value, a tag, a deletion.
+    a.log_batch(log_acc(runs[0].clone(), -1.0, 1)).await.unwrap();
+    assert_eq!(count_matching(&mut b, &exp, "metrics.acc >= 0").await, 19);
+    a.set_tag(pb::SetTagRequest {
+        run_id: runs[1].clone(),
+        key: "seen".into(),
+        value: "yes".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(count_matching(&mut b, &exp, "tags.seen = 'yes'").await, 1);
+    a.delete_run(pb::DeleteRunRequest {
+        run_id: runs[2].clone(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(count_matching(&mut b, &exp, "").await, 19);
     r.a.shutdown().await.unwrap();
     r.b.shutdown().await.unwrap();
 }

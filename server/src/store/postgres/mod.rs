@@ -183,6 +183,7 @@ struct Inner {
     location: String,
     spill_dir: PathBuf,
     stats: Stats,
+    runs: Arc<reads::RunCache>,
 }
 
 impl PgStore {
@@ -230,6 +231,7 @@ impl PgStore {
             location: format!("PostgreSQL at {}", redacted(&config.uri)),
             spill_dir: config.spill_dir,
             stats: Stats::default(),
+            runs: Arc::default(),
         });
         let task = handle.spawn(writer::run(
             pool,
@@ -399,8 +401,10 @@ impl TrackingBackend for PgStore {
     ) -> Result<Vec<Arc<Run>>> {
         let experiments = experiments.to_vec();
         let filter = filter.cloned();
+        let cache = self.inner.runs.clone();
         self.read(move |c| {
-            async move { reads::search_runs(c, &experiments, view, filter.as_ref()).await }.boxed()
+            async move { reads::search_runs(c, &cache, &experiments, view, filter.as_ref()).await }
+                .boxed()
         })
     }
 
@@ -423,7 +427,9 @@ impl TrackingBackend for PgStore {
     }
 
     fn purge_run(&self, id: RunId) -> Result<bool> {
-        self.read(move |c| reads::purge_run(c, id).boxed())
+        let purged = self.read(move |c| reads::purge_run(c, id).boxed())?;
+        reads::forget(&self.inner.runs, id);
+        Ok(purged)
     }
 
     fn purge_experiment(&self, id: ExperimentId) -> Result<bool> {

@@ -132,8 +132,18 @@ pub(super) async fn run(c: &impl GenericClient, id: RunId) -> Result<Run> {
     Ok(data.into_run(info))
 }
 
+/// Decoded runs by id with the row version they were decoded from. A search asks the
+/// database for the versions of the runs it may return (a narrow index-sized read) and
+/// decodes only the rows whose version changed, so it is never staler than the database
+/// and costs little more than the filter when little changed.
+#[derive(Default)]
+pub(super) struct RunCache {
+    runs: std::sync::Mutex<std::collections::HashMap<RunId, (i64, Arc<Run>)>>,
+}
+
 pub(super) async fn search_runs(
     c: &impl GenericClient,
+    cache: &RunCache,
     experiments: &[ExperimentId],
     view: ViewType,
     filter: Option<&Expr>,
@@ -144,23 +154,61 @@ pub(super) async fn search_runs(
         ViewType::DeletedOnly => vec![true],
         ViewType::All => vec![false, true],
     };
-    let rows = c
+    let versions = c
         .query(
-            "SELECT info, data FROM trackd_runs \
+            "SELECT run_id, version FROM trackd_runs \
              WHERE experiment_id = ANY($1) AND deleted = ANY($2)",
             &[&ids, &deleted],
         )
         .await?;
-    let mut runs = Vec::with_capacity(rows.len());
-    for row in rows {
-        let info: RunInfo = decode(row.get(0))?;
-        let data: RunData = decode(row.get(1))?;
-        let run = data.into_run(info);
-        if filter.is_none_or(|f| matches_run(f, &run)) {
-            runs.push(Arc::new(run));
+    let mut found: Vec<Arc<Run>> = Vec::with_capacity(versions.len());
+    let mut stale: Vec<Vec<u8>> = Vec::new();
+    {
+        let cached = cache.runs.lock().expect("run cache lock");
+        for row in &versions {
+            let id: &[u8] = row.get(0);
+            let version: i64 = row.get(1);
+            let id = RunId(id.try_into().map_err(|_| {
+                TrackingError::Corrupted("a run id in PostgreSQL is not 16 bytes".into())
+            })?);
+            match cached.get(&id) {
+                Some((v, run)) if *v == version => found.push(run.clone()),
+                _ => stale.push(id.0.to_vec()),
+            }
         }
     }
-    Ok(runs)
+    if !stale.is_empty() {
+        let rows = c
+            .query(
+                "SELECT run_id, version, info, data FROM trackd_runs WHERE run_id = ANY($1)",
+                &[&stale],
+            )
+            .await?;
+        let mut fresh = Vec::with_capacity(rows.len());
+        for row in rows {
+            let info: RunInfo = decode(row.get(2))?;
+            let data: RunData = decode(row.get(3))?;
+            let run = Arc::new(data.into_run(info));
+            fresh.push((row.get::<_, i64>(1), run));
+        }
+        let mut cached = cache.runs.lock().expect("run cache lock");
+        for (version, run) in fresh {
+            // (A run changed since the version read: this row is newer, still never stale.)
+            if experiments.contains(&run.info.experiment_id) && view.includes(run.info.lifecycle) {
+                found.push(run.clone());
+            }
+            cached.insert(run.info.run_id, (version, run));
+        }
+    }
+    Ok(match filter {
+        None => found,
+        Some(f) => found.into_iter().filter(|run| matches_run(f, run)).collect(),
+    })
+}
+
+/// Forgets a purged run.
+pub(super) fn forget(cache: &RunCache, id: RunId) {
+    cache.runs.lock().expect("run cache lock").remove(&id);
 }
 
 pub(super) async fn logged_model(c: &impl GenericClient, id: ModelId) -> Result<LoggedModel> {

@@ -7,7 +7,7 @@
 //! | table | row | why this shape |
 //! |---|---|---|
 //! | `experiments` | one per experiment: unique name, postcard record | names unique by index, across replicas |
-//! | `runs` | one per run: experiment, deleted flag, postcard `RunInfo`, postcard data (latest metrics, params, tags, inputs, outputs) | a write locks its run's row, so MLflow's rules (write-once params, deleted runs refuse writes) hold across replicas; a search reads one row per run, never a join (mlflow#1865) |
+//! | `runs` | one per run: experiment, deleted flag, version (+1 on every change), postcard `RunInfo`, postcard data (latest metrics, params, tags, inputs, outputs) | a write locks its run's row, so MLflow's rules (write-once params, deleted runs refuse writes) hold across replicas; a search reads one row per run, never a join (mlflow#1865), and only the versions of runs it holds decoded |
 //! | `metric_chunks` | up to 4,096 points of one series, compressed, with its span | ~2 B/point instead of a row per point (mlflow#12813); history by (run, key, chunk no), step ranges by the span's min/max step |
 //! | `streams` | last stored seq of a LogStream | written in the batch's transaction: a client re-sending to another replica cannot double-store |
 //! | `logged_models`, `registered_models` | postcard records | changed under a row lock |
@@ -35,6 +35,7 @@ CREATE TABLE trackd_runs (
     run_id bytea PRIMARY KEY,
     experiment_id bigint NOT NULL REFERENCES trackd_experiments (id),
     deleted boolean NOT NULL,
+    version bigint NOT NULL DEFAULT 0,
     info bytea NOT NULL,
     data bytea NOT NULL
 );

@@ -521,7 +521,8 @@ async fn save_info(
     info: &RunInfo,
 ) -> std::result::Result<(), tokio_postgres::Error> {
     t.execute(
-        "UPDATE trackd_runs SET deleted = $2, info = $3 WHERE run_id = $1",
+        "UPDATE trackd_runs SET deleted = $2, info = $3, version = version + 1 \
+         WHERE run_id = $1",
         &[
             &&info.run_id.0[..],
             &(info.lifecycle == Lifecycle::Deleted),
@@ -537,7 +538,8 @@ async fn save_run(
     run: &LockedRun,
 ) -> std::result::Result<(), tokio_postgres::Error> {
     t.execute(
-        "UPDATE trackd_runs SET deleted = $2, info = $3, data = $4 WHERE run_id = $1",
+        "UPDATE trackd_runs SET deleted = $2, info = $3, data = $4, version = version + 1 \
+         WHERE run_id = $1",
         &[
             &&run.info.run_id.0[..],
             &(run.info.lifecycle == Lifecycle::Deleted),
