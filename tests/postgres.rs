@@ -227,11 +227,16 @@ async fn a_search_on_one_replica_sees_what_the_other_acknowledged() {
             .unwrap();
         runs.push(run_id);
         // Immediately after A's acknowledgement, B's search counts it.
-        assert_eq!(count_matching(&mut b, &exp, "metrics.acc >= 0").await, i + 1);
+        assert_eq!(
+            count_matching(&mut b, &exp, "metrics.acc >= 0").await,
+            i + 1
+        );
     }
     // B now holds every run decoded; changes made through A are seen all the same: a new
     // latest value, a tag, a deletion.
-    a.log_batch(log_acc(runs[0].clone(), -1.0, 1)).await.unwrap();
+    a.log_batch(log_acc(runs[0].clone(), -1.0, 1))
+        .await
+        .unwrap();
     assert_eq!(count_matching(&mut b, &exp, "metrics.acc >= 0").await, 19);
     a.set_tag(pb::SetTagRequest {
         run_id: runs[1].clone(),

@@ -42,6 +42,25 @@ pub fn param_unchanged(run: RunId, key: &str, old: &str, new: &str) -> Result<()
     }
 }
 
+/// Params are write-once: `conflicts` lists each `(key, stored value, new value)` whose
+/// values differ; none is fine, one gets MLflow's single-param wording, several its list.
+pub fn params_unchanged(run: RunId, conflicts: &[(String, String, String)]) -> Result<()> {
+    match conflicts {
+        [] => Ok(()),
+        [(k, old, new)] => param_unchanged(run, k, old, new),
+        many => {
+            let listed: Vec<String> = many
+                .iter()
+                .map(|(k, o, n)| format!("{{key: '{k}', old_value: '{o}', new_value: '{n}'}}"))
+                .collect();
+            Err(TrackingError::invalid(format!(
+                "Changing param values is not allowed. Params were already logged='[{}]' for run ID='{run}'.",
+                listed.join(", ")
+            )))
+        }
+    }
+}
+
 /// A new experiment's artifact location may not be, contain, or lie inside another
 /// experiment's (deleted ones too: they can be restored), so no experiment's runs can land
 /// in another's tree, or be listed or deleted through it.

@@ -202,7 +202,10 @@ pub(super) async fn search_runs(
     }
     Ok(match filter {
         None => found,
-        Some(f) => found.into_iter().filter(|run| matches_run(f, run)).collect(),
+        Some(f) => found
+            .into_iter()
+            .filter(|run| matches_run(f, run))
+            .collect(),
     })
 }
 

@@ -17,8 +17,8 @@ use crate::domain::{
     RunInfo, RunStatus, RunWrites, WriteOp, LOGGED_MODELS_TAG, RUN_NAME_TAG,
 };
 use crate::error::{Result, TrackingError};
-use crate::store::default_artifact_location;
 use crate::store::series::{chunk, Span, MAX_CHUNK_POINTS, MERGE_BELOW};
+use crate::store::{default_artifact_location, default_experiment};
 
 /// Advisory lock serialising experiment creations and renames across replicas (names are
 /// unique by index too; the lock makes the artifact-location overlap check race-free).
@@ -34,17 +34,7 @@ type Applied = std::result::Result<Result<Outcome>, tokio_postgres::Error>;
 pub(super) async fn ensure_default_experiment(
     client: &impl GenericClient,
 ) -> std::result::Result<(), PgError> {
-    let now = crate::domain::now_ms();
-    let id = ExperimentId::DEFAULT;
-    let exp = Experiment {
-        id,
-        name: "Default".into(),
-        artifact_location: default_artifact_location(id),
-        lifecycle: Lifecycle::Active,
-        creation_time: now,
-        last_update_time: now,
-        tags: Default::default(),
-    };
+    let exp = default_experiment(crate::domain::now_ms());
     client
         .execute(
             "INSERT INTO trackd_experiments (id, name, record) VALUES (0, $1, $2) \
@@ -666,29 +656,15 @@ async fn log(t: &Transaction<'_>, id: RunId, writes: &RunWrites) -> Applied {
 
 /// Refuses params whose stored value differs (write-once), naming every conflict.
 fn check_params(run: &LockedRun, writes: &RunWrites) -> Result<()> {
-    let id = run.info.run_id;
-    let conflicts: Vec<(&str, &str, &str)> = writes
+    let conflicts: Vec<(String, String, String)> = writes
         .params
         .iter()
         .filter_map(|(k, v)| {
             let old = run.data.params.get(k)?;
-            (old != v).then_some((k.as_str(), old.as_str(), v.as_str()))
+            (old != v).then(|| (k.clone(), old.clone(), v.clone()))
         })
         .collect();
-    match conflicts.as_slice() {
-        [] => Ok(()),
-        [(k, old, new)] => rules::param_unchanged(id, k, old, new),
-        many => {
-            let listed: Vec<String> = many
-                .iter()
-                .map(|(k, o, n)| format!("{{key: '{k}', old_value: '{o}', new_value: '{n}'}}"))
-                .collect();
-            Err(TrackingError::invalid(format!(
-                "Changing param values is not allowed. Params were already logged='[{}]' for run ID='{id}'.",
-                listed.join(", ")
-            )))
-        }
-    }
+    rules::params_unchanged(run.info.run_id, &conflicts)
 }
 
 /// Writes params, tags and metrics of one locked run (rules already checked) and saves

@@ -390,16 +390,7 @@ fn ensure_default_experiment(trees: &Trees, _dir: &Path) -> Result<(), StoreErro
     if trees.experiments.get(keys::experiment(id))?.is_some() {
         return Ok(());
     }
-    let now = now_ms();
-    let exp = Experiment {
-        id,
-        name: "Default".into(),
-        artifact_location: default_artifact_location(id),
-        lifecycle: Lifecycle::Active,
-        creation_time: now,
-        last_update_time: now,
-        tags: Default::default(),
-    };
+    let exp = default_experiment(now_ms());
     trees
         .experiments
         .insert(keys::experiment(id), encode_record(&exp))?;
@@ -407,6 +398,20 @@ fn ensure_default_experiment(trees: &Trees, _dir: &Path) -> Result<(), StoreErro
         .experiment_names
         .insert(exp.name.as_bytes(), &id.0.to_be_bytes())?;
     Ok(())
+}
+
+/// The experiment every store starts with: `0`, "Default", created at `now`.
+pub fn default_experiment(now: i64) -> Experiment {
+    let id = ExperimentId::DEFAULT;
+    Experiment {
+        id,
+        name: "Default".into(),
+        artifact_location: default_artifact_location(id),
+        lifecycle: Lifecycle::Active,
+        creation_time: now,
+        last_update_time: now,
+        tags: Default::default(),
+    }
 }
 
 /// Artifact location of an experiment that did not ask for one.

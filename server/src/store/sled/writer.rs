@@ -409,25 +409,12 @@ fn check_params(t: &Trees, id: RunId, params: &[(String, String)]) -> Result<()>
     for (k, v) in params {
         if let Some(old) = t.params.get(keys::run_child(id, k)).map_err(store_err)? {
             let old = String::from_utf8_lossy(&old);
-            if rules::param_unchanged(id, k, &old, v).is_err() {
+            if old != v.as_str() {
                 conflicts.push((k.clone(), old.into_owned(), v.clone()));
             }
         }
     }
-    match conflicts.as_slice() {
-        [] => Ok(()),
-        [(k, old, new)] => rules::param_unchanged(id, k, old, new),
-        many => {
-            let listed: Vec<String> = many
-                .iter()
-                .map(|(k, o, n)| format!("{{key: '{k}', old_value: '{o}', new_value: '{n}'}}"))
-                .collect();
-            Err(TrackingError::invalid(format!(
-                "Changing param values is not allowed. Params were already logged='[{}]' for run ID='{id}'.",
-                listed.join(", ")
-            )))
-        }
-    }
+    rules::params_unchanged(id, &conflicts)
 }
 
 /// Writes params, tags and metrics of one run (rules already checked). Returns the number of
