@@ -50,6 +50,23 @@ pub struct BackendMetric {
     pub value: u64,
 }
 
+impl BackendMetric {
+    /// The figure `name` read from a counter now.
+    pub fn read(
+        name: &'static str,
+        help: &'static str,
+        kind: MetricKind,
+        value: &std::sync::atomic::AtomicU64,
+    ) -> Self {
+        BackendMetric {
+            name,
+            help,
+            kind,
+            value: value.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
 /// Where tracking data lives; see the module docs.
 pub trait TrackingBackend: Send + Sync + 'static {
     /// What an acknowledged write promises.

@@ -8,8 +8,8 @@ pub mod series;
 pub mod sled;
 
 pub use self::sled::{
-    chunk, default_artifact_location, default_experiment, keys, Catalog, CommitStats,
-    HistoryReader, PendingWrite, Store, StoreConfig, StoreError, DEFAULT_MIN_FREE_BYTES,
-    DEFAULT_STREAM_RETENTION, HISTORY_BLOCK_POINTS,
+    chunk, default_artifact_location, default_experiment, keys, new_experiment, Catalog,
+    CommitStats, HistoryReader, PendingWrite, Store, StoreConfig, StoreError,
+    DEFAULT_MIN_FREE_BYTES, DEFAULT_STREAM_RETENTION, HISTORY_BLOCK_POINTS,
 };
 pub use crate::domain::{Durability, Outcome, WriteOp};

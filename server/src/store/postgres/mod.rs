@@ -274,12 +274,7 @@ impl TrackingBackend for PgStore {
 
     fn metrics(&self) -> Vec<BackendMetric> {
         let s = &self.inner.stats;
-        let figure = |name, help, kind, value: &AtomicU64| BackendMetric {
-            name,
-            help,
-            kind,
-            value: value.load(Ordering::Relaxed),
-        };
+        let figure = BackendMetric::read;
         vec![
             figure(
                 "trackd_points_ingested_total",

@@ -18,7 +18,7 @@ use crate::domain::{
 };
 use crate::error::{Result, TrackingError};
 use crate::store::series::{chunk, Span, MAX_CHUNK_POINTS, MERGE_BELOW};
-use crate::store::{default_artifact_location, default_experiment};
+use crate::store::{default_experiment, new_experiment};
 
 /// Advisory lock serialising experiment creations and renames across replicas (names are
 /// unique by index too; the lock makes the artifact-location overlap check race-free).
@@ -349,17 +349,7 @@ async fn create_experiment(
         .await?
         .get(0);
     let id = ExperimentId(next as u64);
-    let exp = Experiment {
-        id,
-        name: name.to_owned(),
-        artifact_location: location
-            .map(str::to_owned)
-            .unwrap_or_else(|| default_artifact_location(id)),
-        lifecycle: Lifecycle::Active,
-        creation_time: now,
-        last_update_time: now,
-        tags: tags.iter().cloned().collect(),
-    };
+    let exp = new_experiment(id, name, location, tags, now);
     t.execute(
         "INSERT INTO trackd_experiments (id, name, record) VALUES ($1, $2, $3)",
         &[&next, &exp.name, &encode(&exp)],

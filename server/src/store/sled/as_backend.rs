@@ -1,6 +1,5 @@
 //! The sled store as the Tracker's [`TrackingBackend`].
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -37,12 +36,7 @@ impl TrackingBackend for Store {
 
     fn metrics(&self) -> Vec<BackendMetric> {
         let s = self.commit_stats();
-        let figure = |name, help, kind, value: &std::sync::atomic::AtomicU64| BackendMetric {
-            name,
-            help,
-            kind,
-            value: value.load(Ordering::Relaxed),
-        };
+        let figure = BackendMetric::read;
         vec![
             figure(
                 "trackd_points_ingested_total",

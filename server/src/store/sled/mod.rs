@@ -402,15 +402,28 @@ fn ensure_default_experiment(trees: &Trees, _dir: &Path) -> Result<(), StoreErro
 
 /// The experiment every store starts with: `0`, "Default", created at `now`.
 pub fn default_experiment(now: i64) -> Experiment {
-    let id = ExperimentId::DEFAULT;
+    new_experiment(ExperimentId::DEFAULT, "Default", None, &[], now)
+}
+
+/// A new active experiment with the id its store chose; without a location it gets the
+/// default one for its id.
+pub fn new_experiment(
+    id: ExperimentId,
+    name: &str,
+    location: Option<&str>,
+    tags: &[(String, String)],
+    now: i64,
+) -> Experiment {
     Experiment {
         id,
-        name: "Default".into(),
-        artifact_location: default_artifact_location(id),
+        name: name.to_owned(),
+        artifact_location: location
+            .map(str::to_owned)
+            .unwrap_or_else(|| default_artifact_location(id)),
         lifecycle: Lifecycle::Active,
         creation_time: now,
         last_update_time: now,
-        tags: Default::default(),
+        tags: tags.iter().cloned().collect(),
     }
 }
 

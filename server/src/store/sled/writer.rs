@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashSet;
 
 use super::streams::StreamRecord;
-use super::{
-    chunk, decode_record, default_artifact_location, encode_record, keys, StoreError, Trees,
-};
+use super::{chunk, decode_record, encode_record, keys, StoreError, Trees};
 use crate::domain::{
     rules, Experiment, ExperimentId, Lifecycle, LoggedModel, ModelId, ModelWrite, Outcome, Point,
     RegisteredModel, RegistryWrite, RunId, RunInfo, RunStatus, RunWrites, WriteOp,
@@ -227,17 +225,7 @@ fn create_experiment(
         .map(u64::from_be_bytes)
         .unwrap_or(1);
     let id = ExperimentId(next);
-    let exp = Experiment {
-        id,
-        name: name.to_owned(),
-        artifact_location: location
-            .map(str::to_owned)
-            .unwrap_or_else(|| default_artifact_location(id)),
-        lifecycle: Lifecycle::Active,
-        creation_time: now,
-        last_update_time: now,
-        tags: tags.iter().cloned().collect(),
-    };
+    let exp = super::new_experiment(id, name, location, tags, now);
     t.meta
         .insert(NEXT_EXPERIMENT_ID, &(next + 1).to_be_bytes())
         .map_err(store_err)?;
