@@ -615,6 +615,32 @@ where
     times[times.len() / 2]
 }
 
+/// Logs a 1,000,000-point metric `loss` to a new run through `client` and measures the
+/// p50 of reading it whole (`metric_history_columns`); the run (still open) and the p50, ms.
+async fn million_point_history(client: &Client) -> (trackd_client::ActiveRun, f64) {
+    let run = client.start_run().system_tags(false).start().await.unwrap();
+    for step in 0..1_000_000i64 {
+        run.log_metric_at("loss", value(0, step), step, 1_700_000_000_000 + step)
+            .await
+            .unwrap();
+    }
+    run.flush().await.unwrap();
+    let run_id = run.id().to_owned();
+    let p50 = p50_ms(|| {
+        let client = client.clone();
+        let run_id = run_id.clone();
+        async move {
+            let c = client
+                .metric_history_columns(&run_id, "loss")
+                .await
+                .unwrap();
+            assert_eq!(c.values.len(), 1_000_000);
+        }
+    })
+    .await;
+    (run, p50)
+}
+
 async fn queries(dir: &Path) {
     let server = ServerChild::spawn(dir, "durable");
     let channel = tonic::transport::Channel::from_shared(server.url.clone())
@@ -667,26 +693,8 @@ async fn queries(dir: &Path) {
     }
     // One metric with 1,000,000 points, streamed in.
     let client = Client::connect(&server.url).await.unwrap();
-    let run = client.start_run().system_tags(false).start().await.unwrap();
-    for step in 0..1_000_000i64 {
-        run.log_metric_at("loss", value(0, step), step, 1_700_000_000_000 + step)
-            .await
-            .unwrap();
-    }
-    run.flush().await.unwrap();
+    let (run, full) = million_point_history(&client).await;
     let run_id = run.id().to_owned();
-    let full = p50_ms(|| {
-        let client = client.clone();
-        let run_id = run_id.clone();
-        async move {
-            let c = client
-                .metric_history_columns(&run_id, "loss")
-                .await
-                .unwrap();
-            assert_eq!(c.values.len(), 1_000_000);
-        }
-    })
-    .await;
     println!(
         "full history of a 1,000,000-point metric, StreamMetricHistory collected by the client: p50 {full:.1} ms"
     );

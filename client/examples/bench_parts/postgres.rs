@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{KEYS, ServerChild, log_ranks, p50_ms, populate, rest_load, value};
+use super::{ServerChild, log_ranks, million_point_history, p50_ms, populate, rest_load};
 use trackd_client::Client;
 use trackd_proto::v1 as pb;
 
@@ -275,26 +275,7 @@ pub async fn postgres(dir: &Path, quick: bool) {
         "search over {runs} runs ({load:.1} s to create them): '{filter}', p50 {search:.1} ms"
     );
     let client = Client::connect(&server.url).await.unwrap();
-    let run = client.start_run().system_tags(false).start().await.unwrap();
-    for step in 0..1_000_000i64 {
-        run.log_metric_at("loss", value(0, step), step, 1_700_000_000_000 + step)
-            .await
-            .unwrap();
-    }
-    run.flush().await.unwrap();
-    let run_id = run.id().to_owned();
-    let history = p50_ms(|| {
-        let client = client.clone();
-        let run_id = run_id.clone();
-        async move {
-            let c = client
-                .metric_history_columns(&run_id, "loss")
-                .await
-                .unwrap();
-            assert_eq!(c.values.len(), 1_000_000);
-        }
-    })
-    .await;
+    let (run, history) = million_point_history(&client).await;
     println!("full history of a 1,000,000-point metric: p50 {history:.1} ms");
     run.finish().await.unwrap();
     server.stop();
@@ -305,6 +286,5 @@ pub async fn postgres(dir: &Path, quick: bool) {
     json.push(format!(
         "\"search_p50_ms\":{search:.1},\"search_runs\":{runs},\"history_1m_p50_ms\":{history:.1},\"bytes_per_point_long_series\":{long_series:.2},\"bytes_per_point_reads_db\":{mixed:.2}"
     ));
-    let _ = KEYS;
     println!("{{\"workload\":\"postgres\",{}}}", json.join(","));
 }
