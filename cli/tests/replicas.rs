@@ -13,8 +13,18 @@ use common::start;
 use postgres::Postgres;
 use trackd_client::Client;
 
-fn replica(uri: &str, store: &std::path::Path, port: &str) -> (Child, String) {
-    start(
+/// A replica process, killed if the test ends (or fails) with it still running.
+struct Replica(Child);
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn replica(uri: &str, store: &std::path::Path, port: &str) -> (Replica, String) {
+    let (child, addr) = start(
         &[
             "--port",
             port,
@@ -24,12 +34,13 @@ fn replica(uri: &str, store: &std::path::Path, port: &str) -> (Child, String) {
             store.to_str().unwrap(),
         ],
         &[],
-    )
+    );
+    (Replica(child), addr)
 }
 
-fn kill9(child: &mut Child) {
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+fn kill9(replica: &mut Replica) {
+    replica.0.kill().unwrap(); // SIGKILL
+    replica.0.wait().unwrap();
 }
 
 fn value(step: i64) -> f64 {
