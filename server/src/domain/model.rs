@@ -316,6 +316,27 @@ pub struct Metric {
     pub point: Point,
 }
 
+impl RunInfo {
+    /// Applies an UpdateRun: a new status, end time and/or name (the caller also rewrites the
+    /// `mlflow.runName` tag).
+    pub fn apply_update(
+        &mut self,
+        status: Option<RunStatus>,
+        end_time: Option<i64>,
+        name: Option<&str>,
+    ) {
+        if let Some(s) = status {
+            self.status = s;
+        }
+        if let Some(e) = end_time {
+            self.end_time = Some(e);
+        }
+        if let Some(name) = name {
+            self.run_name = name.to_owned();
+        }
+    }
+}
+
 /// A run as returned by reads: info, latest metrics, params and tags.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {

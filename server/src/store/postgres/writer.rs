@@ -596,14 +596,8 @@ async fn update_run(
     run_name: Option<&str>,
 ) -> Applied {
     with_active_run(t, id, |info, data| {
-        if let Some(s) = status {
-            info.status = s;
-        }
-        if let Some(e) = end_time {
-            info.end_time = Some(e);
-        }
+        info.apply_update(status, end_time, run_name);
         if let Some(name) = run_name {
-            info.run_name = name.to_owned();
             data.tags.insert(RUN_NAME_TAG.to_owned(), name.to_owned());
         }
         Ok(Outcome::Run(Box::new(info.clone())))

@@ -343,14 +343,8 @@ fn update_run(
     run_name: Option<&str>,
 ) -> Result<Outcome> {
     let mut run = active_run(t, id)?;
-    if let Some(s) = status {
-        run.status = s;
-    }
-    if let Some(e) = end_time {
-        run.end_time = Some(e);
-    }
+    run.apply_update(status, end_time, run_name);
     if let Some(name) = run_name {
-        run.run_name = name.to_owned();
         t.tags
             .insert(keys::run_child(id, RUN_NAME_TAG), name.as_bytes())
             .map_err(store_err)?;
