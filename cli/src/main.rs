@@ -8,6 +8,7 @@
 
 mod artifacts;
 mod backup;
+mod copy;
 mod exit;
 mod experiments;
 mod files;
@@ -61,6 +62,9 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Create a store directory from a backup.
     Restore(backup::RestoreArgs),
+    /// Copy a whole store into another — sled ↔ PostgreSQL, local artifacts ↔ an object
+    /// store — keeping every id; resumable, verified at the end.
+    Copy(copy::CopyArgs),
     /// Manage the users of an --auth server (on the store directory, server stopped).
     #[command(subcommand)]
     Users(users::UsersCommand),
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
             Command::Gc(args) => gc::run(args).await,
             Command::Backup(args) => backup::backup(args).await,
             Command::Restore(args) => backup::restore(args).await,
+            Command::Copy(args) => copy::run(args).await,
             Command::Users(c) => users::run_users(c).await,
             Command::Tokens(c) => users::run_tokens(c).await,
         }

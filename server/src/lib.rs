@@ -46,6 +46,7 @@ pub mod auth;
 pub mod backend;
 pub mod config;
 pub mod connections;
+pub mod copy;
 pub mod domain;
 pub mod error;
 pub mod grpc;

@@ -241,13 +241,16 @@ pub enum ModelWrite {
         /// When.
         now: i64,
     },
+    /// Stores the model as another store holds it (`trackd copy`), replacing what is
+    /// stored under its id.
+    Restore(Box<LoggedModel>),
 }
 
 impl ModelWrite {
     /// The model the write is about.
     pub fn model_id(&self) -> ModelId {
         match self {
-            ModelWrite::Create(m) => m.id,
+            ModelWrite::Create(m) | ModelWrite::Restore(m) => m.id,
             ModelWrite::Finalize { id, .. }
             | ModelWrite::SetTags { id, .. }
             | ModelWrite::DeleteTag { id, .. }
@@ -269,12 +272,15 @@ impl ModelWrite {
             }
             return Ok((**new).clone());
         }
+        if let ModelWrite::Restore(copy) = self {
+            return Ok((**copy).clone());
+        }
         let id = self.model_id();
         let mut model = model
             .filter(|m| m.lifecycle == Lifecycle::Active)
             .ok_or_else(|| not_found(id))?;
         match self {
-            ModelWrite::Create(_) => unreachable!("handled above"),
+            ModelWrite::Create(_) | ModelWrite::Restore(_) => unreachable!("handled above"),
             ModelWrite::Finalize { status, now, .. } => {
                 if model.status == *status {
                     return Ok(model);

@@ -16,4 +16,4 @@ pub use logged_model::{
 };
 pub use model::*;
 pub use registry::{ModelVersion, RegisteredModel, RegistryWrite, Stage};
-pub use writes::{Outcome, WriteOp};
+pub use writes::{Outcome, Restore, WriteOp};

@@ -236,6 +236,9 @@ pub enum RegistryWrite {
         /// When.
         now: i64,
     },
+    /// Stores the registered model, with its versions and aliases, as another store holds
+    /// it (`trackd copy`), replacing what is stored under its name.
+    Restore(Box<RegisteredModel>),
 }
 
 /// MLflow's answer for a registered model that does not exist.
@@ -266,6 +269,7 @@ impl RegistryWrite {
             | RegistryWrite::CreateVersion { name, .. }
             | RegistryWrite::DeleteVersion { name, .. }
             | RegistryWrite::TransitionStage { name, .. } => name,
+            RegistryWrite::Restore(model) => &model.name,
         }
     }
 
@@ -295,10 +299,15 @@ impl RegistryWrite {
                 versions: Vec::new(),
             }));
         }
+        if let RegistryWrite::Restore(copy) = self {
+            return Ok(Some((**copy).clone()));
+        }
         let name = self.name();
         let mut m = current.ok_or_else(|| registered_model_not_found(name))?;
         match self {
-            RegistryWrite::Create { .. } => unreachable!("handled above"),
+            RegistryWrite::Create { .. } | RegistryWrite::Restore(_) => {
+                unreachable!("handled above")
+            }
             RegistryWrite::Rename { new_name, now, .. } => {
                 m.name = new_name.clone();
                 m.last_updated_time = *now;

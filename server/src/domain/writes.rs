@@ -3,8 +3,8 @@
 //! against the current state atomically with the write.
 
 use super::{
-    ExperimentId, Lifecycle, LoggedModel, ModelOutput, ModelWrite, RegisteredModel, RegistryWrite,
-    RunId, RunInfo, RunInputs, RunStatus, RunWrites,
+    Experiment, ExperimentId, Lifecycle, LoggedModel, ModelOutput, ModelWrite, Point,
+    RegisteredModel, RegistryWrite, Run, RunId, RunInfo, RunInputs, RunStatus, RunWrites,
 };
 use crate::error::TrackingError;
 
@@ -125,6 +125,33 @@ pub enum WriteOp {
         /// When the batch arrived (kept with the stream's record, for its retention).
         now: i64,
     },
+    /// A record copied from another store (`trackd copy`), written as it is there.
+    Restore(Restore),
+}
+
+/// Records written as another store holds them (`trackd copy`): ids, times and lifecycle
+/// kept, and none of the rules for new writes applied (a deleted run takes its points, a
+/// run of a deleted experiment its record). A restored record replaces what the store holds
+/// under the same id, so an interrupted copy is redone by copying again.
+#[derive(Debug, Clone)]
+pub enum Restore {
+    /// An experiment with its id. Its name must not belong to another experiment; the
+    /// store's experiment counter moves past its id.
+    Experiment(Box<Experiment>),
+    /// A run's record: metadata, params, tags, inputs and outputs. A run stored under its
+    /// id is removed first, with all its data. Its latest metric values are not taken from
+    /// the record: they follow from the points restored after it.
+    Run(Box<Run>),
+    /// Points of one series of a run, appended as they are (exact duplicates included: a
+    /// stream may have stored some).
+    Points {
+        /// The run (restored before).
+        run_id: RunId,
+        /// The metric key.
+        key: String,
+        /// The points, in the source's history order.
+        points: Vec<Point>,
+    },
 }
 
 impl WriteOp {
@@ -133,6 +160,7 @@ impl WriteOp {
         match self {
             WriteOp::Log { writes, .. } => writes.point_count(),
             WriteOp::StreamBatch { runs, .. } => runs.iter().map(|(_, w)| w.point_count()).sum(),
+            WriteOp::Restore(Restore::Points { points, .. }) => points.len(),
             _ => 0,
         }
     }

@@ -19,6 +19,7 @@
 mod access;
 mod history;
 mod reads;
+mod restore;
 pub mod schema;
 mod writer;
 

@@ -22,13 +22,13 @@ use crate::store::{default_experiment, new_experiment};
 
 /// Advisory lock serialising experiment creations and renames across replicas (names are
 /// unique by index too; the lock makes the artifact-location overlap check race-free).
-const EXPERIMENT_NAMES_LOCK: i64 = 0x7472_6163_6b65;
+pub(super) const EXPERIMENT_NAMES_LOCK: i64 = 0x7472_6163_6b65;
 /// Times a group is replayed after a deadlock or serialization failure.
 const MAX_ATTEMPTS: usize = 8;
 
 /// An op's result inside a group: the outer error aborts the transaction (a database
 /// failure), the inner one refuses only this op.
-type Applied = std::result::Result<Result<Outcome>, tokio_postgres::Error>;
+pub(super) type Applied = std::result::Result<Result<Outcome>, tokio_postgres::Error>;
 
 /// Creates the default experiment `0` if the database has none.
 pub(super) async fn ensure_default_experiment(
@@ -262,6 +262,7 @@ async fn apply(t: &Transaction<'_>, op: &WriteOp) -> Applied {
             runs,
             now,
         } => stream_batch(t, stream_id, *seq, runs, *now).await,
+        WriteOp::Restore(restore) => super::restore::apply(t, restore).await,
     }
 }
 
@@ -468,12 +469,12 @@ async fn experiment_tag(
 // --- runs -------------------------------------------------------------------------------
 
 /// A locked run row.
-struct LockedRun {
+pub(super) struct LockedRun {
     info: RunInfo,
     data: RunData,
 }
 
-async fn lock_run(
+pub(super) async fn lock_run(
     t: &Transaction<'_>,
     id: RunId,
 ) -> std::result::Result<Result<LockedRun>, tokio_postgres::Error> {
@@ -653,7 +654,7 @@ fn check_params(run: &LockedRun, writes: &RunWrites) -> Result<()> {
 
 /// Writes params, tags and metrics of one locked run (rules already checked) and saves
 /// it. Returns the number of points stored.
-async fn write_run(
+pub(super) async fn write_run(
     t: &Transaction<'_>,
     run: &mut LockedRun,
     writes: &RunWrites,

@@ -15,7 +15,7 @@ use super::{keys, StoreError, Trees};
 use std::collections::BTreeMap;
 
 use crate::domain::{ExperimentId, Run, RunId, ViewType};
-use crate::domain::{LoggedModel, ModelId, RegisteredModel, RegistryWrite, WriteOp};
+use crate::domain::{LoggedModel, ModelId, RegisteredModel, RegistryWrite, Restore, WriteOp};
 use crate::query::filter::Expr;
 
 /// Runs by id; logged models and registered models, decoded, for searches.
@@ -141,9 +141,12 @@ impl Catalog {
                     }
                 }
             }
+            WriteOp::Restore(Restore::Run(run)) => self.refresh(trees, run.info.run_id),
+            WriteOp::Restore(Restore::Points { run_id, .. }) => self.refresh(trees, *run_id),
             WriteOp::CreateExperiment { .. }
             | WriteOp::RenameExperiment { .. }
-            | WriteOp::ExperimentTag { .. } => {}
+            | WriteOp::ExperimentTag { .. }
+            | WriteOp::Restore(Restore::Experiment(_)) => {}
             WriteOp::Model(write) => self.refresh_logged_model(trees, write.model_id()),
             WriteOp::Registry(write) => {
                 self.refresh_registered(trees, write.name());

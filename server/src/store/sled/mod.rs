@@ -20,6 +20,7 @@ mod history;
 pub mod keys;
 mod purge;
 mod read;
+mod restore;
 mod run_index;
 mod run_io;
 mod space;

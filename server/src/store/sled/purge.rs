@@ -8,7 +8,7 @@
 //! allows only when no server holds it).
 
 use super::{keys, Store, StoreError, Trees};
-use crate::domain::{ExperimentId, Lifecycle, RunId};
+use crate::domain::{ExperimentId, Lifecycle, RunId, RunInfo};
 
 /// What a purge removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,18 +17,37 @@ pub struct Purged {
     pub entries: u64,
 }
 
+/// Removes every entry under `prefix`, one by one (a `sled::Batch` would switch the store
+/// into a global reader-writer lock for every later operation; see the writer).
 fn remove_prefix(tree: &sled::Tree, prefix: &[u8]) -> Result<u64, StoreError> {
     let mut removed = 0;
-    let mut batch = sled::Batch::default();
     for key in tree.scan_prefix(prefix).keys() {
-        batch.remove(key?);
+        tree.remove(key?)?;
         removed += 1;
-        if removed % 4096 == 0 {
-            tree.apply_batch(std::mem::take(&mut batch))?;
-        }
     }
-    tree.apply_batch(batch)?;
     Ok(removed)
+}
+
+/// Removes a run with all its data: params, tags, latest values, metric chunks and their
+/// spans, inputs and outputs first, its index entry and record last. Returns the entries
+/// removed. Used by purges and by a restore that replaces a run.
+pub(super) fn remove_run(t: &Trees, info: &RunInfo) -> Result<u64, StoreError> {
+    let prefix = keys::run(info.run_id);
+    let mut entries = 0;
+    for tree in [
+        &t.params,
+        &t.tags,
+        &t.latest_metrics,
+        &t.metric_chunks,
+        &t.chunk_spans,
+        &t.run_io,
+    ] {
+        entries += remove_prefix(tree, &prefix)?;
+    }
+    t.experiment_runs
+        .remove(keys::experiment_run(info.experiment_id, info.run_id))?;
+    t.runs.remove(prefix)?;
+    Ok(entries + 2)
 }
 
 impl Store {
@@ -42,22 +61,7 @@ impl Store {
         if info.lifecycle != Lifecycle::Deleted {
             return Ok(None);
         }
-        let prefix = keys::run(id);
-        let mut entries = 0;
-        for tree in [
-            &t.params,
-            &t.tags,
-            &t.latest_metrics,
-            &t.metric_chunks,
-            &t.chunk_spans,
-            &t.run_io,
-        ] {
-            entries += remove_prefix(tree, &prefix)?;
-        }
-        t.experiment_runs
-            .remove(keys::experiment_run(info.experiment_id, id))?;
-        t.runs.remove(prefix)?;
-        entries += 2;
+        let entries = remove_run(t, &info)?;
         self.inner.db.flush()?;
         self.inner.catalog.refresh_run(t, id);
         Ok(Some(Purged { entries }))

@@ -21,7 +21,7 @@ use crate::error::{Result, TrackingError};
 
 pub use crate::store::series::{MAX_CHUNK_POINTS, MERGE_BELOW};
 
-const NEXT_EXPERIMENT_ID: &[u8] = b"next_experiment_id";
+pub(super) const NEXT_EXPERIMENT_ID: &[u8] = b"next_experiment_id";
 
 /// Applies one op. Domain errors leave the store unchanged.
 pub(crate) fn apply(t: &Trees, op: &WriteOp) -> Result<Outcome> {
@@ -74,6 +74,7 @@ pub(crate) fn apply(t: &Trees, op: &WriteOp) -> Result<Outcome> {
         } => stream_batch(t, stream_id, *seq, runs, *now),
         WriteOp::Model(write) => model_write(t, write),
         WriteOp::Registry(write) => registry_write(t, write),
+        WriteOp::Restore(restore) => super::restore::apply(t, restore),
     }
 }
 
@@ -149,7 +150,7 @@ pub(crate) fn load_logged_model(t: &Trees, id: ModelId) -> Result<LoggedModel> {
     Ok(decode_record(&bytes)?)
 }
 
-fn store_err(e: sled::Error) -> TrackingError {
+pub(super) fn store_err(e: sled::Error) -> TrackingError {
     StoreError::from(e).into()
 }
 
@@ -177,14 +178,14 @@ fn active_run(t: &Trees, id: RunId) -> Result<RunInfo> {
     Ok(run)
 }
 
-fn save_experiment(t: &Trees, exp: &Experiment) -> Result<()> {
+pub(super) fn save_experiment(t: &Trees, exp: &Experiment) -> Result<()> {
     t.experiments
         .insert(keys::experiment(exp.id), encode_record(exp))
         .map_err(store_err)?;
     Ok(())
 }
 
-fn save_run(t: &Trees, run: &RunInfo) -> Result<()> {
+pub(super) fn save_run(t: &Trees, run: &RunInfo) -> Result<()> {
     t.runs
         .insert(keys::run(run.run_id), encode_record(run))
         .map_err(store_err)?;
@@ -435,7 +436,13 @@ fn write_run(t: &Trees, run: &RunInfo, writes: &RunWrites, dedup: bool) -> Resul
 /// Appends points to a series: small newest chunks are rewritten with the new points, full
 /// ones are left alone, and chunks never exceed [`MAX_CHUNK_POINTS`]. Updates the latest
 /// value. With `dedup`, exact duplicates (within `points` or in the newest chunk) are skipped.
-fn append_points(t: &Trees, run: RunId, key: &str, points: &[Point], dedup: bool) -> Result<usize> {
+pub(super) fn append_points(
+    t: &Trees,
+    run: RunId,
+    key: &str,
+    points: &[Point],
+    dedup: bool,
+) -> Result<usize> {
     if points.is_empty() {
         return Ok(0);
     }
