@@ -2,6 +2,7 @@
 //! client, copied by the real binary (sled → PostgreSQL → sled, and sled → sled), then read
 //! back through real servers and compared with the original, call by call.
 
+mod common;
 #[path = "../../tests/support/moto.rs"]
 mod moto;
 #[path = "../../tests/support/postgres.rs"]
@@ -322,6 +323,60 @@ async fn a_store_copied_to_postgresql_and_s3_and_back_is_identical() {
     assert_eq!(again["runs_already_copied"], 3, "{again:#}");
     assert_eq!(again["artifact_files_copied"], 0, "{again:#}");
     assert_eq!(again["artifact_files_already_copied"], files, "{again:#}");
+
+    // A run changed in the target (as an interrupted copy leaves one) is copied anew.
+    let env_refs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (mut server, addr) = common::start(
+        &[
+            "--port",
+            "0",
+            "--backend-store-uri",
+            &uri,
+            "--artifacts-destination",
+            bucket,
+        ],
+        &env_refs,
+    );
+    let client = Client::connect(&format!("http://{addr}")).await.unwrap();
+    let long = client
+        .search_runs()
+        .experiments(["1"])
+        .filter("attributes.run_name = 'long'")
+        .all()
+        .await
+        .unwrap();
+    client
+        .log_batch(
+            &long[0].info.run_id,
+            &[trackd_client::Metric {
+                key: "loss".into(),
+                value: 9.0,
+                timestamp: 1,
+                step: 10_000,
+            }],
+            [("extra", "1")],
+            Vec::<(String, String)>::new(),
+        )
+        .await
+        .unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let redone = copied(
+        copy_with(
+            &[
+                "--from",
+                a.to_str().unwrap(),
+                "--to",
+                &uri,
+                "--to-artifacts",
+                bucket,
+            ],
+            envs.clone(),
+        )
+        .await,
+    );
+    assert_eq!(redone["runs_copied"], 1, "{redone:#}");
+    assert_eq!(redone["runs_already_copied"], 2, "{redone:#}");
 
     let back = copied(
         copy_with(

@@ -32,6 +32,9 @@
 //! - [`store`]: sled trees, the chunked metric encoding with chunk spans, the history block
 //!   reader, and the group-commit writer.
 //! - [`artifacts`]: the one path validator and the files under `<store>/artifacts`.
+//! - [`copy`]: `trackd copy` — a whole store into another (sled ↔ PostgreSQL, local ↔
+//!   object-store artifacts) with ids kept, through the target's writer (`Restore` ops),
+//!   resumable and verified.
 //! - [`error`]: the domain error enum; each variant is one row of the shared error table
 //!   (`trackd_proto::errors`).
 //! - [`identity`]: the layer that marks every request with its caller.
