@@ -55,6 +55,9 @@
 //! With `--backup` it measures a backup of a live store while a client streams
 //! (`bench_parts/backup.rs`).
 //!
+//! With `--copy` it measures `trackd copy` sled → PostgreSQL → sled, copy and verification
+//! each (`bench_parts/copy.rs`; from the repository root, it starts a cluster).
+//!
 //! With `--artifacts` it measures only artifacts instead: a 1 GiB file uploaded with
 //! `log_artifact` to a server child and downloaded back over loopback, MiB/s, and the peak
 //! RSS of both processes (`cargo run --release -p trackd-client --example bench -- --artifacts`).
@@ -66,6 +69,8 @@
 
 #[path = "bench_parts/backup.rs"]
 mod backup;
+#[path = "bench_parts/copy.rs"]
+mod copy;
 #[path = "bench_parts/postgres.rs"]
 mod postgres;
 #[path = "bench_parts/secure.rs"]
@@ -1166,6 +1171,11 @@ fn main() {
     if args.iter().any(|a| a == "--postgres") {
         let root = tempfile::tempdir().unwrap();
         rt.block_on(postgres::postgres(root.path(), quick));
+        return;
+    }
+    if args.iter().any(|a| a == "--copy") {
+        let root = tempfile::tempdir().unwrap();
+        rt.block_on(copy::copy(root.path(), quick));
         return;
     }
     if args.iter().any(|a| a == "--backup") {

@@ -23,13 +23,13 @@ use trackd_client::Client;
 use trackd_proto::v1 as pb;
 
 /// A throwaway cluster, stopped when dropped.
-struct Cluster {
+pub(super) struct Cluster {
     dir: std::path::PathBuf,
     uri: String,
 }
 
 impl Cluster {
-    fn start(dir: &Path) -> Cluster {
+    pub(super) fn start(dir: &Path) -> Cluster {
         let out = Command::new("bash")
             .arg(".ci/postgres")
             .args(["start", dir.to_str().unwrap()])
@@ -80,7 +80,7 @@ impl Cluster {
     }
 
     /// A new database; its URI.
-    fn database(&self, name: &str) -> String {
+    pub(super) fn database(&self, name: &str) -> String {
         self.psql("postgres", &format!("CREATE DATABASE {name}"));
         self.uri.replace("/postgres", &format!("/{name}"))
     }
