@@ -276,23 +276,18 @@ async fn a_store_copied_to_postgresql_and_s3_and_back_is_identical() {
         ),
     };
     let bucket = bucket.as_str();
+    let to_cluster = [
+        "--from",
+        a.to_str().unwrap(),
+        "--to",
+        &uri,
+        "--to-artifacts",
+        bucket,
+    ];
     fill(&a).await;
     let before = snapshot(&a).await;
 
-    let there = copied(
-        copy_with(
-            &[
-                "--from",
-                a.to_str().unwrap(),
-                "--to",
-                &uri,
-                "--to-artifacts",
-                bucket,
-            ],
-            envs.clone(),
-        )
-        .await,
-    );
+    let there = copied(copy_with(&to_cluster, envs.clone()).await);
     assert_eq!(there["experiments"], 3, "{there:#}");
     assert_eq!(there["runs_copied"], 3, "{there:#}");
     assert_eq!(there["metric_points"], 10_000 + 5 + 1 + 1, "{there:#}");
@@ -305,20 +300,7 @@ async fn a_store_copied_to_postgresql_and_s3_and_back_is_identical() {
     }
 
     // Again: everything is found in place, nothing is copied twice.
-    let again = copied(
-        copy_with(
-            &[
-                "--from",
-                a.to_str().unwrap(),
-                "--to",
-                &uri,
-                "--to-artifacts",
-                bucket,
-            ],
-            envs.clone(),
-        )
-        .await,
-    );
+    let again = copied(copy_with(&to_cluster, envs.clone()).await);
     assert_eq!(again["runs_copied"], 0, "{again:#}");
     assert_eq!(again["runs_already_copied"], 3, "{again:#}");
     assert_eq!(again["artifact_files_copied"], 0, "{again:#}");
@@ -361,20 +343,7 @@ async fn a_store_copied_to_postgresql_and_s3_and_back_is_identical() {
         .unwrap();
     server.kill().unwrap();
     server.wait().unwrap();
-    let redone = copied(
-        copy_with(
-            &[
-                "--from",
-                a.to_str().unwrap(),
-                "--to",
-                &uri,
-                "--to-artifacts",
-                bucket,
-            ],
-            envs.clone(),
-        )
-        .await,
-    );
+    let redone = copied(copy_with(&to_cluster, envs.clone()).await);
     assert_eq!(redone["runs_copied"], 1, "{redone:#}");
     assert_eq!(redone["runs_already_copied"], 2, "{redone:#}");
 

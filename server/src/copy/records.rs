@@ -11,7 +11,8 @@ use super::{blocking, CopyError, CopyReport, OpenedStore, Progress};
 use crate::backend::{PendingWrite, TrackingBackend};
 use crate::domain::access::Resource;
 use crate::domain::{
-    ExperimentId, ModelWrite, Point, RegistryWrite, Restore, Run, RunId, ViewType, WriteOp,
+    ExperimentId, ModelWrite, Point, RegisteredModel, RegistryWrite, Restore, Run, RunId, ViewType,
+    WriteOp,
 };
 
 /// Writes queued at once: enough to keep the target's writer busy (it commits them in
@@ -239,6 +240,22 @@ async fn copy_run(
     Ok(hasher.finish())
 }
 
+/// Everything a grant can be on: the experiments and the registered models.
+pub(super) fn grant_resources(
+    experiments: &[ExperimentId],
+    registered: &[Arc<RegisteredModel>],
+) -> Vec<Resource> {
+    experiments
+        .iter()
+        .map(|id| Resource::Experiment(id.to_string()))
+        .chain(
+            registered
+                .iter()
+                .map(|m| Resource::RegisteredModel(m.name.clone())),
+        )
+        .collect()
+}
+
 /// Copies logged models, registered models (with versions and aliases), users, tokens and
 /// grants.
 pub(super) async fn copy_models_and_access(
@@ -276,15 +293,7 @@ pub(super) async fn copy_models_and_access(
     writes.settle().await?;
 
     let access = from.access.clone();
-    let resources: Vec<Resource> = experiments
-        .iter()
-        .map(|id| Resource::Experiment(id.to_string()))
-        .chain(
-            registered
-                .iter()
-                .map(|m| Resource::RegisteredModel(m.name.clone())),
-        )
-        .collect();
+    let resources = grant_resources(&experiments, &registered);
     let (users, tokens, grants) = blocking("users, tokens and grants", move || {
         let users = access.users()?;
         let mut tokens = Vec::new();

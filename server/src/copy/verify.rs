@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 
 use super::digest::Fingerprint;
 use super::files::{list_files, read_file, Discard, FileHashes};
-use super::records::fingerprint;
+use super::records::{fingerprint, grant_resources};
 use super::{blocking, CopyError, OpenedStore};
-use crate::domain::access::Resource;
 use crate::domain::RunId;
 
 /// Mismatches named in a [`Verification`] (the rest are counted).
@@ -145,14 +144,7 @@ async fn records(
             .collect();
         let n = tokens.len() as u64;
         found.push(("API tokens", n, n - differ.len() as u64, differ));
-        let resources = ids
-            .iter()
-            .map(|id| Resource::Experiment(id.to_string()))
-            .chain(
-                registered
-                    .iter()
-                    .map(|m| Resource::RegisteredModel(m.name.clone())),
-            );
+        let resources = grant_resources(&ids, &registered);
         let (mut grants, mut differ) = (0u64, Vec::new());
         for resource in resources {
             for (user, level) in source_access.grants_on(&resource)? {

@@ -3,8 +3,8 @@
 //! restored record replaces what is stored under its id.
 
 use super::writer::{
-    append_points, load_experiment, load_run, save_experiment, save_run, store_err,
-    NEXT_EXPERIMENT_ID,
+    append_points, load_experiment, load_run, next_experiment_id, save_experiment, save_run,
+    store_err, NEXT_EXPERIMENT_ID,
 };
 use super::{keys, purge, Trees};
 use crate::domain::{Experiment, Outcome, Restore, Run};
@@ -52,14 +52,7 @@ fn experiment(t: &Trees, exp: &Experiment) -> Result<Outcome> {
         .insert(exp.name.as_bytes(), &id_bytes)
         .map_err(store_err)?;
     save_experiment(t, exp)?;
-    let next = t
-        .meta
-        .get(NEXT_EXPERIMENT_ID)
-        .map_err(store_err)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(1);
-    if exp.id.0 >= next {
+    if exp.id.0 >= next_experiment_id(t)? {
         t.meta
             .insert(NEXT_EXPERIMENT_ID, &(exp.id.0 + 1).to_be_bytes())
             .map_err(store_err)?;

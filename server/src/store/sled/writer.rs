@@ -204,6 +204,16 @@ fn name_taken(t: &Trees, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The id the next new experiment gets.
+pub(super) fn next_experiment_id(t: &Trees) -> Result<u64> {
+    Ok(t.meta
+        .get(NEXT_EXPERIMENT_ID)
+        .map_err(store_err)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(1))
+}
+
 fn create_experiment(
     t: &Trees,
     name: &str,
@@ -218,13 +228,7 @@ fn create_experiment(
             rules::ensure_locations_apart(location, &existing)?;
         }
     }
-    let next = t
-        .meta
-        .get(NEXT_EXPERIMENT_ID)
-        .map_err(store_err)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(1);
+    let next = next_experiment_id(t)?;
     let id = ExperimentId(next);
     let exp = super::new_experiment(id, name, location, tags, now);
     t.meta
