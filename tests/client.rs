@@ -899,3 +899,53 @@ async fn search_runs_builder_views_pages_and_errors() {
     let err = search().filter("metrics.x >").all().await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
 }
+
+/// Every acknowledged batch has its latency on both sides: the client's `ack_latency`
+/// counts one per batch (quantiles ordered, bounded by the max), and the server's
+/// `trackd_stream_ack_seconds` histogram on `/metrics` counts every batch it answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgement_latency_is_recorded_per_batch_on_both_sides() {
+    let server = TestServer::start().await;
+    let addr = server.handle.addr();
+    let before = server_metric(addr, "trackd_stream_ack_seconds_count").await;
+    let config = trackd_client::IngestConfig::default().with_batch_points(1000);
+    let client = Client::connect_with(&server.handle.url(), config)
+        .await
+        .unwrap();
+    let run = client.start_run().start().await.unwrap();
+    for step in 0..10_000i64 {
+        run.log_metric("loss", step as f64, step).await.unwrap();
+        if step % 2_000 == 1_999 {
+            run.flush().await.unwrap();
+        }
+    }
+    run.flush().await.unwrap();
+    let stats = client.ingest_stats();
+    let latency = &stats.ack_latency;
+    let batches = stats
+        .batches_sent
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(batches >= 10, "{batches} batches");
+    assert_eq!(latency.count(), batches);
+    let (p50, p99, max) = (
+        latency.quantile(0.5).unwrap(),
+        latency.quantile(0.99).unwrap(),
+        latency.max().unwrap(),
+    );
+    assert!(p50 <= p99 && p99 <= max, "{p50:?} {p99:?} {max:?}");
+    assert!(max < std::time::Duration::from_secs(30), "{max:?}");
+    let answered = server_metric(addr, "trackd_stream_ack_seconds_count").await - before;
+    assert_eq!(answered, batches);
+    let (status, body) = http(addr, "GET", "/metrics", None, b"").await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("# TYPE trackd_stream_ack_seconds histogram")
+            && text.contains(&format!(
+                "trackd_stream_ack_seconds_bucket{{le=\"+Inf\"}} {}",
+                before + answered
+            )),
+        "{text}"
+    );
+    run.finish().await.unwrap();
+}

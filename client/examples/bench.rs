@@ -55,6 +55,9 @@
 //! With `--backup` it measures a backup of a live store while a client streams
 //! (`bench_parts/backup.rs`).
 //!
+//! With `--latency` it measures the acknowledgement latency clients see at 100 %, 50 % and
+//! 15 % of capacity (`bench_parts/latency.rs`).
+//!
 //! With `--copy` it measures `trackd copy` sled → PostgreSQL → sled, copy and verification
 //! each (`bench_parts/copy.rs`; from the repository root, it starts a cluster).
 //!
@@ -71,6 +74,8 @@
 mod backup;
 #[path = "bench_parts/copy.rs"]
 mod copy;
+#[path = "bench_parts/latency.rs"]
+mod latency;
 #[path = "bench_parts/postgres.rs"]
 mod postgres;
 #[path = "bench_parts/secure.rs"]
@@ -942,14 +947,19 @@ async fn model_searches(dir: &Path, count: usize) {
 }
 
 async fn server_points_ingested(url: &str) -> u64 {
+    scrape_metric(url, "trackd_points_ingested_total").await
+}
+
+/// A figure of the server's `/metrics`, by its whole name.
+async fn scrape_metric(url: &str, name: &str) -> u64 {
     let addr = url.split("://").nth(1).unwrap();
     let (status, body) = get_body(addr, "/metrics").await;
     assert_eq!(status, 200);
     String::from_utf8_lossy(&body)
         .lines()
-        .find_map(|l| l.strip_prefix("trackd_points_ingested_total "))
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .and_then(|v| v.trim().parse().ok())
-        .expect("trackd_points_ingested_total on /metrics")
+        .unwrap_or_else(|| panic!("{name} on /metrics"))
 }
 
 /// One HTTP/1.1 GET (Connection: close): the status and the body.
@@ -1171,6 +1181,11 @@ fn main() {
     if args.iter().any(|a| a == "--postgres") {
         let root = tempfile::tempdir().unwrap();
         rt.block_on(postgres::postgres(root.path(), quick));
+        return;
+    }
+    if args.iter().any(|a| a == "--latency") {
+        let root = tempfile::tempdir().unwrap();
+        rt.block_on(latency::latency(root.path(), quick));
         return;
     }
     if args.iter().any(|a| a == "--copy") {

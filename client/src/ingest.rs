@@ -201,6 +201,9 @@ pub struct IngestStats {
     /// Logging calls that found the buffer full and waited for acknowledgements to free it
     /// (the bound on the client's memory at work).
     pub buffer_waits: AtomicU64,
+    /// How long each batch waited from its first sending to its acknowledgement (a batch
+    /// re-sent after a reconnect counts from its first sending).
+    pub ack_latency: crate::AckLatency,
 }
 
 #[derive(Default)]
@@ -621,6 +624,8 @@ struct Sent {
     /// reference.
     request: Bytes,
     points: usize,
+    /// When it was first sent.
+    sent_at: Instant,
 }
 
 struct Conn {
@@ -787,6 +792,7 @@ impl Sender {
             seq,
             request,
             points,
+            sent_at: self.last_sent,
         });
     }
 
@@ -852,6 +858,7 @@ impl Sender {
             }
             let sent = self.unacked.pop_front().expect("front exists");
             self.shared.budget.add_permits(sent.points);
+            self.shared.stats.ack_latency.record(sent.sent_at.elapsed());
             if sent.seq == ack.seq {
                 // A refused run does not stop the others: its error is kept for that run's
                 // calls, their points are stored.

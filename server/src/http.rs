@@ -74,6 +74,11 @@ async fn metrics(State(tracker): State<Tracker>) -> impl IntoResponse {
         "gauge",
         reads.buffered_bytes_max(),
     );
+    tracker.stream_ack_latency().render(
+        "trackd_stream_ack_seconds",
+        "Time from reading a LogStream batch to its acknowledgement (durable unless the store is buffered).",
+        &mut out,
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
 

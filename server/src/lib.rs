@@ -41,6 +41,7 @@
 //! - [`in_process`]: the gRPC services over an in-memory connection, the client's
 //!   embedded mode (same client code as remote).
 //! - [`connections`]: the listener — connection cap, header/body timeouts, HTTP/2 limits.
+//! - [`latency`]: the Prometheus histogram of LogStream acknowledgement latency.
 //! - [`server`]: binds everything to one listener, with reflection, health and graceful
 //!   shutdown. [`config`] is the `trackd server` command line; [`telemetry`] the logging.
 
@@ -56,6 +57,7 @@ pub mod grpc;
 pub mod http;
 pub mod identity;
 pub mod in_process;
+pub mod latency;
 pub mod query;
 pub mod rest;
 pub mod server;

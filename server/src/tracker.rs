@@ -106,6 +106,8 @@ pub struct Tracker {
     /// LogStream batches that waited for the ingest budget (the stream was not read
     /// meanwhile, so HTTP/2 flow control slowed its sender).
     budget_waits: Arc<std::sync::atomic::AtomicU64>,
+    /// How long LogStream batches took from being read to being acknowledged.
+    stream_ack_latency: Arc<crate::latency::LatencyHistogram>,
     /// Where users, tokens and grants live (the sled store's own trees).
     access: Option<Arc<dyn crate::backend::AccessBackend>>,
     /// Authentication settings; `None`: off, every caller may do everything.
@@ -157,6 +159,7 @@ impl Tracker {
             read_stats: Arc::default(),
             duplicate_batches: Arc::default(),
             budget_waits: Arc::default(),
+            stream_ack_latency: Arc::default(),
             access: None,
             auth: None,
         }
@@ -676,6 +679,12 @@ impl Tracker {
     pub fn duplicate_stream_batches(&self) -> u64 {
         self.duplicate_batches
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How long LogStream batches took from being read to being acknowledged (durable,
+    /// unless the store is buffered).
+    pub fn stream_ack_latency(&self) -> &crate::latency::LatencyHistogram {
+        &self.stream_ack_latency
     }
 
     /// LogStream batches that had to wait for room in the ingest budget.

@@ -153,6 +153,8 @@ pub async fn enqueue_batch(
     batch: pb::LogStreamRequest,
 ) -> PendingAck {
     let seq = batch.seq;
+    let read_at = std::time::Instant::now();
+    let latency = tracker.clone();
     let queued = match convert::stream_writes(batch.runs) {
         Ok(runs) => {
             tracker
@@ -167,7 +169,9 @@ pub async fn enqueue_batch(
     };
     match queued {
         Ok(answer) => async move {
-            match answer.await {
+            let answer = answer.await;
+            latency.stream_ack_latency().record(read_at.elapsed());
+            match answer {
                 Ok(ack) => convert::stream_ack(ack),
                 Err(err) => convert::stream_error(seq, &err),
             }
