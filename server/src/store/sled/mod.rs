@@ -54,6 +54,15 @@ pub enum StoreError {
         /// The store directory.
         path: PathBuf,
     },
+    /// The user running trackd may not read or write the store directory.
+    #[error(
+        "permission denied on the store at {path}: the user running trackd cannot read and \
+         write it (check the directory's owner and mode, or run trackd as its owner)"
+    )]
+    PermissionDenied {
+        /// The store directory.
+        path: PathBuf,
+    },
     /// sled reported corruption, or a record failed to decode.
     #[error("{0} (restore the store directory from a backup)")]
     Corrupted(String),
@@ -234,7 +243,13 @@ impl Store {
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
         let db_path = config.dir.join("db");
         std::fs::create_dir_all(&config.dir).map_err(|e| {
-            StoreError::Sled(format!("cannot create {}: {e}", config.dir.display()))
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                StoreError::PermissionDenied {
+                    path: config.dir.clone(),
+                }
+            } else {
+                StoreError::Sled(format!("cannot create {}: {e}", config.dir.display()))
+            }
         })?;
         let flush_every = match config.durability {
             // The committer flushes every group itself.
@@ -323,6 +338,11 @@ fn classify_open_error(err: sled::Error, dir: &Path) -> StoreError {
         let text = io.to_string();
         if io.kind() == std::io::ErrorKind::WouldBlock || text.contains("lock") {
             return StoreError::Locked {
+                path: dir.to_path_buf(),
+            };
+        }
+        if io.kind() == std::io::ErrorKind::PermissionDenied {
+            return StoreError::PermissionDenied {
                 path: dir.to_path_buf(),
             };
         }
