@@ -169,11 +169,7 @@ pub async fn run(args: CopyArgs) -> Outcome {
         "verification": verification,
         "seconds": seconds,
     });
-    let format = if args.json {
-        Format::Json
-    } else {
-        Format::Table
-    };
+    let format = Format::json_or_table(args.json);
     output::print(format, &table, json)?;
     if format != Format::Json {
         if let Some(v) = &report.verification {

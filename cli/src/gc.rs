@@ -105,11 +105,7 @@ pub async fn run(args: GcArgs) -> Outcome {
         "database_bytes_before": db_before,
         "database_bytes_after": db_after,
     });
-    let format = if args.json {
-        Format::Json
-    } else {
-        Format::Table
-    };
+    let format = Format::json_or_table(args.json);
     output::print(format, &table, json)?;
     Ok(())
 }

@@ -16,6 +16,17 @@ pub enum Format {
     Csv,
 }
 
+impl Format {
+    /// JSON when `--json` was given, else a table (tools that print no CSV).
+    pub fn json_or_table(json: bool) -> Format {
+        if json {
+            Format::Json
+        } else {
+            Format::Table
+        }
+    }
+}
+
 /// A colour for a cell (shown only on a terminal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tone {

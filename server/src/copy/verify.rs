@@ -71,6 +71,22 @@ pub(super) async fn verify(
     Ok(v)
 }
 
+/// One kind of record checked: (what, in the source, identical in the target, the names of
+/// those that differ or are missing).
+type Found = (&'static str, u64, u64, Vec<String>);
+
+/// Checks each of `items` once with `same` (read from the target); names the others.
+fn tally<T>(
+    what: &'static str,
+    items: &[T],
+    same: impl Fn(&T) -> bool,
+    name: impl Fn(&T) -> String,
+) -> Found {
+    let differ: Vec<String> = items.iter().filter(|i| !same(i)).map(name).collect();
+    let n = items.len() as u64;
+    (what, n, n - differ.len() as u64, differ)
+}
+
 /// Experiments, logged and registered models, users, tokens and grants: compared whole.
 async fn records(
     from: &OpenedStore,
@@ -80,28 +96,22 @@ async fn records(
     let (source, target) = (from.tracking.clone(), to.tracking.clone());
     let (source_access, target_access) = (from.access.clone(), to.access.clone());
     let found = blocking("the records to verify", move || {
-        let mut found: Vec<(&'static str, u64, u64, Vec<String>)> = Vec::new();
+        let mut found: Vec<Found> = Vec::new();
         let experiments = source.experiments()?;
-        let same = experiments
-            .iter()
-            .filter(|e| target.experiment(e.id).is_ok_and(|t| t == **e))
-            .count();
-        let differ = experiments
-            .iter()
-            .filter(|e| !target.experiment(e.id).is_ok_and(|t| t == **e))
-            .map(|e| format!("experiment {} '{}'", e.id, e.name))
-            .collect();
-        found.push(("experiments", experiments.len() as u64, same as u64, differ));
-
+        found.push(tally(
+            "experiments",
+            &experiments,
+            |e| target.experiment(e.id).is_ok_and(|t| t == *e),
+            |e| format!("experiment {} '{}'", e.id, e.name),
+        ));
         let ids: Vec<_> = experiments.iter().map(|e| e.id).collect();
         let models = source.logged_models(&ids)?;
-        let differ: Vec<String> = models
-            .iter()
-            .filter(|m| !target.logged_model(m.id).is_ok_and(|t| t == ***m))
-            .map(|m| format!("logged model {}", m.id))
-            .collect();
-        let n = models.len() as u64;
-        found.push(("logged models", n, n - differ.len() as u64, differ));
+        found.push(tally(
+            "logged models",
+            &models,
+            |m| target.logged_model(m.id).is_ok_and(|t| t == **m),
+            |m| format!("logged model {}", m.id),
+        ));
 
         let registered = source.registered_models()?;
         let mut differ = Vec::new();
@@ -118,32 +128,30 @@ async fn records(
         found.push(("model versions", versions, same_versions, Vec::new()));
 
         let users = source_access.users()?;
-        let differ: Vec<String> = users
-            .iter()
-            .filter(|u| {
-                !target_access
+        found.push(tally(
+            "users",
+            &users,
+            |u| {
+                target_access
                     .user(&u.name)
-                    .is_ok_and(|t| t.as_ref() == Some(*u))
-            })
-            .map(|u| format!("user '{}'", u.name))
-            .collect();
-        let n = users.len() as u64;
-        found.push(("users", n, n - differ.len() as u64, differ));
+                    .is_ok_and(|t| t.as_ref() == Some(u))
+            },
+            |u| format!("user '{}'", u.name),
+        ));
         let mut tokens = Vec::new();
         for user in &users {
             tokens.extend(source_access.tokens_of(&user.name)?);
         }
-        let differ: Vec<String> = tokens
-            .iter()
-            .filter(|k| {
-                !target_access
+        found.push(tally(
+            "API tokens",
+            &tokens,
+            |k| {
+                target_access
                     .token(&k.id)
-                    .is_ok_and(|t| t.as_ref() == Some(*k))
-            })
-            .map(|k| format!("token {}", k.id))
-            .collect();
-        let n = tokens.len() as u64;
-        found.push(("API tokens", n, n - differ.len() as u64, differ));
+                    .is_ok_and(|t| t.as_ref() == Some(k))
+            },
+            |k| format!("token {}", k.id),
+        ));
         let resources = grant_resources(&ids, &registered);
         let (mut grants, mut differ) = (0u64, Vec::new());
         for resource in resources {
