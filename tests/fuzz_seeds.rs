@@ -1,22 +1,80 @@
-//! Replays the committed fuzz corpus (`fuzz/seeds/filter_parse/`) through the fuzz target's
-//! body on every test run, so what fuzzing found stays found without a nightly toolchain.
+//! Replays the committed fuzz corpora (`fuzz/seeds/<target>/`) through the fuzz targets'
+//! bodies (`trackd_server::fuzzing`) on every test run, so what fuzzing found stays found
+//! without a nightly toolchain.
 
-/// Every seed of the filter parser's corpus passes the fuzz body (no panic, round trip).
-#[test]
-fn every_committed_filter_seed_passes_the_fuzz_body() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/filter_parse");
+use std::path::PathBuf;
+
+/// Runs `body` over every seed of `target`'s corpus; returns how many were replayed.
+fn replay(target: &str, body: impl Fn(&[u8]) + std::panic::RefUnwindSafe) -> usize {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/seeds")
+        .join(target);
     let mut replayed = 0;
-    for entry in std::fs::read_dir(dir).expect("the corpus directory") {
+    for entry in std::fs::read_dir(&dir).expect("the corpus directory") {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
-        // libFuzzer hands the target only inputs that are UTF-8 (`&str`); others are skipped
-        // there too.
-        if let Ok(input) = std::str::from_utf8(&bytes) {
-            let outcome =
-                std::panic::catch_unwind(|| trackd_server::query::check_filter_round_trip(input));
-            assert!(outcome.is_ok(), "seed {} fails: {input:?}", path.display());
-            replayed += 1;
+        let outcome = std::panic::catch_unwind(|| body(&bytes));
+        assert!(
+            outcome.is_ok(),
+            "{target} seed {} fails: {:?}",
+            path.display(),
+            String::from_utf8_lossy(&bytes)
+        );
+        replayed += 1;
+    }
+    replayed
+}
+
+/// libFuzzer hands `&str` targets only inputs that are UTF-8; others are skipped there too.
+fn utf8(body: impl Fn(&str)) -> impl Fn(&[u8]) {
+    move |bytes| {
+        if let Ok(input) = std::str::from_utf8(bytes) {
+            body(input)
         }
     }
-    assert!(replayed > 100, "the corpus was replayed ({replayed} seeds)");
+}
+
+#[test]
+fn every_filter_seed_passes() {
+    let n = replay(
+        "filter_parse",
+        utf8(trackd_server::query::check_filter_round_trip),
+    );
+    assert!(n > 100, "the corpus was replayed ({n} seeds)");
+}
+
+#[test]
+fn every_rest_request_seed_passes() {
+    let n = replay("rest_request", trackd_server::fuzzing::check_rest_request);
+    assert!(n >= 41, "the corpus was replayed ({n} seeds)");
+}
+
+#[test]
+fn every_log_stream_batch_seed_passes() {
+    let n = replay(
+        "log_stream_batch",
+        trackd_server::fuzzing::check_log_stream_batch,
+    );
+    assert!(n >= 5, "the corpus was replayed ({n} seeds)");
+}
+
+#[test]
+fn every_metric_chunk_seed_passes() {
+    let n = replay("metric_chunk", trackd_server::fuzzing::check_metric_chunk);
+    assert!(n >= 7, "the corpus was replayed ({n} seeds)");
+}
+
+#[test]
+fn every_page_token_seed_passes() {
+    let n = replay("page_token", trackd_server::fuzzing::check_page_token);
+    assert!(n >= 8, "the corpus was replayed ({n} seeds)");
+}
+
+#[test]
+fn every_artifact_path_seed_passes() {
+    let n = replay(
+        "artifact_path",
+        utf8(trackd_server::fuzzing::check_artifact_path),
+    );
+    assert!(n >= 22, "the corpus was replayed ({n} seeds)");
 }

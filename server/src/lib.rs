@@ -53,6 +53,7 @@ pub mod connections;
 pub mod copy;
 pub mod domain;
 pub mod error;
+pub mod fuzzing;
 pub mod grpc;
 pub mod http;
 pub mod identity;

@@ -236,7 +236,7 @@ pub fn stream_writes(runs: Vec<pb::RunWrites>) -> Result<Vec<(String, RunWrites)
                 .metrics
                 .into_iter()
                 .map(|col| {
-                    let points = column_points(&col)?;
+                    let points = metric_column_points(&col)?;
                     Ok((col.key, points))
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -299,7 +299,7 @@ impl IntColumn<'_> {
 }
 
 /// The points of one column set, checking that the columns line up.
-fn column_points(col: &pb::MetricColumns) -> Result<Vec<Point>> {
+pub(crate) fn metric_column_points(col: &pb::MetricColumns) -> Result<Vec<Point>> {
     let steps = IntColumn::pick(&col.key, "step", &col.steps, &col.step_deltas)?;
     let timestamps = IntColumn::pick(
         &col.key,
@@ -456,13 +456,13 @@ mod tests {
         for points in cases {
             let mut compact = plain(&points);
             compact.compact();
-            let back = column_points(&compact).unwrap();
+            let back = metric_column_points(&compact).unwrap();
             assert_eq!(back.len(), points.len());
             for (a, b) in back.iter().zip(&points) {
                 assert_eq!((a.step, a.timestamp), (b.step, b.timestamp));
                 assert_eq!(a.value.to_bits(), b.value.to_bits());
             }
-            assert_eq!(column_points(&plain(&points)).unwrap().len(), points.len());
+            assert_eq!(metric_column_points(&plain(&points)).unwrap().len(), points.len());
         }
         let mut f32_curve = plain(&[Point {
             step: 1,
@@ -493,7 +493,7 @@ mod tests {
             values: vec![1.0],
             ..Default::default()
         };
-        assert!(column_points(&both)
+        assert!(metric_column_points(&both)
             .unwrap_err()
             .to_string()
             .contains("not both"));
@@ -504,7 +504,7 @@ mod tests {
             values_f32: vec![1.0, 2.0],
             ..Default::default()
         };
-        assert!(column_points(&uneven)
+        assert!(metric_column_points(&uneven)
             .unwrap_err()
             .to_string()
             .contains("same length"));
@@ -516,6 +516,6 @@ mod tests {
             values_f32: vec![1.0],
             ..Default::default()
         };
-        assert!(column_points(&values_twice).is_err());
+        assert!(metric_column_points(&values_twice).is_err());
     }
 }

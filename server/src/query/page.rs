@@ -49,7 +49,8 @@ pub(crate) fn decode_token(kind: u8, token: &str, len: usize) -> Result<Vec<u8>>
     Ok(bytes)
 }
 
-fn encode_key_token(kind: u8, key: &SortKey) -> String {
+/// Encodes a keyset token (the sort key of a page's last row).
+pub(crate) fn encode_key_token(kind: u8, key: &SortKey) -> String {
     encode_token(
         kind,
         &postcard::to_stdvec(key).expect("sort keys serialise"),

@@ -20,6 +20,8 @@ mod tracking;
 mod transfers;
 mod users;
 
+pub use users::{GrantRequest, UserRequest};
+
 use std::future::Future;
 
 use axum::body::Body;
