@@ -58,6 +58,15 @@
 //! With `--latency` it measures the acknowledgement latency clients see at 100 %, 50 % and
 //! 15 % of capacity (`bench_parts/latency.rs`).
 //!
+//! With `--disk` it measures bytes per point on disk for smooth f32, noisy f32 and noisy
+//! float64 values, with sled's overhead separated from the chunk encoding
+//! (`bench_parts/disk.rs`).
+//!
+//! With `--soak [--minutes N]` it runs N minutes (default 30) of mixed load — streams, REST
+//! writes, searches, history reads, artifact uploads — and samples the server's RSS, open
+//! files, store size and latencies into `docs/soak/soak.csv` (`bench_parts/soak.rs`; run it
+//! from the repository root; `docs/soak/plot.py` draws it).
+//!
 //! With `--copy` it measures `trackd copy` sled → PostgreSQL → sled, copy and verification
 //! each (`bench_parts/copy.rs`; from the repository root, it starts a cluster).
 //!
@@ -74,12 +83,16 @@
 mod backup;
 #[path = "bench_parts/copy.rs"]
 mod copy;
+#[path = "bench_parts/disk.rs"]
+mod disk;
 #[path = "bench_parts/latency.rs"]
 mod latency;
 #[path = "bench_parts/postgres.rs"]
 mod postgres;
 #[path = "bench_parts/secure.rs"]
 mod secure;
+#[path = "bench_parts/soak.rs"]
+mod soak;
 #[path = "bench_parts/ui.rs"]
 mod ui;
 
@@ -1186,6 +1199,23 @@ fn main() {
     if args.iter().any(|a| a == "--latency") {
         let root = tempfile::tempdir().unwrap();
         rt.block_on(latency::latency(root.path(), quick));
+        return;
+    }
+    if args.iter().any(|a| a == "--disk") {
+        let root = tempfile::tempdir().unwrap();
+        rt.block_on(disk::disk(root.path(), quick));
+        return;
+    }
+    if args.iter().any(|a| a == "--soak") {
+        let root = tempfile::tempdir().unwrap();
+        let minutes: f64 = args
+            .iter()
+            .position(|a| a == "--minutes")
+            .and_then(|i| args.get(i + 1))
+            .map(|m| m.parse().expect("--minutes N"))
+            .unwrap_or(if quick { 2.0 } else { 30.0 });
+        let csv = PathBuf::from("docs/soak/soak.csv");
+        rt.block_on(soak::soak(root.path(), minutes, quick, &csv));
         return;
     }
     if args.iter().any(|a| a == "--copy") {

@@ -193,8 +193,7 @@ pub fn check_log_stream_batch(input: &[u8]) {
             }
         }
     }
-    if let Some(runs) = assert_client_error(convert::stream_writes(request.runs), "stream batch")
-    {
+    if let Some(runs) = assert_client_error(convert::stream_writes(request.runs), "stream batch") {
         for (_, writes) in &runs {
             validate_writes(writes);
         }
@@ -248,7 +247,10 @@ pub fn check_page_token(input: &[u8]) {
         page::VERSION_TOKEN,
     ] {
         if let Some(payload) = assert_client_error(page::decode_token(kind, token, 8), "token") {
-            assert_eq!(page::encode_token(kind, &payload), token.to_ascii_lowercase());
+            assert_eq!(
+                page::encode_token(kind, &payload),
+                token.to_ascii_lowercase()
+            );
         }
         for (clauses, tie) in [(0, 1), (1, 2), (2, 1)] {
             let key = page::decode_key_token(kind, token, clauses, tie);
@@ -270,7 +272,10 @@ pub fn check_artifact_path(raw: &str) {
     ) else {
         return;
     };
-    assert!(!path.contains('\\') && !path.chars().any(char::is_control), "{path:?}");
+    assert!(
+        !path.contains('\\') && !path.chars().any(char::is_control),
+        "{path:?}"
+    );
     assert!(!path.starts_with('/') && !path.ends_with('/'), "{path:?}");
     if !path.is_empty() {
         for segment in path.split('/') {
@@ -281,7 +286,9 @@ pub fn check_artifact_path(raw: &str) {
         }
     }
     assert_eq!(
-        crate::artifacts::validate_relative_path(&path).ok().as_deref(),
+        crate::artifacts::validate_relative_path(&path)
+            .ok()
+            .as_deref(),
         Some(path.as_str()),
         "a validated path validates to itself"
     );

@@ -35,6 +35,8 @@
 //! - [`copy`]: `trackd copy` — a whole store into another (sled ↔ PostgreSQL, local ↔
 //!   object-store artifacts) with ids kept, through the target's writer (`Restore` ops),
 //!   resumable and verified.
+//! - [`fuzzing`]: the bodies of the fuzz targets (`fuzz/`): every decoder of untrusted input
+//!   with what must hold for any bytes; `tests/fuzz_seeds.rs` replays the seeds through them.
 //! - [`error`]: the domain error enum; each variant is one row of the shared error table
 //!   (`trackd_proto::errors`).
 //! - [`identity`]: the layer that marks every request with its caller.

@@ -462,7 +462,10 @@ mod tests {
                 assert_eq!((a.step, a.timestamp), (b.step, b.timestamp));
                 assert_eq!(a.value.to_bits(), b.value.to_bits());
             }
-            assert_eq!(metric_column_points(&plain(&points)).unwrap().len(), points.len());
+            assert_eq!(
+                metric_column_points(&plain(&points)).unwrap().len(),
+                points.len()
+            );
         }
         let mut f32_curve = plain(&[Point {
             step: 1,

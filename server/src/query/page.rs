@@ -24,7 +24,7 @@ fn decode_token_bytes(kind: u8, token: &str) -> Result<Vec<u8>> {
     if token.len() < 2
         || !token.len().is_multiple_of(2)
         || token.len() > 64 * 1024
-        || !token.is_ascii()
+        || !token.bytes().all(|b| b.is_ascii_hexdigit())
     {
         return Err(bad());
     }
@@ -118,7 +118,8 @@ mod tests {
         let t = encode_token(HISTORY_TOKEN, &[1, 2, 3]);
         assert_eq!(decode_token(HISTORY_TOKEN, &t, 3).unwrap(), vec![1, 2, 3]);
         assert!(decode_token(EXPERIMENT_TOKEN, &t, 3).is_err());
-        for bad in ["", "zz", "garbage", "5201020", "é"] {
+        // `from_str_radix` alone would take a sign: "+0" is not a hex byte.
+        for bad in ["", "zz", "garbage", "5201020", "é", "48+0+1+2", "48-1"] {
             assert!(decode_token(HISTORY_TOKEN, bad, 3).is_err(), "{bad}");
             assert!(decode_key_token(RUN_TOKEN, bad, 1, 2).is_err(), "{bad}");
         }

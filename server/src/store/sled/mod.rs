@@ -25,6 +25,7 @@ mod run_index;
 mod run_io;
 mod space;
 mod streams;
+pub mod usage;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,220 @@
+//! `bench -- --disk`: bytes per point on disk for three kinds of values, logged as a trainer
+//! would (8 clients, one run each, 4 keys per step, durable, through a server child):
+//!
+//! - `smooth_f32`: the ingest benchmark's curves (f32 precision, slowly changing), a fixed
+//!   10 ms logging interval;
+//! - `noisy_f32`: loss-like curves with gaussian noise, rounded to f32 (what a framework
+//!   logging `float32` tensors sends), ms timestamps with ±3 ms jitter;
+//! - `noisy_f64`: the same noise kept in float64, the same jittered timestamps.
+//!
+//! For each: the store's files after a graceful stop, the same database compacted (every live
+//! entry written once into a fresh database, as `trackd backup` does), and the logical bytes
+//! of the metric chunks alone (`usage::tree_usage`): chunk values are the encoding, chunk keys
+//! and every other tree are bookkeeping, and the rest of the compacted database is sled's own
+//! overhead (page headers, log segments).
+
+use std::path::Path;
+
+use trackd_client::{Client, IngestConfig};
+use trackd_server::store::sled::usage;
+
+use super::{KEYS, RUNS, ServerChild, dir_size, server_points_ingested, value};
+
+/// A small deterministic generator (xorshift64*), with gaussian draws by Box–Muller.
+struct Noise(u64);
+
+impl Noise {
+    fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn gaussian(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Values {
+    SmoothF32,
+    NoisyF32,
+    NoisyF64,
+}
+
+impl Values {
+    fn name(self) -> &'static str {
+        match self {
+            Values::SmoothF32 => "smooth_f32",
+            Values::NoisyF32 => "noisy_f32",
+            Values::NoisyF64 => "noisy_f64",
+        }
+    }
+
+    /// The timestamp of `step`: a fixed 10 ms interval, jittered by ±3 ms for noisy values.
+    fn timestamp(self, noise: &mut Noise, step: i64) -> i64 {
+        let ts0 = 1_700_000_000_000i64 + step * 10;
+        match self {
+            Values::SmoothF32 => ts0,
+            _ => ts0 + (noise.next_u64() % 7) as i64 - 3,
+        }
+    }
+
+    /// Key `k`'s value at `step`.
+    fn value(self, noise: &mut Noise, k: usize, step: i64) -> f64 {
+        if let Values::SmoothF32 = self {
+            return value(k, step);
+        }
+        let x = step as f64;
+        let clean = match k {
+            0 => 2.0 / (1.0 + x * 1e-3),
+            1 => 1.0 - 1.0 / (1.0 + x * 1e-3),
+            2 => 1e-3 * (1.0 - x / 1e6),
+            _ => 5.0 + (x * 1e-4).sin(),
+        };
+        let noisy = clean * (1.0 + 0.02 * noise.gaussian());
+        match self {
+            Values::NoisyF32 => f64::from(noisy as f32),
+            _ => noisy,
+        }
+    }
+}
+
+/// One workload's figures, in bytes.
+struct Sizes {
+    points: u64,
+    on_disk: u64,
+    compacted: u64,
+    chunk_values: u64,
+    chunk_keys: u64,
+    other_trees: u64,
+}
+
+async fn workload(root: &Path, values: Values, steps: i64) -> Sizes {
+    let dir = root.join(values.name());
+    let server = ServerChild::spawn(&dir, "durable");
+    let mut tasks = Vec::new();
+    for rank in 0..RUNS {
+        let url = server.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = Client::connect_with(&url, IngestConfig::default())
+                .await
+                .unwrap();
+            let run = client.start_run().system_tags(false).start().await.unwrap();
+            let mut noise = Noise(0x9e37_79b9_7f4a_7c15 ^ (rank as u64 + 1));
+            for step in 0..steps {
+                let ts = values.timestamp(&mut noise, step);
+                let metrics: [(&str, f64); 4] =
+                    std::array::from_fn(|k| (KEYS[k], values.value(&mut noise, k, step)));
+                run.log_metrics_at(&metrics, step, ts).await.unwrap();
+            }
+            run.finish().await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let points = server_points_ingested(&server.url).await;
+    assert_eq!(points, (RUNS * KEYS.len()) as u64 * steps as u64);
+    server.stop();
+    let on_disk = dir_size(&dir);
+    println!(
+        "  {} files: {}",
+        values.name(),
+        file_breakdown(&dir.join("db"))
+    );
+    let trees = usage::tree_usage(&dir).expect("read the closed store");
+    let chunks = trees.iter().find(|t| t.name == "metric_chunks").unwrap();
+    let copy = root.join(format!("{}-compacted", values.name()));
+    usage::compacted_copy(&dir, &copy).expect("compacted copy");
+    Sizes {
+        points,
+        on_disk,
+        compacted: dir_size(&copy),
+        chunk_values: chunks.value_bytes,
+        chunk_keys: chunks.key_bytes,
+        other_trees: trees
+            .iter()
+            .filter(|t| t.name != "metric_chunks")
+            .map(|t| t.key_bytes + t.value_bytes)
+            .sum(),
+    }
+}
+
+/// The database's files by kind (sled's log, its snapshots, blobs), in MiB.
+fn file_breakdown(db: &Path) -> String {
+    let mut kinds: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    let mut stack = vec![db.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = path
+                .strip_prefix(db)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let kind = name.split(['/', '.']).next().unwrap_or("").to_owned();
+            let e = kinds.entry(kind).or_default();
+            e.0 += 1;
+            e.1 += meta.len();
+        }
+    }
+    kinds
+        .iter()
+        .map(|(k, (n, b))| format!("{k}: {n} × {:.1} MiB", *b as f64 / (1 << 20) as f64))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs the three workloads and prints their bytes per point.
+pub async fn disk(root: &Path, quick: bool) {
+    let steps = if quick { 25_000 } else { 250_000 };
+    println!(
+        "bytes per point: {} runs x {} keys x {steps} steps per workload, durable, after a graceful stop",
+        RUNS,
+        KEYS.len()
+    );
+    println!(
+        "{:<11} {:>10} {:>8} {:>10} {:>14} {:>12} {:>13}",
+        "values", "points", "on disk", "compacted", "chunk values", "chunk keys", "sled overhead"
+    );
+    for values in [Values::SmoothF32, Values::NoisyF32, Values::NoisyF64] {
+        let s = workload(root, values, steps).await;
+        let per = |b: u64| b as f64 / s.points as f64;
+        let overhead = s
+            .compacted
+            .saturating_sub(s.chunk_values + s.chunk_keys + s.other_trees);
+        println!(
+            "{:<11} {:>10} {:>8.2} {:>10.2} {:>14.2} {:>12.2} {:>13.2}",
+            values.name(),
+            s.points,
+            per(s.on_disk),
+            per(s.compacted),
+            per(s.chunk_values),
+            per(s.chunk_keys),
+            per(overhead)
+        );
+        println!(
+            "{{\"workload\":\"disk_{}\",\"points\":{},\"on_disk_bytes_per_point\":{:.3},\"compacted_bytes_per_point\":{:.3},\"chunk_value_bytes_per_point\":{:.3},\"chunk_key_bytes_per_point\":{:.3},\"other_tree_bytes_per_point\":{:.3},\"sled_overhead_bytes_per_point\":{:.3}}}",
+            values.name(),
+            s.points,
+            per(s.on_disk),
+            per(s.compacted),
+            per(s.chunk_values),
+            per(s.chunk_keys),
+            per(s.other_trees),
+            per(overhead)
+        );
+    }
+}
