@@ -62,6 +62,9 @@
 //! float64 values, with sled's overhead separated from the chunk encoding
 //! (`bench_parts/disk.rs`).
 //!
+//! With `--streams` it measures the server under 1, 8, 64 and 256 saturating LogStreams:
+//! points/s, the server's peak RSS, acknowledgement p50/p99 (`bench_parts/streams.rs`).
+//!
 //! With `--soak [--minutes N]` it runs N minutes (default 30) of mixed load — streams, REST
 //! writes, searches, history reads, artifact uploads — and samples the server's RSS, open
 //! files, store size and latencies into `docs/soak/soak.csv` (`bench_parts/soak.rs`; run it
@@ -93,6 +96,8 @@ mod postgres;
 mod secure;
 #[path = "bench_parts/soak.rs"]
 mod soak;
+#[path = "bench_parts/streams.rs"]
+mod streams;
 #[path = "bench_parts/ui.rs"]
 mod ui;
 
@@ -801,6 +806,10 @@ impl Http1 {
             if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&self.buf[..end]).to_ascii_lowercase();
                 let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+                if head.contains("transfer-encoding: chunked") {
+                    let body = self.read_chunked(end + 4).await;
+                    return (status, body);
+                }
                 let len: usize = head
                     .lines()
                     .find_map(|l| l.strip_prefix("content-length:"))
@@ -819,6 +828,43 @@ impl Http1 {
             assert!(n > 0, "connection closed");
             self.buf.extend_from_slice(&chunk[..n]);
         }
+    }
+}
+
+impl Http1 {
+    /// Reads a chunked body that starts at `start` in the buffer (a streamed answer).
+    async fn read_chunked(&mut self, start: usize) -> Vec<u8> {
+        let mut body = Vec::new();
+        let mut pos = start;
+        loop {
+            // The chunk's size line.
+            let line_end = loop {
+                if let Some(i) = self.buf[pos..].windows(2).position(|w| w == b"\r\n") {
+                    break pos + i;
+                }
+                self.fill().await;
+            };
+            let size_hex = String::from_utf8_lossy(&self.buf[pos..line_end]).into_owned();
+            let size = usize::from_str_radix(size_hex.split(';').next().unwrap().trim(), 16)
+                .expect("a chunk size");
+            let data = line_end + 2;
+            while self.buf.len() < data + size + 2 {
+                self.fill().await;
+            }
+            body.extend_from_slice(&self.buf[data..data + size]);
+            pos = data + size + 2;
+            if size == 0 {
+                return body;
+            }
+        }
+    }
+
+    async fn fill(&mut self) {
+        use tokio::io::AsyncReadExt;
+        let mut chunk = [0u8; 8192];
+        let n = self.stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed");
+        self.buf.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -1204,6 +1250,11 @@ fn main() {
     if args.iter().any(|a| a == "--disk") {
         let root = tempfile::tempdir().unwrap();
         rt.block_on(disk::disk(root.path(), quick));
+        return;
+    }
+    if args.iter().any(|a| a == "--streams") {
+        let root = tempfile::tempdir().unwrap();
+        rt.block_on(streams::streams(root.path(), quick));
         return;
     }
     if args.iter().any(|a| a == "--soak") {

@@ -2,9 +2,10 @@
 //! server child for N minutes, sampled every 10 s (`--quick`: 2 s) into a CSV:
 //!
 //! - 4 streaming clients, each logging 4 keys at 5,000 steps/s (80,000 points/s in all) to a
-//!   run it finishes after 60 s and replaces with a new one (jobs come and go);
+//!   run it finishes after 60 s (`--quick`: 10 s) and replaces with a new one (jobs come and
+//!   go);
 //! - a REST writer: `runs/log-batch` with 100 points and `runs/set-tag` every 100 ms, a new run
-//!   every 60 s;
+//!   as often;
 //! - searches: `runs/search` with a filter and an order every 250 ms;
 //! - history reads: the whole `loss` series of the newest finished run (≈ 300,000 points) by
 //!   `metric_history_stream`, every 2 s;
@@ -62,6 +63,8 @@ struct Shared {
     upload: Latencies,
     /// The newest finished streamed run (for history reads).
     finished: Mutex<Option<String>>,
+    /// How long a run lives before it is finished and replaced.
+    run_length: Duration,
 }
 
 impl Shared {
@@ -85,7 +88,6 @@ async fn tick(next: &mut Instant, every: Duration) {
 
 async fn stream_writer(shared: Arc<Shared>, client: Arc<Client>) {
     const STEPS_PER_S: u64 = 5_000;
-    const RUN_SECONDS: u64 = 60;
     while shared.running() {
         let run = match client.start_run().system_tags(false).start().await {
             Ok(run) => run,
@@ -95,7 +97,7 @@ async fn stream_writer(shared: Arc<Shared>, client: Arc<Client>) {
         let mut next = Instant::now();
         let mut step = 0i64;
         // 100 steps per 20 ms tick: 5,000 steps/s.
-        while shared.running() && started.elapsed() < Duration::from_secs(RUN_SECONDS) {
+        while shared.running() && started.elapsed() < shared.run_length {
             tick(&mut next, Duration::from_millis(20)).await;
             for _ in 0..STEPS_PER_S / 50 {
                 let metrics: [(&str, f64); 4] = std::array::from_fn(|k| (KEYS[k], value(k, step)));
@@ -132,7 +134,7 @@ async fn rest_writer(shared: Arc<Shared>, addr: String, upload: std::path::PathB
         let run_id = reply["run"]["info"]["run_id"].as_str().unwrap().to_owned();
         let started = Instant::now();
         let mut step = 0i64;
-        while shared.running() && started.elapsed() < Duration::from_secs(60) {
+        while shared.running() && started.elapsed() < shared.run_length {
             tick(&mut next, Duration::from_millis(100)).await;
             let metrics: Vec<serde_json::Value> = (0..100)
                 .map(|i| {
@@ -305,6 +307,7 @@ pub async fn soak(root: &Path, minutes: f64, quick: bool, csv_path: &Path) {
     }
     let shared = Arc::new(Shared {
         acks: acks.clone(),
+        run_length: Duration::from_secs(if quick { 10 } else { 60 }),
         ..Shared::default()
     });
     let mut tasks = Vec::new();
@@ -384,26 +387,31 @@ pub async fn soak(root: &Path, minutes: f64, quick: bool, csv_path: &Path) {
     let verdicts = [
         (
             "server RSS max, MiB",
+            "rss_max_mib",
             max(middle, |r| r.rss_mib),
             max(last, |r| r.rss_mib),
         ),
         (
             "open descriptors max",
+            "fds_max",
             max(middle, |r| r.fds as f64),
             max(last, |r| r.fds as f64),
         ),
         (
             "stream ack p99 median, ms",
+            "ack_p99_ms",
             median(middle, |r| r.ack.1),
             median(last, |r| r.ack.1),
         ),
         (
             "search p99 median, ms",
+            "search_p99_ms",
             median(middle, |r| r.search.1),
             median(last, |r| r.search.1),
         ),
         (
             "history read median, ms",
+            "history_read_ms",
             median(middle, |r| r.history_ms),
             median(last, |r| r.history_ms),
         ),
@@ -418,15 +426,21 @@ pub async fn soak(root: &Path, minutes: f64, quick: bool, csv_path: &Path) {
         rows.len(),
         last_points
     );
-    for (name, mid, end) in verdicts {
+    // JSON has no NaN: a figure with no sample is null.
+    let number = |x: f64| {
+        if x.is_nan() {
+            "null".to_owned()
+        } else {
+            format!("{x:.2}")
+        }
+    };
+    for (name, key, mid, end) in verdicts {
         let growth = 100.0 * (end - mid) / mid;
         println!("  {name}: {mid:.1} → {end:.1} ({growth:+.0} %)");
-        let key: String = name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
         json.push_str(&format!(
-            ",\"{key}_middle\":{mid:.2},\"{key}_last\":{end:.2}"
+            ",\"{key}_middle\":{},\"{key}_last\":{}",
+            number(mid),
+            number(end)
         ));
     }
     println!(
