@@ -125,6 +125,18 @@ fn value(key: usize, step: i64) -> f64 {
     })
 }
 
+/// Logs `count` steps of the 4 keys from `*step` on (one `log_metrics_at` per step, as a
+/// training loop does), moving `*step` past them.
+async fn log_steps(run: &trackd_client::RunHandle, step: &mut i64, count: usize) {
+    for _ in 0..count {
+        let metrics: [(&str, f64); 4] = std::array::from_fn(|k| (KEYS[k], value(k, *step)));
+        run.log_metrics_at(&metrics, *step, 1_700_000_000_000 + *step)
+            .await
+            .unwrap();
+        *step += 1;
+    }
+}
+
 fn dir_size(path: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(path) else {
         return 0;

@@ -191,30 +191,27 @@ pub async fn disk(root: &Path, quick: bool) {
     );
     for values in [Values::SmoothF32, Values::NoisyF32, Values::NoisyF64] {
         let s = workload(root, values, steps).await;
-        let per = |b: u64| b as f64 / s.points as f64;
         let overhead = s
             .compacted
             .saturating_sub(s.chunk_values + s.chunk_keys + s.other_trees);
+        // Bytes per point: on disk, compacted, chunk values, chunk keys, other trees, sled.
+        let [disk, compacted, chunk_values, chunk_keys, other, sled] = [
+            s.on_disk,
+            s.compacted,
+            s.chunk_values,
+            s.chunk_keys,
+            s.other_trees,
+            overhead,
+        ]
+        .map(|b| b as f64 / s.points as f64);
+        let name = values.name();
         println!(
-            "{:<11} {:>10} {:>8.2} {:>10.2} {:>14.2} {:>12.2} {:>13.2}",
-            values.name(),
-            s.points,
-            per(s.on_disk),
-            per(s.compacted),
-            per(s.chunk_values),
-            per(s.chunk_keys),
-            per(overhead)
+            "{name:<11} {:>10} {disk:>8.2} {compacted:>10.2} {chunk_values:>14.2} {chunk_keys:>12.2} {sled:>13.2}",
+            s.points
         );
         println!(
-            "{{\"workload\":\"disk_{}\",\"points\":{},\"on_disk_bytes_per_point\":{:.3},\"compacted_bytes_per_point\":{:.3},\"chunk_value_bytes_per_point\":{:.3},\"chunk_key_bytes_per_point\":{:.3},\"other_tree_bytes_per_point\":{:.3},\"sled_overhead_bytes_per_point\":{:.3}}}",
-            values.name(),
-            s.points,
-            per(s.on_disk),
-            per(s.compacted),
-            per(s.chunk_values),
-            per(s.chunk_keys),
-            per(s.other_trees),
-            per(overhead)
+            "{{\"workload\":\"disk_{name}\",\"points\":{},\"on_disk_bytes_per_point\":{disk:.3},\"compacted_bytes_per_point\":{compacted:.3},\"chunk_value_bytes_per_point\":{chunk_values:.3},\"chunk_key_bytes_per_point\":{chunk_keys:.3},\"other_tree_bytes_per_point\":{other:.3},\"sled_overhead_bytes_per_point\":{sled:.3}}}",
+            s.points
         );
     }
 }

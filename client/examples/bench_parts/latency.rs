@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use trackd_client::{AckLatency, Client, IngestConfig};
 
-use super::{KEYS, RUNS, ServerChild, value};
+use super::{RUNS, ServerChild, log_steps};
 
 /// One phase's figures.
 struct Phase {
@@ -43,14 +43,7 @@ async fn phase(url: &str, length: Duration, per_client: Option<f64>) -> Phase {
             let deadline = begun + length;
             let mut step = 0i64;
             while tokio::time::Instant::now() < deadline {
-                for _ in 0..250 {
-                    let metrics: [(&str, f64); 4] =
-                        std::array::from_fn(|k| (KEYS[k], value(k, step)));
-                    run.log_metrics_at(&metrics, step, 1_700_000_000_000 + step)
-                        .await
-                        .unwrap();
-                    step += 1;
-                }
+                log_steps(&run, &mut step, 250).await;
                 if let Some(rate) = per_client {
                     // Pacing (load shaping, not synchronisation): the next 1,000 points
                     // leave when the rate says so.

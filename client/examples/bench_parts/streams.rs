@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use trackd_client::{AckLatency, Client, IngestConfig};
 
-use super::{peak_rss_mib, value, ServerChild, KEYS};
+use super::{ServerChild, log_steps, peak_rss_mib};
 
 /// One row: `streams` clients against a fresh server for `length`.
 async fn row(root: &std::path::Path, streams: usize, length: Duration) -> (f64, f64, AckLatency) {
@@ -36,14 +36,7 @@ async fn row(root: &std::path::Path, streams: usize, length: Duration) -> (f64, 
                 .unwrap();
             let mut step = 0i64;
             while tokio::time::Instant::now() < deadline {
-                for _ in 0..250 {
-                    let metrics: [(&str, f64); 4] =
-                        std::array::from_fn(|k| (KEYS[k], value(k, step)));
-                    run.log_metrics_at(&metrics, step, 1_700_000_000_000 + step)
-                        .await
-                        .unwrap();
-                    step += 1;
-                }
+                log_steps(&run, &mut step, 250).await;
             }
             run.finish().await.unwrap();
             let stats = client.ingest_stats();
