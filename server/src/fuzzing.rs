@@ -217,7 +217,19 @@ pub fn check_metric_chunk(input: &[u8]) {
     };
     let points = if mode & 1 == 1 {
         let Ok(points) = chunk::decode(bytes) else {
-            assert!(chunk::decode_into(bytes, &mut Vec::new()).is_err());
+            // Never a partial read: a refused chunk leaves what the caller held untouched.
+            let before = Point {
+                step: 1,
+                timestamp: 2,
+                value: 3.0,
+            };
+            let mut out = vec![before];
+            assert!(chunk::decode_into(bytes, &mut out).is_err());
+            assert_eq!(
+                bits(&out),
+                bits(&[before]),
+                "a refused chunk appended points"
+            );
             return;
         };
         assert_eq!(chunk::count(bytes).ok(), Some(points.len()));
@@ -258,6 +270,7 @@ pub fn check_page_token(input: &[u8]) {
                 let again = page::encode_key_token(kind, &key);
                 let back = page::decode_key_token(kind, &again, clauses, tie)
                     .expect("an encoded key decodes");
+                // Compared as text: a NaN sort value is not equal to itself.
                 assert_eq!(format!("{back:?}"), format!("{key:?}"));
             }
         }
