@@ -15,23 +15,29 @@ use trackd_client::{AckLatency, Client, IngestConfig};
 use super::{RUNS, ServerChild, log_steps};
 
 /// One phase's figures.
-struct Phase {
-    points: u64,
-    seconds: f64,
-    latency: AckLatency,
-    batches: u64,
+pub(super) struct Phase {
+    pub points: u64,
+    pub seconds: f64,
+    pub latency: AckLatency,
+    pub batches: u64,
 }
 
-/// 8 clients logging for `length`, each at `per_client` points/s (`None`: as fast as it can).
-async fn phase(url: &str, length: Duration, per_client: Option<f64>) -> Phase {
+/// `clients` clients (each with its own connection and stream, configured by `config`)
+/// logging for `length`, each at `per_client` points/s (`None`: as fast as it can).
+pub(super) async fn phase(
+    url: &str,
+    clients: usize,
+    config: IngestConfig,
+    length: Duration,
+    per_client: Option<f64>,
+) -> Phase {
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for rank in 0..RUNS {
+    for rank in 0..clients {
         let url = url.to_owned();
+        let config = config.clone();
         tasks.push(tokio::spawn(async move {
-            let client = Client::connect_with(&url, IngestConfig::default())
-                .await
-                .unwrap();
+            let client = Client::connect_with(&url, config).await.unwrap();
             let run = client
                 .start_run()
                 .run_name(format!("latency-{rank}"))
@@ -96,7 +102,7 @@ pub async fn latency(dir: &std::path::Path, quick: bool) {
     let mut batches = 0;
     for (label, share) in [("100 %", None), ("50 %", Some(0.5)), ("15 %", Some(0.15))] {
         let per_client = share.map(|s: f64| s * capacity / RUNS as f64);
-        let p = phase(&url, length, per_client).await;
+        let p = phase(&url, RUNS, IngestConfig::default(), length, per_client).await;
         let rate = p.points as f64 / p.seconds;
         if share.is_none() {
             capacity = rate;

@@ -7,56 +7,23 @@
 //! Per row: points/s (acknowledged, durable), the server's peak RSS (VmHWM), and the
 //! per-batch acknowledgement latency p50/p99 over every client.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use trackd_client::{AckLatency, Client, IngestConfig};
+use trackd_client::{AckLatency, IngestConfig};
 
-use super::{ServerChild, log_steps, peak_rss_mib};
+use super::{ServerChild, peak_rss_mib};
 
-/// One row: `streams` clients against a fresh server for `length`.
+/// One row: `streams` clients against a fresh server for `length` (the latency benchmark's
+/// saturating phase, with small client buffers): points/s, server peak RSS, latencies.
 async fn row(root: &std::path::Path, streams: usize, length: Duration) -> (f64, f64, AckLatency) {
     let server = ServerChild::spawn(&root.join(format!("streams-{streams}")), "durable");
     let pid = server.child.id();
-    let started = tokio::time::Instant::now();
-    let deadline = started + length;
-    let mut tasks = Vec::new();
-    for rank in 0..streams {
-        let url = server.url.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut config = IngestConfig::default();
-            config.buffer_points = 1 << 16;
-            let client = Client::connect_with(&url, config).await.unwrap();
-            let run = client
-                .start_run()
-                .run_name(format!("streams-{rank}"))
-                .system_tags(false)
-                .start()
-                .await
-                .unwrap();
-            let mut step = 0i64;
-            while tokio::time::Instant::now() < deadline {
-                log_steps(&run, &mut step, 250).await;
-            }
-            run.finish().await.unwrap();
-            let stats = client.ingest_stats();
-            assert_eq!(stats.acks_not_durable.load(Ordering::Relaxed), 0);
-            let latency = AckLatency::default();
-            latency.merge(&stats.ack_latency);
-            ((step * 4) as u64, latency)
-        }));
-    }
-    let all = AckLatency::default();
-    let mut points = 0u64;
-    for t in tasks {
-        let (p, latency) = t.await.unwrap();
-        points += p;
-        all.merge(&latency);
-    }
-    let seconds = started.elapsed().as_secs_f64();
+    let mut config = IngestConfig::default();
+    config.buffer_points = 1 << 16;
+    let phase = super::latency::phase(&server.url, streams, config, length, None).await;
     let rss = peak_rss_mib(pid);
     server.stop();
-    (points as f64 / seconds, rss, all)
+    (phase.points as f64 / phase.seconds, rss, phase.latency)
 }
 
 /// Runs the rows and prints them.
