@@ -58,7 +58,11 @@ pub async fn run(args: GcArgs) -> Outcome {
             args.store.display()
         )));
     }
-    let db_before = crate::files::tree(&args.store.join("db")).1;
+    // The database and the chunk log beside it.
+    let store_bytes = |store: &std::path::Path| {
+        crate::files::tree(&store.join("db")).1 + crate::files::tree(&store.join("chunks")).1
+    };
+    let db_before = store_bytes(&args.store);
     let store = Store::open(StoreConfig::new(&args.store)).map_err(|e| Failure {
         message: e.to_string(),
         code: crate::exit::UNREACHABLE,
@@ -85,7 +89,7 @@ pub async fn run(args: GcArgs) -> Outcome {
         .await
         .map_err(|e| Failure::other(e.to_string()))?;
     let report = result?;
-    let db_after = crate::files::tree(&args.store.join("db")).1;
+    let db_after = store_bytes(&args.store);
     let mut table = Table::new(["what", "count"]);
     table.row(["runs removed".to_owned(), report.runs.len().to_string()]);
     table.row([

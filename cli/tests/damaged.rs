@@ -195,7 +195,79 @@ async fn a_damaged_store_is_read_whole_or_refused_by_name_never_in_part() {
         },
         "a flipped bit in the snapshot",
     );
-    assert!(refused >= 4, "the damage was real: {refused} refusals");
+
+    // The chunk log (sealed chunks' payloads). A flipped bit in a record: the store opens,
+    // and the history is read whole or refused by name, never in part.
+    let segment = "chunks/00000001.chunks";
+    let log_len = std::fs::metadata(original.join(segment)).unwrap().len();
+    assert!(
+        log_len > 1000,
+        "the points are in the chunk log: {log_len} bytes"
+    );
+    let mut history_refused = 0;
+    for i in 0..8 {
+        let at = next(&mut seed) % log_len;
+        let case = format!("chunk log flip {i}: byte {at}");
+        let dir = tmp.path().join(format!("chunks-{i}"));
+        copy_dir(&original, &dir);
+        let path = dir.join(segment);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[at as usize] ^= 0x04;
+        std::fs::write(&path, bytes).unwrap();
+        if read_history(&dir, &run_id, &case) == Met::Refused {
+            history_refused += 1;
+        }
+    }
+    assert!(history_refused >= 6, "{history_refused} of 8 flips refused");
+    // Cut after a clean close: refused at open, not trimmed.
+    let (dir, met) = damaged(
+        &|dir| {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join(segment))
+                .unwrap();
+            file.set_len(log_len / 2).unwrap();
+        },
+        "the chunk log cut in half",
+    );
+    assert_eq!(met, Met::Refused);
+    assert!(refused >= 5, "the damage was real: {refused} refusals");
+    let server = trackd(&["server", "--store", dir.to_str().unwrap(), "--port", "0"]);
+    let stderr = String::from_utf8_lossy(&server.stderr);
+    assert!(
+        stderr.contains("is corrupted") && stderr.contains("00000001.chunks"),
+        "{stderr}"
+    );
+}
+
+/// Reads the history of a store whose database is whole: every point, or a refusal that
+/// names the corruption.
+fn read_history(dir: &Path, run_id: &str, case: &str) -> Met {
+    let history = trackd(&[
+        "metrics",
+        "history",
+        run_id,
+        "loss",
+        "--json",
+        "--tracking-uri",
+        dir.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&history.stderr);
+    assert!(!stderr.contains("panicked"), "{case}: {stderr}");
+    if history.status.code() != Some(0) {
+        assert!(
+            stderr.contains("is corrupted") && stderr.contains("00000001.chunks"),
+            "{case}: {stderr}"
+        );
+        return Met::Refused;
+    }
+    let points: Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(
+        points.as_array().unwrap().len() as i64,
+        POINTS,
+        "{case}: part of the history"
+    );
+    Met::Whole
 }
 
 /// Whether this process is root (then the permission cases run the binary as `nobody`:

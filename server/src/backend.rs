@@ -131,6 +131,13 @@ pub trait TrackingBackend: Send + Sync + 'static {
     /// Permanently removes a deleted experiment that has no runs left; `false` otherwise.
     fn purge_experiment(&self, id: ExperimentId) -> Result<bool>;
 
+    /// After purges: gives back the space of data nothing refers to any more (the sled
+    /// store's chunk log segments); returns the bytes freed. Backends whose database frees
+    /// space itself keep the default, which frees nothing.
+    fn reclaim_space(&self) -> Result<u64> {
+        Ok(0)
+    }
+
     /// Takes a consistent backup named `name` (a plain name; where it goes is the backend's
     /// choice) while writes continue: it holds exactly the writes acknowledged before it
     /// began.

@@ -28,6 +28,8 @@ pub struct GcReport {
     pub experiments: Vec<String>,
     /// Artifact bytes freed.
     pub artifact_bytes: u64,
+    /// Store bytes given back after the purges (the sled store's chunk log segments).
+    pub store_bytes: u64,
 }
 
 impl Tracker {
@@ -109,6 +111,12 @@ impl Tracker {
             if purged {
                 report.experiments.push(e.id.to_string());
             }
+        }
+        if !report.runs.is_empty() {
+            let backend = self.backend.clone();
+            report.store_bytes = tokio::task::spawn_blocking(move || backend.reclaim_space())
+                .await
+                .map_err(|err| TrackingError::storage("gc task failed", err))??;
         }
         Ok(report)
     }

@@ -22,6 +22,10 @@ impl TrackingBackend for Store {
         Ok(Store::purge_experiment(self, id)?)
     }
 
+    fn reclaim_space(&self) -> Result<u64> {
+        Ok(Store::reclaim_chunk_log(self)?)
+    }
+
     fn backup<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<crate::backend::BackupReport>> {
         Store::backup(self, name).boxed()
     }

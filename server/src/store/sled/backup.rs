@@ -44,6 +44,20 @@ pub(crate) fn copy_db(db: &sled::Db, dest: &Path) -> Result<Copied> {
     Ok(copied)
 }
 
+/// Copies the database into `dest_db` and the chunk log into `chunks/` beside it (called by
+/// the committer between two groups, so the two agree).
+pub(crate) fn copy_store(db: &sled::Db, trees: &super::Trees, dest_db: &Path) -> Result<Copied> {
+    // The copy's mark must cover every record its references name.
+    super::chunk_refs::sync_and_mark(trees)?;
+    let mut copied = copy_db(db, dest_db)?;
+    let started = Instant::now();
+    let chunks = dest_db.with_file_name("chunks");
+    let (_, bytes) = trees.chunk_log.copy_to(&chunks)?;
+    copied.bytes += bytes;
+    copied.seconds += started.elapsed().as_secs_f64();
+    Ok(copied)
+}
+
 /// Copies the files under `from` into `to` (created); returns (files, bytes). Uploads in
 /// progress (temporary files) are skipped.
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<(u64, u64)> {

@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -127,8 +127,9 @@ impl Handle {
         Ok(answer)
     }
 
-    /// Copies the database into a new sled database at `dest`, at a cut between two write
-    /// groups: it holds exactly the writes acknowledged before the copy began.
+    /// Copies the database into a new sled database at `dest` (and the chunk log beside it),
+    /// at a cut between two write groups: it holds exactly the writes acknowledged before
+    /// the copy began.
     pub async fn backup(&self, dest: std::path::PathBuf) -> Result<crate::backend::Copied> {
         let (reply, answer) = oneshot::channel();
         let tx = self.sender()?;
@@ -200,11 +201,12 @@ fn run(
     } = rules;
     let mut group: Vec<(Request, Result<Outcome>)> = Vec::with_capacity(64);
     let mut pending_backup = None;
+    let mut last_sync = Instant::now();
     while let Some(job) = rx.blocking_recv() {
         let first = match job {
             Job::Write(request) => request,
             Job::Backup { dest, reply } => {
-                let _ = reply.send(super::backup::copy_db(&db, &dest));
+                let _ = reply.send(super::backup::copy_store(&db, &trees, &dest));
                 continue;
             }
         };
@@ -242,12 +244,23 @@ fn run(
         let flushed = match durability {
             Durability::Durable => {
                 let started = Instant::now();
-                let result = db.flush();
+                // The chunk log first: sled's references must never be durable before the
+                // records they name.
+                let result = super::chunk_refs::sync_and_mark(&trees)
+                    .and_then(|()| db.flush().map(|_| ()).map_err(StoreError::from));
                 stats.flushes.fetch_add(1, Ordering::Relaxed);
                 stats
                     .flush_micros
                     .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-                result.map(|_| ())
+                result
+            }
+            // sled flushes on its own schedule; the chunk log is synced and marked on the
+            // same one (what a crash cuts past the mark was never promised durable).
+            Durability::Buffered
+                if last_sync.elapsed() >= Duration::from_millis(BUFFERED_FLUSH_MS) =>
+            {
+                last_sync = Instant::now();
+                super::chunk_refs::sync_and_mark(&trees)
             }
             Durability::Buffered => Ok(()),
         };
@@ -260,7 +273,7 @@ fn run(
             let answer = match (&flushed, outcome) {
                 (Err(e), _) => {
                     tracing::error!(error = %e, "flush failed; the group is not acknowledged");
-                    Err(TrackingError::from(StoreError::from(e.clone())))
+                    Err(TrackingError::from(e.clone()))
                 }
                 (Ok(()), outcome) => {
                     if let Ok(
@@ -276,10 +289,12 @@ fn run(
             let _ = req.reply.send(answer);
         }
         if let Some(Job::Backup { dest, reply }) = pending_backup.take() {
-            let _ = reply.send(super::backup::copy_db(&db, &dest));
+            let _ = reply.send(super::backup::copy_store(&db, &trees, &dest));
         }
     }
-    if let Err(e) = db.flush() {
+    let last = super::chunk_refs::sync_and_mark(&trees)
+        .and_then(|()| db.flush().map(|_| ()).map_err(StoreError::from));
+    if let Err(e) = last {
         tracing::error!(error = %e, "final flush failed");
     }
 }

@@ -7,20 +7,18 @@ use std::path::PathBuf;
 use super::{keys, Store, StoreError};
 use crate::domain::RunId;
 use crate::error::{Result, TrackingError};
-use crate::store::series::{chunk, Chosen, ChunkFetch, HistoryReader, Span};
+use crate::store::series::{Chosen, ChunkFetch, HistoryReader, Span};
 
-/// Fetches chunks from the store's `metric_chunks` tree.
+/// Fetches chunks from the store's `metric_chunks` tree (and the chunk log it refers to).
 struct SledChunks(Store);
 
 impl ChunkFetch for SledChunks {
     fn fetch(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .0
-            .trees()
-            .metric_chunks
-            .get(key)
-            .map_err(StoreError::from)?
-            .map(|v| v.to_vec()))
+        let trees = self.0.trees();
+        let Some(value) = trees.metric_chunks.get(key).map_err(StoreError::from)? else {
+            return Ok(None);
+        };
+        Ok(Some(trees.chunk_payload(&value)?.into_owned()))
     }
 
     fn spill_dir(&self) -> PathBuf {
@@ -97,12 +95,17 @@ impl Store {
             return Ok(None);
         };
         let no = keys::chunk_no(&chunk_key).ok_or_else(|| corrupt("chunk key"))?;
-        let count = chunk::count(&bytes).map_err(|e| corrupt(&e.to_string()))? as u32;
+        let trees = self.trees();
+        let count = trees
+            .chunk_count(&bytes)
+            .map_err(|e| corrupt(&e.to_string()))? as u32;
         if *last_span == Some((no, count)) {
             return Ok(None);
         }
         let mut points = Vec::with_capacity(count as usize);
-        chunk::decode_into(&bytes, &mut points).map_err(|e| corrupt(&e.to_string()))?;
+        trees
+            .chunk_points_into(&bytes, &mut points)
+            .map_err(|e| corrupt(&e.to_string()))?;
         if points.is_empty() {
             return Ok(None);
         }

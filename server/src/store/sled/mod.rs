@@ -6,7 +6,9 @@
 //!   current state (`writer.rs`), calls sled's blocking `flush()` once for the whole group, and
 //!   only then answers every waiter. An answer in the default durable mode therefore means
 //!   "fsynced".
-//! - Metric points are stored in chunks ([`chunk`]), keys are laid out in [`keys`].
+//! - Metric points are stored in chunks ([`chunk`]), keys are laid out in [`keys`]. Sealed
+//!   chunks live in the [`chunk_log`] beside the database (`<dir>/chunks`); sled keeps a
+//!   reference to each (`chunk_refs`).
 //!
 //! Nothing here knows about protobuf or JSON. A second backend would implement the same
 //! `Store` surface (`open`, `write`, the read methods).
@@ -15,6 +17,8 @@ mod access;
 mod as_backend;
 mod backup;
 mod catalog;
+pub mod chunk_log;
+mod chunk_refs;
 mod committer;
 mod history;
 pub mod keys;
@@ -43,7 +47,7 @@ pub use purge::Purged;
 use crate::domain::{now_ms, Experiment, ExperimentId, Lifecycle};
 
 /// Failures of the storage layer itself (not of the caller's request).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Another process has the store open.
     #[error(
@@ -147,6 +151,9 @@ pub struct StoreConfig {
     /// Free space kept on the store's file system: writes are refused (RESOURCE_EXHAUSTED)
     /// while less is free, and resume when there is room again; 0 turns the guard off.
     pub min_free_bytes: u64,
+    /// Size at which a chunk log segment is closed and the next begun (`trackd gc` frees
+    /// whole segments).
+    pub chunk_segment_bytes: u64,
 }
 
 impl StoreConfig {
@@ -159,6 +166,7 @@ impl StoreConfig {
             queue_capacity: 4096,
             stream_retention: DEFAULT_STREAM_RETENTION,
             min_free_bytes: DEFAULT_MIN_FREE_BYTES,
+            chunk_segment_bytes: chunk_log::SEGMENT_BYTES,
         }
     }
 }
@@ -194,11 +202,14 @@ pub(crate) struct Trees {
     pub auth_tokens: sled::Tree,
     /// Grants (resource key · 0x00 · user → level code); see `access`.
     pub auth_grants: sled::Tree,
+    /// The payloads of sealed chunks, referred to from `metric_chunks`.
+    pub chunk_log: Arc<chunk_log::ChunkLog>,
 }
 
 impl Trees {
-    fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    fn open(db: &sled::Db, chunk_log: Arc<chunk_log::ChunkLog>) -> Result<Self, StoreError> {
         Ok(Trees {
+            chunk_log,
             meta: db.open_tree("meta")?,
             experiments: db.open_tree("experiments")?,
             experiment_names: db.open_tree("experiment_names")?,
@@ -235,8 +246,9 @@ struct Inner {
 }
 
 const FORMAT_KEY: &[u8] = b"format_version";
-/// Format 3 added chunk spans (`spans`); format 2 stores are upgraded on open.
-const FORMAT_VERSION: u64 = 3;
+/// Format 3 added chunk spans (`spans`); format 4 the chunk log (`chunk_log`). Format 2 and
+/// 3 stores are upgraded on open (3 → 4 changes nothing stored: inline chunks stay valid).
+const FORMAT_VERSION: u64 = 4;
 
 impl Store {
     /// Opens (creating if needed) the store in `config.dir`, creates the `Default`
@@ -264,8 +276,27 @@ impl Store {
             .flush_every_ms(flush_every)
             .open()
             .map_err(|e| classify_open_error(e, &config.dir))?;
-        let trees = Trees::open(&db)?;
+        let meta = db.open_tree("meta")?;
+        let was_closed = meta.remove(chunk_refs::CLOSED_KEY)?.is_some();
+        let (chunk_log, recovery) = chunk_log::ChunkLog::open_with(
+            &config.dir.join("chunks"),
+            chunk_refs::stored_mark(&meta)?,
+            config.chunk_segment_bytes,
+        )?;
+        let trees = Trees::open(&db, Arc::new(chunk_log))?;
         check_format(&trees)?;
+        if !was_closed || recovery != chunk_log::Recovery::default() {
+            let reconciled = chunk_refs::reconcile(&trees)?;
+            if recovery != chunk_log::Recovery::default() || reconciled.dropped > 0 {
+                tracing::warn!(
+                    cut_bytes = recovery.cut_bytes,
+                    cut_segments = recovery.cut_segments,
+                    references_dropped = reconciled.dropped,
+                    "the chunk log held writes past its synced mark (never acknowledged: the \
+                     last stop was not clean); they were removed"
+                );
+            }
+        }
         ensure_default_experiment(&trees, &config.dir)?;
         db.flush()?;
         let catalog = Arc::new(Catalog::load(&trees)?);
@@ -318,9 +349,15 @@ impl Store {
     pub async fn close(&self) -> Result<(), StoreError> {
         self.inner.committer.close().await;
         let db = self.inner.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| StoreError::Sled(e.to_string()))??;
+        let trees = self.inner.trees.clone();
+        tokio::task::spawn_blocking(move || {
+            chunk_refs::sync_and_mark(&trees)?;
+            trees.meta.insert(chunk_refs::CLOSED_KEY, &[])?;
+            db.flush()?;
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .map_err(|e| StoreError::Sled(e.to_string()))??;
         Ok(())
     }
 
@@ -368,14 +405,14 @@ fn check_format(trees: &Trees) -> Result<(), StoreError> {
             .map_err(|_| StoreError::Corrupted("unreadable store format version".into()))?,
     };
     match version {
-        FORMAT_VERSION => {}
+        FORMAT_VERSION | 3 => {}
         2 => {
             let chunks = add_chunk_spans(trees)?;
             tracing::info!(chunks, "store upgraded to format 3 (chunk spans added)");
         }
         other => {
             return Err(StoreError::Corrupted(format!(
-                "unsupported store format {other}; this trackd reads formats 2 and \
+                "unsupported store format {other}; this trackd reads formats 2 to \
                  {FORMAT_VERSION}"
             )))
         }
@@ -394,8 +431,7 @@ fn add_chunk_spans(trees: &Trees) -> Result<u64, StoreError> {
     for entry in trees.metric_chunks.iter() {
         let (key, value) = entry?;
         points.clear();
-        chunk::decode_into(&value, &mut points)
-            .map_err(|e| StoreError::Corrupted(e.to_string()))?;
+        trees.chunk_points_into(&value, &mut points)?;
         if points.is_empty() {
             continue;
         }

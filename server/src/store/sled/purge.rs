@@ -67,6 +67,23 @@ impl Store {
         Ok(Some(Purged { entries }))
     }
 
+    /// Deletes the chunk log segments no chunk refers to any more (after purges); returns
+    /// the bytes freed. Segments partly referred to stay whole.
+    pub fn reclaim_chunk_log(&self) -> Result<u64, StoreError> {
+        let log = &self.inner.trees.chunk_log;
+        let below = log.active_segment();
+        let referenced = super::chunk_refs::referenced_segments(&self.inner.trees)?;
+        let (files, bytes) = log.remove_unreferenced(&referenced, below)?;
+        if files > 0 {
+            tracing::info!(
+                files,
+                bytes,
+                "chunk log segments no chunk refers to were removed"
+            );
+        }
+        Ok(bytes)
+    }
+
     /// Permanently removes a deleted experiment that has no runs left (purge its runs
     /// first). Refused (`Ok(false)`) for an active experiment or one with runs.
     pub fn purge_experiment(&self, id: ExperimentId) -> Result<bool, StoreError> {

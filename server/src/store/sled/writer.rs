@@ -437,9 +437,15 @@ fn write_run(t: &Trees, run: &RunInfo, writes: &RunWrites, dedup: bool) -> Resul
     Ok(stored)
 }
 
-/// Appends points to a series: small newest chunks are rewritten with the new points, full
-/// ones are left alone, and chunks never exceed [`MAX_CHUNK_POINTS`]. Updates the latest
-/// value. With `dedup`, exact duplicates (within `points` or in the newest chunk) are skipped.
+/// Appends points to a series. A small newest chunk (under [`MERGE_BELOW`] points) takes
+/// in a small write (it is rewritten inline with the new points); a write of
+/// [`MERGE_BELOW`] points or more starts new chunks and leaves it be. Chunks never exceed
+/// [`MAX_CHUNK_POINTS`]. A new chunk of [`MERGE_BELOW`] points or more is sealed (no later
+/// write rewrites it): its payload goes to the chunk log and sled keeps a reference. A
+/// rewritten chunk always stays inline, so a crash can never leave a reference that
+/// replaced acknowledged points in place of a record the log lost. Updates the latest
+/// value. With `dedup`, exact duplicates (within `points` or in the newest chunk) are
+/// skipped.
 pub(super) fn append_points(
     t: &Trees,
     run: RunId,
@@ -457,27 +463,22 @@ pub(super) fn append_points(
         .next_back()
         .transpose()
         .map_err(store_err)?;
-    let mut carry: Vec<Point> = Vec::new();
     let mut next_no = 0u32;
     let mut newest_points: Vec<Point> = Vec::new();
-    if let Some((k, v)) = newest {
-        let no = keys::chunk_no(&k).ok_or_else(|| corrupt("chunk key"))?;
-        let n = chunk::count(&v).map_err(|e| corrupt(&e.to_string()))?;
+    // The newest chunk's number, if it is small enough to take in a small write.
+    let mut small_newest = None;
+    if let Some((k, v)) = &newest {
+        let no = keys::chunk_no(k).ok_or_else(|| corrupt("chunk key"))?;
+        let n = t.chunk_count(v)?;
         if n < MERGE_BELOW || dedup {
-            chunk::decode_into(&v, &mut newest_points).map_err(|e| corrupt(&e.to_string()))?;
+            t.chunk_points_into(v, &mut newest_points)?;
         }
         if n < MERGE_BELOW {
-            next_no = no;
-            carry = if dedup {
-                newest_points.clone()
-            } else {
-                std::mem::take(&mut newest_points)
-            };
-        } else {
-            next_no = no
-                .checked_add(1)
-                .ok_or_else(|| corrupt("chunk counter overflow"))?;
+            small_newest = Some(no);
         }
+        next_no = no
+            .checked_add(1)
+            .ok_or_else(|| corrupt("chunk counter overflow"))?;
     }
     // Only dedup and a small newest chunk need a copy; the common path (a stream appending
     // past full chunks) encodes straight from the batch.
@@ -504,11 +505,15 @@ pub(super) fn append_points(
         .copied()
         .max_by(|a, b| a.latest_cmp(b))
         .expect("non-empty");
-    let merged: &[Point] = if carry.is_empty() {
-        fresh
-    } else {
-        carry.extend_from_slice(fresh);
-        &carry
+    let mut carry: Vec<Point>;
+    let (merged, rewrites): (&[Point], bool) = match small_newest {
+        Some(no) if fresh.len() < MERGE_BELOW => {
+            next_no = no;
+            carry = newest_points;
+            carry.extend_from_slice(fresh);
+            (&carry, true)
+        }
+        _ => (fresh, false),
     };
     let mut buf = Vec::new();
     for (i, piece) in merged.chunks(MAX_CHUNK_POINTS).enumerate() {
@@ -517,16 +522,25 @@ pub(super) fn append_points(
         let no = next_no
             .checked_add(i as u32)
             .ok_or_else(|| corrupt("chunk counter overflow"))?;
+        let chunk_key = keys::chunk(&prefix, no);
         // The chunk, then its span. (Not one sled::Batch: the first batch switches sled into
         // a global reader-writer lock for every later operation, which cost 40 % of ingest.
         // A crash between the two can leave only the newest chunk of a series without its
         // current span, which readers check and make good; see `history`.)
-        t.metric_chunks
-            .insert(keys::chunk(&prefix, no), buf.as_slice())
-            .map_err(store_err)?;
+        let sealed = piece.len() >= MERGE_BELOW && !(rewrites && i == 0);
+        if sealed {
+            let logged = t.chunk_log.append(&buf, piece.len() as u32)?;
+            t.metric_chunks
+                .insert(&chunk_key, &logged.encode()[..])
+                .map_err(store_err)?;
+        } else {
+            t.metric_chunks
+                .insert(&chunk_key, buf.as_slice())
+                .map_err(store_err)?;
+        }
         t.chunk_spans
             .insert(
-                keys::chunk(&prefix, no),
+                chunk_key,
                 &crate::store::series::Span::of(piece).encode()[..],
             )
             .map_err(store_err)?;
