@@ -7,11 +7,12 @@
 //!   logging `float32` tensors sends), ms timestamps with ±3 ms jitter;
 //! - `noisy_f64`: the same noise kept in float64, the same jittered timestamps.
 //!
-//! For each: the store's files after a graceful stop, the same database compacted (every live
-//! entry written once into a fresh database, as `trackd backup` does), and the logical bytes
-//! of the metric chunks alone (`usage::tree_usage`): chunk values are the encoding, chunk keys
-//! and every other tree are bookkeeping, and the rest of the compacted database is sled's own
-//! overhead (page headers, log segments).
+//! For each, after a graceful stop: the store's files (sled's database in `db/`, the chunk
+//! log in `chunks/`), the chunk encoding alone (`usage::chunk_usage`: the payloads of every
+//! chunk, inline in sled or in the log), what share of the points stayed inline in sled,
+//! and the database compacted (every live entry written once into a fresh database, as
+//! `trackd backup` does). On disk minus the encoding is the overhead: record headers,
+//! references, spans, the other trees and sled's own pages and log.
 
 use std::path::Path;
 
@@ -90,10 +91,11 @@ impl Values {
 struct Sizes {
     points: u64,
     on_disk: u64,
+    database: u64,
+    chunk_log: u64,
+    encoding: u64,
+    inline_bytes: u64,
     compacted: u64,
-    chunk_values: u64,
-    chunk_keys: u64,
-    other_trees: u64,
 }
 
 async fn workload(root: &Path, values: Values, steps: i64) -> Sizes {
@@ -129,21 +131,17 @@ async fn workload(root: &Path, values: Values, steps: i64) -> Sizes {
         values.name(),
         file_breakdown(&dir.join("db"))
     );
-    let trees = usage::tree_usage(&dir).expect("read the closed store");
-    let chunks = trees.iter().find(|t| t.name == "metric_chunks").unwrap();
+    let chunks = usage::chunk_usage(&dir).expect("read the closed store");
     let copy = root.join(format!("{}-compacted", values.name()));
     usage::compacted_copy(&dir, &copy).expect("compacted copy");
     Sizes {
         points,
         on_disk,
+        database: dir_size(&dir.join("db")),
+        chunk_log: chunks.log_bytes,
+        encoding: chunks.inline_bytes + chunks.logged_bytes,
+        inline_bytes: chunks.inline_bytes,
         compacted: dir_size(&copy),
-        chunk_values: chunks.value_bytes,
-        chunk_keys: chunks.key_bytes,
-        other_trees: trees
-            .iter()
-            .filter(|t| t.name != "metric_chunks")
-            .map(|t| t.key_bytes + t.value_bytes)
-            .sum(),
     }
 }
 
@@ -186,31 +184,24 @@ pub async fn disk(root: &Path, quick: bool) {
         KEYS.len()
     );
     println!(
-        "{:<11} {:>10} {:>8} {:>10} {:>14} {:>12} {:>13}",
-        "values", "points", "on disk", "compacted", "chunk values", "chunk keys", "sled overhead"
+        "{:<11} {:>10} {:>8} {:>9} {:>10} {:>9} {:>7} {:>10}",
+        "values", "points", "on disk", "database", "chunk log", "encoding", "inline", "compacted"
     );
     for values in [Values::SmoothF32, Values::NoisyF32, Values::NoisyF64] {
         let s = workload(root, values, steps).await;
-        let overhead = s
-            .compacted
-            .saturating_sub(s.chunk_values + s.chunk_keys + s.other_trees);
-        // Bytes per point: on disk, compacted, chunk values, chunk keys, other trees, sled.
-        let [disk, compacted, chunk_values, chunk_keys, other, sled] = [
-            s.on_disk,
-            s.compacted,
-            s.chunk_values,
-            s.chunk_keys,
-            s.other_trees,
-            overhead,
-        ]
-        .map(|b| b as f64 / s.points as f64);
+        // Bytes per point: on disk, the database, the chunk log, the encoding; the
+        // compacted database.
+        let [disk, database, log, encoding, compacted] =
+            [s.on_disk, s.database, s.chunk_log, s.encoding, s.compacted]
+                .map(|b| b as f64 / s.points as f64);
+        let inline = 100.0 * s.inline_bytes as f64 / s.encoding.max(1) as f64;
         let name = values.name();
         println!(
-            "{name:<11} {:>10} {disk:>8.2} {compacted:>10.2} {chunk_values:>14.2} {chunk_keys:>12.2} {sled:>13.2}",
+            "{name:<11} {:>10} {disk:>8.2} {database:>9.2} {log:>10.2} {encoding:>9.2} {inline:>6.1}% {compacted:>10.2}",
             s.points
         );
         println!(
-            "{{\"workload\":\"disk_{name}\",\"points\":{},\"on_disk_bytes_per_point\":{disk:.3},\"compacted_bytes_per_point\":{compacted:.3},\"chunk_value_bytes_per_point\":{chunk_values:.3},\"chunk_key_bytes_per_point\":{chunk_keys:.3},\"other_tree_bytes_per_point\":{other:.3},\"sled_overhead_bytes_per_point\":{sled:.3}}}",
+            "{{\"workload\":\"disk_{name}\",\"points\":{},\"on_disk_bytes_per_point\":{disk:.3},\"database_bytes_per_point\":{database:.3},\"chunk_log_bytes_per_point\":{log:.3},\"encoding_bytes_per_point\":{encoding:.3},\"inline_percent\":{inline:.2},\"compacted_database_bytes_per_point\":{compacted:.3}}}",
             s.points
         );
     }
