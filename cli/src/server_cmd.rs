@@ -44,7 +44,9 @@ pub async fn run_server(args: ServerArgs) -> Result<(), Box<dyn std::error::Erro
         }
     };
     let location = tracker.location();
-    let mut tracker = tracker.with_max_artifact_bytes(args.max_artifact_bytes());
+    let mut tracker = tracker
+        .with_max_artifact_bytes(args.max_artifact_bytes())
+        .with_ingest_budget(args.memory_budget().ingest_points);
     if args.auth {
         tracker = tracker.with_auth(args.default_permission)?;
         let admin = std::env::var("TRACKD_ADMIN_USERNAME")

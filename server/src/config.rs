@@ -41,6 +41,11 @@ pub struct ServerArgs {
     /// sled page cache, in MiB.
     #[arg(long, env = "TRACKD_CACHE_MB", default_value_t = 16)]
     pub cache_mb: u64,
+    /// Memory for what grows with load, in MiB: LogStream points read but not yet committed
+    /// (an eighth) and HTTP/2 receive windows (budget ÷ 512 per stream). Past it, writers
+    /// wait instead of the server growing.
+    #[arg(long, env = "TRACKD_MEMORY_BUDGET_MB", default_value_t = crate::memory::DEFAULT_MEMORY_BUDGET_MB)]
+    pub memory_budget_mb: u64,
     /// Free space kept on the store's disk, in MiB: writes are refused (RESOURCE_EXHAUSTED)
     /// while less is free and resume once there is room; 0 turns the guard off.
     #[arg(long, env = "TRACKD_MIN_FREE_MB", default_value_t = 64)]
@@ -173,6 +178,11 @@ impl ServerArgs {
         Duration::from_secs(self.stream_retention_hours.max(1).saturating_mul(3600))
     }
 
+    /// The sizes `--memory-budget-mb` sets.
+    pub fn memory_budget(&self) -> crate::memory::MemoryBudget {
+        crate::memory::MemoryBudget::from_mb(self.memory_budget_mb)
+    }
+
     /// Serving settings.
     pub fn serve_options(&self) -> ServeOptions {
         ServeOptions {
@@ -186,6 +196,8 @@ impl ServerArgs {
                 header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
                 body_timeout: Duration::from_secs(self.body_timeout_secs.max(1)),
                 max_concurrent_streams: self.max_concurrent_streams.max(1),
+                stream_window: self.memory_budget().stream_window,
+                connection_window: self.memory_budget().connection_window,
                 ..ConnectionLimits::default()
             },
             tls: None,

@@ -49,6 +49,10 @@ pub struct ConnectionLimits {
     pub http2_keepalive_interval: Duration,
     /// How long a ping may go unanswered before the connection is closed.
     pub http2_keepalive_timeout: Duration,
+    /// HTTP/2 receive window of one stream, in bytes (from the memory budget).
+    pub stream_window: u32,
+    /// HTTP/2 receive window of one connection, in bytes (from the memory budget).
+    pub connection_window: u32,
 }
 
 impl Default for ConnectionLimits {
@@ -60,6 +64,8 @@ impl Default for ConnectionLimits {
             max_concurrent_streams: 256,
             http2_keepalive_interval: Duration::from_secs(30),
             http2_keepalive_timeout: Duration::from_secs(20),
+            stream_window: crate::memory::MemoryBudget::default().stream_window,
+            connection_window: crate::memory::MemoryBudget::default().connection_window,
         }
     }
 }
@@ -187,12 +193,10 @@ fn http_builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
         .keep_alive_interval(limits.http2_keepalive_interval)
         .keep_alive_timeout(limits.http2_keepalive_timeout)
         .max_header_list_size(64 << 10)
-        // Larger receive windows than HTTP/2's 64 KiB default, which throttles uploads and
-        // LogStream batches to a round trip per 64 KiB; small enough that what a connection
-        // can have in flight stays bounded (2 MiB, 512 KiB per stream: 1 MiB per stream cost
-        // 6 MiB of peak RSS in the ingest benchmark, and uploads were no faster).
-        .initial_stream_window_size(512 << 10)
-        .initial_connection_window_size(2 << 20);
+        // Receive windows from the memory budget (`memory`): what a stream that is not
+        // being read (waiting for the ingest budget) may still hold.
+        .initial_stream_window_size(limits.stream_window)
+        .initial_connection_window_size(limits.connection_window);
     builder
 }
 

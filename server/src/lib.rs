@@ -61,6 +61,7 @@ pub mod http;
 pub mod identity;
 pub mod in_process;
 pub mod latency;
+pub mod memory;
 pub mod query;
 pub mod rest;
 pub mod server;

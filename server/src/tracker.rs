@@ -94,6 +94,10 @@ pub struct StreamAck {
     pub refused: Vec<(String, TrackingError)>,
 }
 
+/// Room for one LogStream batch in the ingest budget ([`Tracker::reserve_ingest`]).
+#[derive(Debug)]
+pub struct IngestPermit(tokio::sync::OwnedSemaphorePermit);
+
 /// The tracking service. Cheap to clone.
 #[derive(Clone)]
 pub struct Tracker {
@@ -101,6 +105,7 @@ pub struct Tracker {
     artifacts: Arc<dyn ArtifactRepository>,
     max_artifact_bytes: u64,
     ingest_budget: Arc<Semaphore>,
+    ingest_budget_points: usize,
     read_stats: Arc<ReadStats>,
     duplicate_batches: Arc<std::sync::atomic::AtomicU64>,
     /// LogStream batches that waited for the ingest budget (the stream was not read
@@ -156,6 +161,7 @@ impl Tracker {
             artifacts,
             max_artifact_bytes: DEFAULT_MAX_FILE_BYTES,
             ingest_budget: Arc::new(Semaphore::new(INGEST_BUDGET_POINTS)),
+            ingest_budget_points: INGEST_BUDGET_POINTS,
             read_stats: Arc::default(),
             duplicate_batches: Arc::default(),
             budget_waits: Arc::default(),
@@ -692,6 +698,39 @@ impl Tracker {
         self.budget_waits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The most of the ingest budget one batch takes (a batch larger than the whole budget
+    /// takes all of it).
+    fn budget_share(&self, points: usize) -> usize {
+        points.clamp(1, self.ingest_budget_points)
+    }
+
+    /// Room in the ingest budget for a LogStream batch of `points` points, waiting while the
+    /// budget is full (the stream is then not read, so HTTP/2 flow control slows its
+    /// sender). Held until the committer answers the batch.
+    pub async fn reserve_ingest(&self, points: usize) -> Result<IngestPermit> {
+        let wanted = self.budget_share(points) as u32;
+        if let Ok(permit) = self.ingest_budget.clone().try_acquire_many_owned(wanted) {
+            return Ok(IngestPermit(permit));
+        }
+        self.budget_waits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.ingest_budget
+            .clone()
+            .acquire_many_owned(wanted)
+            .await
+            .map(IngestPermit)
+            .map_err(|_| TrackingError::Unavailable("the server is shutting down".into()))
+    }
+
+    /// The same tracker with an ingest budget of `points` metric points (LogStream batches
+    /// read but not yet committed); see [`crate::memory::MemoryBudget`].
+    pub fn with_ingest_budget(mut self, points: usize) -> Self {
+        let points = points.clamp(1, Semaphore::MAX_PERMITS);
+        self.ingest_budget = Arc::new(Semaphore::new(points));
+        self.ingest_budget_points = points;
+        self
+    }
+
     /// Stores one LogStream batch at most once per `(stream_id, seq)` and says what the
     /// acknowledgement means: [`Tracker::enqueue_stream_batch`] (which decides the
     /// permission) and then its answer.
@@ -702,7 +741,7 @@ impl Tracker {
         seq: u64,
         runs: Vec<(String, RunWrites)>,
     ) -> Result<StreamAck> {
-        self.enqueue_stream_batch(caller, stream_id, seq, runs)
+        self.enqueue_stream_batch(caller, stream_id, seq, runs, None)
             .await?
             .await
     }
@@ -761,13 +800,14 @@ impl Tracker {
     /// awaited concurrently. A run that breaks a limit or one of MLflow's rules is refused on
     /// its own ([`StreamAck::refused`]); the batch as a whole fails only when it is malformed,
     /// too large, or cannot be stored.
-    #[instrument(skip(self, runs), err(level = "debug"))]
+    #[instrument(skip(self, runs, reserved), err(level = "debug"))]
     pub async fn enqueue_stream_batch(
         &self,
         caller: &Caller,
         stream_id: &str,
         seq: u64,
         runs: Vec<(String, RunWrites)>,
+        reserved: Option<IngestPermit>,
     ) -> Result<BoxFuture<'static, Result<StreamAck>>> {
         self.authorize(caller, Need::StreamRuns(Permission::Edit))?;
         if stream_id.is_empty() || stream_id.len() > MAX_STREAM_ID_LEN {
@@ -818,20 +858,19 @@ impl Tracker {
                 .refuse_stream_batch(caller, stream_id, seq, error)
                 .await;
         }
-        let wanted = points.min(INGEST_BUDGET_POINTS) as u32;
-        let permit = match self.ingest_budget.clone().try_acquire_many_owned(wanted) {
-            Ok(permit) => permit,
-            Err(_) => {
-                // The budget is full: this stream is not read until the committer frees
-                // room, so HTTP/2 flow control slows its sender.
-                self.budget_waits
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                self.ingest_budget
-                    .clone()
-                    .acquire_many_owned(wanted)
-                    .await
-                    .map_err(|_| TrackingError::Unavailable("the server is shutting down".into()))?
+        // Room for exactly this batch's points: a reservation made from the undecoded
+        // message is trimmed or topped up.
+        let permit = match reserved {
+            Some(IngestPermit(mut permit)) => {
+                let (held, wanted) = (permit.num_permits(), self.budget_share(points));
+                if held > wanted {
+                    drop(permit.split(held - wanted));
+                } else if held < wanted {
+                    permit.merge(self.reserve_ingest(wanted - held).await?.0);
+                }
+                permit
             }
+            None => self.reserve_ingest(points).await?.0,
         };
         let op = WriteOp::StreamBatch {
             stream_id: stream_id.to_owned(),

@@ -227,6 +227,22 @@ pub fn batch_writes(
     writes
 }
 
+/// How many points a LogStream batch carries, from its column lengths (no decoding).
+pub fn batch_points(batch: &pb::LogStreamRequest) -> usize {
+    batch
+        .runs
+        .iter()
+        .flat_map(|r| &r.metrics)
+        .map(|c| {
+            c.values
+                .len()
+                .max(c.values_f32.len())
+                .max(c.steps.len())
+                .max(c.step_deltas.len())
+        })
+        .sum()
+}
+
 /// Columnar stream writes → domain writes; each column in its plain or compact form, all
 /// of the same length.
 pub fn stream_writes(runs: Vec<pb::RunWrites>) -> Result<Vec<(String, RunWrites)>> {

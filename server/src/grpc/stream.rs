@@ -155,10 +155,16 @@ pub async fn enqueue_batch(
     let seq = batch.seq;
     let read_at = std::time::Instant::now();
     let latency = tracker.clone();
+    // Room in the ingest budget first: a batch waiting for it holds only its message, not
+    // the points decoded from it as well.
+    let reserved = match tracker.reserve_ingest(convert::batch_points(&batch)).await {
+        Ok(permit) => permit,
+        Err(err) => return futures::future::ready(convert::stream_error(seq, &err)).boxed(),
+    };
     let queued = match convert::stream_writes(batch.runs) {
         Ok(runs) => {
             tracker
-                .enqueue_stream_batch(&caller, &batch.stream_id, seq, runs)
+                .enqueue_stream_batch(&caller, &batch.stream_id, seq, runs, Some(reserved))
                 .await
         }
         Err(e) => {
