@@ -531,24 +531,8 @@ async fn batches_beyond_the_ingest_budget_are_stored() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
     let run_id = run(&mut c, "0").await;
-    // Steps first_step, first_step + 1, ... as deltas.
-    let batch = |seq: u64, first_step: usize, n: usize| pb::LogStreamRequest {
-        stream_id: "big".into(),
-        seq,
-        runs: vec![pb::RunWrites {
-            run_id: run_id.clone(),
-            metrics: vec![pb::MetricColumns {
-                key: "m".into(),
-                step_deltas: std::iter::once(first_step as i64)
-                    .chain(std::iter::repeat(1))
-                    .take(n)
-                    .collect(),
-                timestamp_deltas: vec![0; n],
-                values_f32: vec![0.25; n],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
+    let batch = |seq: u64, first_step: usize, n: usize| {
+        column_batch("big", seq, &run_id, "m", first_step as i64, n, 0.25)
     };
     let big = INGEST_BUDGET_POINTS + 10_000;
     assert!(big <= MAX_STREAM_BATCH_POINTS);
@@ -583,23 +567,8 @@ async fn a_full_ingest_budget_stops_reading_and_loses_nothing() {
     let run_id = run(&mut c, "0").await;
     // Each batch is ~60 % of the budget: two cannot be held at once.
     let n = INGEST_BUDGET_POINTS * 3 / 5;
-    let batch = |stream: &str, seq: u64, first_step: usize| pb::LogStreamRequest {
-        stream_id: stream.into(),
-        seq,
-        runs: vec![pb::RunWrites {
-            run_id: run_id.clone(),
-            metrics: vec![pb::MetricColumns {
-                key: stream.into(),
-                step_deltas: std::iter::once(first_step as i64)
-                    .chain(std::iter::repeat(1))
-                    .take(n)
-                    .collect(),
-                timestamp_deltas: vec![0; n],
-                values_f32: vec![0.5; n],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
+    let batch = |stream: &str, seq: u64, first_step: usize| {
+        column_batch(stream, seq, &run_id, stream, first_step as i64, n, 0.5)
     };
     assert_eq!(
         server_metric(addr, "trackd_ingest_budget_waits_total").await,
@@ -631,6 +600,60 @@ async fn a_full_ingest_budget_stops_reading_and_loses_nothing() {
     for key in ["a", "b"] {
         assert_full_history(&client, &run_id, key, 6 * n as i64).await;
     }
+}
+
+/// A stream takes room in the ingest budget for its next batch before reading it (so a
+/// saturating stream waits unread instead of holding a decoded batch). One whose writer goes
+/// quiet gives that room back: it must not hold the budget other streams wait for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_stream_gives_back_the_room_it_reserved() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = trackd_server::Store::open(trackd_server::StoreConfig::new(dir.path())).unwrap();
+    // Room for 20,000 points: a stream expecting another 16,000-point batch leaves too
+    // little for one of 12,000.
+    let tracker = trackd_server::Tracker::new(store).with_ingest_budget(20_000);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = trackd_server::server::ServerHandle::start_on(
+        listener,
+        tracker,
+        trackd_server::server::ServeOptions::default(),
+    )
+    .unwrap();
+    let mut c = connect(&server.url()).await;
+    let run_id = run(&mut c, "0").await;
+    let batch = |key: &str, seq: u64, first_step: i64, n: usize| {
+        column_batch(key, seq, &run_id, key, first_step, n, 0.5)
+    };
+    // Stream "quiet": one batch of 16,000 points, then nothing, its sender still open.
+    let (quiet_tx, quiet_rx) = tokio::sync::mpsc::channel(4);
+    quiet_tx.send(batch("quiet", 1, 0, 16_000)).await.unwrap();
+    let mut quiet = c
+        .clone()
+        .log_stream(tokio_stream::wrappers::ReceiverStream::new(quiet_rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = quiet.next().await.unwrap().unwrap();
+    assert_eq!(first.points_stored, 16_000);
+    // Stream "busy": batches of 12,000 points, which need the room "quiet" reserved.
+    let requests = (0..5u64)
+        .map(|i| batch("busy", i + 1, i as i64 * 12_000, 12_000))
+        .collect();
+    let acks = tokio::time::timeout(Duration::from_secs(30), stream_acks(&mut c, requests))
+        .await
+        .expect("a quiet stream must not keep the ingest budget from a busy one");
+    assert!(acks
+        .iter()
+        .all(|a| a.error.is_none() && a.points_stored == 12_000));
+    // The quiet stream goes on when its writer does.
+    quiet_tx.send(batch("quiet", 2, 16_000, 10)).await.unwrap();
+    let second = quiet.next().await.unwrap().unwrap();
+    assert_eq!((second.seq, second.points_stored), (2, 10));
+    drop(quiet_tx);
+    let client = Client::connect(&server.url()).await.unwrap();
+    assert_full_history(&client, &run_id, "busy", 60_000).await;
+    assert_full_history(&client, &run_id, "quiet", 16_010).await;
 }
 
 /// A silent stream is closed after the per-stream idle timeout, not kept forever.

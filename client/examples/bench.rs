@@ -240,8 +240,17 @@ async fn serve(store: &str, durability: &str) {
         Durability::Durable
     };
     let store = Store::open(config).expect("open store");
-    let mut tracker = Tracker::new(store);
+    // As `trackd server --memory-budget-mb`.
+    let budget = trackd_server::memory::MemoryBudget::from_mb(
+        std::env::var("TRACKD_MEMORY_BUDGET_MB")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(trackd_server::memory::DEFAULT_MEMORY_BUDGET_MB),
+    );
+    let mut tracker = Tracker::new(store).with_ingest_budget(budget.ingest_points);
     let mut options = trackd_server::server::ServeOptions::default();
+    options.connections.stream_window = budget.stream_window;
+    options.connections.connection_window = budget.connection_window;
     if let Some(dir) = secure::pki() {
         // As `trackd server --auth --tls-cert … --tls-key …` with a first administrator.
         tracker = tracker

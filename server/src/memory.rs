@@ -68,7 +68,11 @@ mod tests {
         assert_eq!(b.connection_window, 512 << 10);
         let small = MemoryBudget::from_mb(1);
         assert_eq!(small.bytes, 8 << 20, "at least 8 MiB");
-        assert_eq!(small.stream_window, 64 << 10, "HTTP/2's own default at least");
+        assert_eq!(
+            small.stream_window,
+            64 << 10,
+            "HTTP/2's own default at least"
+        );
         let big = MemoryBudget::from_mb(4096);
         assert_eq!(big.stream_window, 4 << 20);
         assert_eq!(big.ingest_points, 8 << 20);

@@ -411,6 +411,37 @@ pub async fn http_exchange(
     (status, header, payload)
 }
 
+/// A LogStream batch of `n` points of `key` in one run, steps `first_step..` in compact
+/// columns (timestamps 0, every value `value`).
+pub fn column_batch(
+    stream_id: &str,
+    seq: u64,
+    run_id: &str,
+    key: &str,
+    first_step: i64,
+    n: usize,
+    value: f32,
+) -> pb::LogStreamRequest {
+    pb::LogStreamRequest {
+        stream_id: stream_id.into(),
+        seq,
+        runs: vec![pb::RunWrites {
+            run_id: run_id.into(),
+            metrics: vec![pb::MetricColumns {
+                key: key.into(),
+                step_deltas: std::iter::once(first_step)
+                    .chain(std::iter::repeat(1))
+                    .take(n)
+                    .collect(),
+                timestamp_deltas: vec![0; n],
+                values_f32: vec![value; n],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
 /// Sends `requests` on one LogStream and returns every answer (each unwrapped).
 pub async fn stream_acks(
     c: &mut TrackingServiceClient<Channel>,

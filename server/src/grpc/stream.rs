@@ -26,7 +26,7 @@ use trackd_proto::v1 as pb;
 
 use super::{convert, GrpcOptions};
 use crate::domain::Caller;
-use crate::tracker::Tracker;
+use crate::tracker::{IngestPermit, Tracker};
 
 /// The response stream of LogStream.
 pub type AckStream =
@@ -65,9 +65,18 @@ async fn pump(
     let mut reading = true;
     let mut broken: Option<Status> = None;
     let mut last_read: Option<u64> = None;
+    // Room in the ingest budget for the next batch, taken before it is read (see
+    // `Reservation`).
+    let mut reservation = Reservation::default();
+    let grace = tokio::time::sleep(RESERVATION_GRACE);
+    tokio::pin!(grace);
     let closing = loop {
         if !reading && pending.is_empty() && enqueuing.is_none() {
             break None;
+        }
+        let may_read = reading && enqueuing.is_none() && pending.len() < in_flight;
+        if may_read && reservation.wanted() {
+            reservation.start(&tracker);
         }
         tokio::select! {
             biased;
@@ -85,12 +94,19 @@ async fn pump(
                     reading = false;
                 }
             }
-            message = inbound.message(), if reading && enqueuing.is_none() && pending.len() < in_flight => {
+            reserved = reservation.finish(), if reservation.waiting() => {
+                if reserved {
+                    grace.as_mut().reset(tokio::time::Instant::now() + RESERVATION_GRACE);
+                }
+            }
+            () = &mut grace, if reservation.held() => reservation.give_back(),
+            message = inbound.message(), if may_read && !reservation.waiting() => {
                 match message {
                     Ok(Some(batch)) => {
                         last_read = Some(batch.seq);
                         idle.as_mut().reset(tokio::time::Instant::now() + options.stream_idle_timeout);
-                        enqueuing = Some(enqueue_batch(tracker.clone(), caller.clone(), batch).boxed());
+                        let reserved = reservation.take_for(convert::batch_points(&batch));
+                        enqueuing = Some(enqueue_batch(tracker.clone(), caller.clone(), batch, reserved).boxed());
                     }
                     Ok(None) => reading = false,
                     Err(status) => {
@@ -135,6 +151,97 @@ fn unreadable(status: &Status, last_read: Option<u64>) -> Status {
     ))
 }
 
+/// How long a stream keeps room in the ingest budget for a message that has not arrived.
+const RESERVATION_GRACE: std::time::Duration = std::time::Duration::from_millis(10);
+/// What a stream reserves before its first batch (the Rust client's default batch).
+const FIRST_RESERVATION_POINTS: usize = 16_384;
+
+/// A stream's room in the ingest budget for its next batch, taken *before* the batch is
+/// read: a saturating stream that waits for room then waits unread — holding neither the
+/// decoded message nor its points, only what HTTP/2 flow control lets its sender buffer —
+/// and its next message, already buffered, is read at once when room is there. A stream
+/// whose message does not arrive within [`RESERVATION_GRACE`] gives the room back (an idle
+/// writer must not hold the budget others wait for), and reserves again only after its next
+/// message came; that one takes its room after being read. Sized from the previous batch.
+struct Reservation {
+    state: ReservationState,
+    /// Points the next batch is expected to carry.
+    expected: usize,
+}
+
+enum ReservationState {
+    /// Nothing held; reserve before the next read.
+    Idle,
+    /// Waiting for room.
+    Waiting(BoxFuture<'static, crate::error::Result<IngestPermit>>),
+    /// Room held for the next message.
+    Held(IngestPermit),
+    /// Gave the room back: read the next message without it.
+    GaveBack,
+}
+
+impl Default for Reservation {
+    fn default() -> Self {
+        Reservation {
+            state: ReservationState::Idle,
+            expected: FIRST_RESERVATION_POINTS,
+        }
+    }
+}
+
+impl Reservation {
+    fn wanted(&self) -> bool {
+        matches!(self.state, ReservationState::Idle)
+    }
+
+    fn waiting(&self) -> bool {
+        matches!(self.state, ReservationState::Waiting(_))
+    }
+
+    fn held(&self) -> bool {
+        matches!(self.state, ReservationState::Held(_))
+    }
+
+    fn start(&mut self, tracker: &Tracker) {
+        let tracker = tracker.clone();
+        let points = self.expected;
+        self.state =
+            ReservationState::Waiting(async move { tracker.reserve_ingest(points).await }.boxed());
+    }
+
+    /// Completes the wait for room; `true` if room is now held.
+    async fn finish(&mut self) -> bool {
+        let ReservationState::Waiting(wait) = &mut self.state else {
+            return std::future::pending().await;
+        };
+        match wait.await {
+            Ok(permit) => {
+                self.state = ReservationState::Held(permit);
+                true
+            }
+            // The server is shutting down: read on without room (the batch is refused).
+            Err(_) => {
+                self.state = ReservationState::GaveBack;
+                false
+            }
+        }
+    }
+
+    fn give_back(&mut self) {
+        self.state = ReservationState::GaveBack;
+    }
+
+    /// The room held for a message just read of `points` points, if any; the next batch is
+    /// expected to be alike.
+    fn take_for(&mut self, points: usize) -> Option<IngestPermit> {
+        self.expected = points.max(1);
+        match std::mem::replace(&mut self.state, ReservationState::Idle) {
+            ReservationState::Held(permit) => Some(permit),
+            _ => None,
+        }
+    }
+}
+
 /// Completes the batch being queued, yielding the future of its acknowledgement.
 async fn finish_enqueue(slot: &mut Option<BoxFuture<'static, PendingAck>>) -> PendingAck {
     match slot.as_mut() {
@@ -143,23 +250,28 @@ async fn finish_enqueue(slot: &mut Option<BoxFuture<'static, PendingAck>>) -> Pe
     }
 }
 
-/// Validates and queues one batch; resolves (once queued) to the future of its answer (an
-/// acknowledgement, or the batch's error). Batches of one stream must be queued one after
+/// Validates and queues one batch (in the room `reserved` for it, or room taken now);
+/// resolves (once queued) to the future of its answer (an acknowledgement, or the batch's
+/// error). Batches of one stream must be queued one after
 /// another. Shared with in-process streams (the client's embedded mode), so both answer
 /// alike.
 pub async fn enqueue_batch(
     tracker: Tracker,
     caller: Caller,
     batch: pb::LogStreamRequest,
+    reserved: Option<IngestPermit>,
 ) -> PendingAck {
     let seq = batch.seq;
     let read_at = std::time::Instant::now();
     let latency = tracker.clone();
     // Room in the ingest budget first: a batch waiting for it holds only its message, not
     // the points decoded from it as well.
-    let reserved = match tracker.reserve_ingest(convert::batch_points(&batch)).await {
-        Ok(permit) => permit,
-        Err(err) => return futures::future::ready(convert::stream_error(seq, &err)).boxed(),
+    let reserved = match reserved {
+        Some(permit) => permit,
+        None => match tracker.reserve_ingest(convert::batch_points(&batch)).await {
+            Ok(permit) => permit,
+            Err(err) => return futures::future::ready(convert::stream_error(seq, &err)).boxed(),
+        },
     };
     let queued = match convert::stream_writes(batch.runs) {
         Ok(runs) => {

@@ -121,7 +121,7 @@ pub(crate) fn referenced_segments(trees: &Trees) -> Result<BTreeSet<u32>, StoreE
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::domain::{ExperimentId, Lifecycle, RunId, RunInfo, RunStatus, RunWrites};
     use crate::store::{Store, StoreConfig, WriteOp};
@@ -134,7 +134,8 @@ mod tests {
         }
     }
 
-    async fn new_run(store: &Store) -> RunId {
+    /// Creates a running run in the default experiment.
+    pub(in crate::store::sled) async fn new_run(store: &Store) -> RunId {
         let run = RunId::generate();
         let info = RunInfo {
             run_id: run,

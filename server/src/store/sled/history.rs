@@ -134,25 +134,7 @@ mod tests {
     async fn store_with(points: &[Vec<Point>]) -> (tempfile::TempDir, Store, RunId) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-        let run = RunId::generate();
-        let info = crate::domain::RunInfo {
-            run_id: run,
-            experiment_id: crate::domain::ExperimentId::DEFAULT,
-            run_name: "r".into(),
-            user_id: String::new(),
-            status: crate::domain::RunStatus::Running,
-            start_time: 0,
-            end_time: None,
-            artifact_uri: String::new(),
-            lifecycle: crate::domain::Lifecycle::Active,
-        };
-        store
-            .write(WriteOp::CreateRun {
-                info,
-                tags: Vec::new(),
-            })
-            .await
-            .unwrap();
+        let run = super::super::chunk_refs::tests::new_run(&store).await;
         for batch in points {
             let writes = crate::domain::RunWrites {
                 metrics: vec![("m".into(), batch.clone())],
