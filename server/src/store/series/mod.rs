@@ -4,6 +4,7 @@
 
 pub mod chunk;
 mod reader;
+mod rice;
 pub mod spans;
 
 pub use reader::{Chosen, ChunkFetch, HistoryReader, HISTORY_BLOCK_POINTS, SORT_RUN_POINTS};
