@@ -87,12 +87,12 @@ fn put_rice_if_smaller(zs: &[u64], mode: u8, other: usize, out: &mut Vec<u8>) ->
     out.push(k as u8);
     put_varint(out, len as u64);
     let start = out.len();
-    let mut writer = rice::BitWriter::new(out);
+    out.resize(start + len, 0);
+    let mut writer = rice::BitWriter::new(&mut out[start..]);
     for &z in zs {
         writer.rice(z, k);
     }
     writer.finish();
-    debug_assert_eq!(out.len() - start, len);
     true
 }
 
@@ -150,7 +150,9 @@ fn encode_xor_bytes(points: &[Point], out: &mut Vec<u8>) {
         let shifted = x >> (nibbles * 4);
         let significant = (64 - shifted.leading_zeros()).div_ceil(8) as usize;
         out.push(((significant as u8) << 4) | nibbles as u8);
-        out.extend_from_slice(&shifted.to_le_bytes()[..significant]);
+        // A fixed 8-byte copy and a cut is one store; a copy of `significant` bytes a call.
+        out.extend_from_slice(&shifted.to_le_bytes());
+        out.truncate(out.len() - (8 - significant));
     }
 }
 

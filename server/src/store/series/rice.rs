@@ -46,24 +46,28 @@ pub fn best_parameter(values: &[u64]) -> (u32, u64) {
         .expect("a non-empty range")
 }
 
-/// Writes bits most significant first.
+/// Writes bits most significant first into a buffer sized beforehand (from [`cost`]).
 pub struct BitWriter<'a> {
-    out: &'a mut Vec<u8>,
+    out: &'a mut [u8],
+    /// Bytes of `out` written.
+    at: usize,
     acc: u64,
     used: u32,
 }
 
 impl<'a> BitWriter<'a> {
-    /// A writer appending to `out`.
-    pub fn new(out: &'a mut Vec<u8>) -> Self {
+    /// A writer filling `out`, which must hold every bit written (rounded up to bytes).
+    pub fn new(out: &'a mut [u8]) -> Self {
         BitWriter {
             out,
+            at: 0,
             acc: 0,
             used: 0,
         }
     }
 
     /// Appends the low `width` bits of `bits` (`width` ≤ 64).
+    #[inline(always)]
     fn put(&mut self, bits: u64, width: u32) {
         if width == 0 {
             return;
@@ -74,33 +78,31 @@ impl<'a> BitWriter<'a> {
             bits & ((1u64 << width) - 1)
         };
         let free = 64 - self.used;
-        if width <= free {
-            self.acc |= if width == 64 {
-                bits
-            } else {
-                bits << (free - width)
-            };
+        if width < free {
+            self.acc |= bits << (free - width);
             self.used += width;
-        } else {
-            let rest = width - free;
-            self.acc |= bits >> rest;
-            self.used = 64;
-            self.drain();
+            return;
+        }
+        // Fill the accumulator, write it out, keep the rest.
+        let rest = width - free;
+        self.acc |= bits >> rest;
+        self.drain();
+        if rest > 0 {
             self.acc = bits << (64 - rest);
             self.used = rest;
         }
-        if self.used == 64 {
-            self.drain();
-        }
     }
 
+    #[inline(always)]
     fn drain(&mut self) {
-        self.out.extend_from_slice(&self.acc.to_be_bytes());
+        self.out[self.at..self.at + 8].copy_from_slice(&self.acc.to_be_bytes());
+        self.at += 8;
         self.acc = 0;
         self.used = 0;
     }
 
     /// Appends `z` Rice coded with parameter `k`.
+    #[inline(always)]
     pub fn rice(&mut self, z: u64, k: u32) {
         let q = z >> k;
         if q >= u64::from(ESCAPE_ONES) {
@@ -108,16 +110,26 @@ impl<'a> BitWriter<'a> {
             self.put(z, 64);
             return;
         }
-        // q ones and a zero (q < 32, so at most 33 bits in one go).
+        // q ones, a zero, and the low k bits: one put when it fits in 64 bits.
         let q = q as u32;
-        self.put(((1u64 << q) - 1) << 1, q + 1);
-        self.put(z, k);
+        let unary = ((1u64 << q) - 1) << 1;
+        if q + 1 + k <= 64 {
+            let low = if k == 0 {
+                0
+            } else {
+                z & (u64::MAX >> (64 - k))
+            };
+            self.put((unary << k) | low, q + 1 + k);
+        } else {
+            self.put(unary, q + 1);
+            self.put(z, k);
+        }
     }
 
     /// Writes out the last, partly filled bytes.
     pub fn finish(self) {
         let bytes = self.used.div_ceil(8) as usize;
-        self.out.extend_from_slice(&self.acc.to_be_bytes()[..bytes]);
+        self.out[self.at..self.at + bytes].copy_from_slice(&self.acc.to_be_bytes()[..bytes]);
     }
 }
 
@@ -230,13 +242,12 @@ mod tests {
             .chain((0..200).map(|i| i * 37 % 91))
             .collect();
         for k in [0, 1, 3, 7, 20, 40, 63] {
-            let mut out = Vec::new();
+            let mut out = vec![0u8; cost(&values, k).div_ceil(8) as usize];
             let mut w = BitWriter::new(&mut out);
             for &z in &values {
                 w.rice(z, k);
             }
             w.finish();
-            assert_eq!(out.len() as u64, cost(&values, k).div_ceil(8), "k {k}");
             let mut r = BitReader::new(&out);
             for &z in &values {
                 assert_eq!(r.rice(k), Ok(z), "k {k}");
