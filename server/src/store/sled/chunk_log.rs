@@ -405,26 +405,34 @@ impl ChunkLog {
     /// Whether a reference points at a record the log holds (its segment exists and is long
     /// enough); the payload is not read.
     pub fn holds(&self, chunk: &ChunkRef) -> Result<bool, StoreError> {
+        Ok(self
+            .segment_len(chunk.segment)?
+            .is_some_and(|len| chunk.end() <= len))
+    }
+
+    /// The length of a segment (the active one: as far as appended), `None` if there is no
+    /// such segment.
+    pub fn segment_len(&self, segment: u32) -> Result<Option<u64>, StoreError> {
         {
             let active = self.active.lock().expect("chunk log lock");
-            if chunk.segment == active.id {
-                return Ok(chunk.end() <= active.len);
+            if segment == active.id {
+                return Ok(Some(active.len));
             }
         }
         let Some(file) = self
             .segments
             .read()
             .expect("chunk log segments lock")
-            .get(&chunk.segment)
+            .get(&segment)
             .cloned()
         else {
-            return Ok(false);
+            return Ok(None);
         };
         let len = file
             .metadata()
-            .map_err(|e| io_err("cannot stat", &self.segment_path(chunk.segment), e))?
+            .map_err(|e| io_err("cannot stat", &self.segment_path(segment), e))?
             .len();
-        Ok(chunk.end() <= len)
+        Ok(Some(len))
     }
 
     /// The active segment's number.

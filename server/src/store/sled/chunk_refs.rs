@@ -84,13 +84,21 @@ pub struct Reconciled {
 pub(crate) fn reconcile(trees: &Trees) -> Result<Reconciled, StoreError> {
     let active = trees.chunk_log.active_segment();
     let mut found = Reconciled::default();
+    // Segment lengths, looked up once each (a store holds many references per segment).
+    let mut lengths: std::collections::HashMap<u32, Option<u64>> = Default::default();
     for entry in trees.metric_chunks.iter() {
         let (key, value) = entry?;
         let Some(r) = ChunkRef::decode(&value) else {
             continue;
         };
         found.references += 1;
-        if trees.chunk_log.holds(&r)? {
+        let len = match lengths.entry(r.segment) {
+            std::collections::hash_map::Entry::Occupied(known) => *known.get(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                *slot.insert(trees.chunk_log.segment_len(r.segment)?)
+            }
+        };
+        if len.is_some_and(|len| r.end() <= len) {
             continue;
         }
         if r.segment < active {
