@@ -116,7 +116,8 @@ async fn pump(
                     }
                 }
             }
-            () = &mut idle, if reading && pending.is_empty() && enqueuing.is_none() => {
+            // Not while waiting for room: that wait is the server's, not the writer's.
+            () = &mut idle, if reading && pending.is_empty() && enqueuing.is_none() && !reservation.waiting() => {
                 break Some(Status::deadline_exceeded(format!(
                     "log stream idle for {:?}; reconnect to continue", options.stream_idle_timeout
                 )));
