@@ -60,7 +60,7 @@ pub(crate) fn copy_store(db: &sled::Db, trees: &super::Trees, dest_db: &Path) ->
 
 /// Copies the files under `from` into `to` (created); returns (files, bytes). Uploads in
 /// progress (temporary files) are skipped.
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<(u64, u64)> {
+pub(super) fn copy_tree(from: &Path, to: &Path) -> std::io::Result<(u64, u64)> {
     let mut totals = (0, 0);
     if !from.is_dir() {
         return Ok(totals);

@@ -211,7 +211,8 @@ pub(super) mod tests {
         assert_eq!(steps(&store, run), (0..12_000).collect::<Vec<_>>());
         store.close().await.unwrap();
         drop(store);
-        let store = Store::open(config(dir.path())).unwrap();
+        let copy = reopenable_copy(dir.path());
+        let store = Store::open(config(copy.path())).unwrap();
         assert_eq!(steps(&store, run), (0..12_000).collect::<Vec<_>>());
     }
 
@@ -236,6 +237,8 @@ pub(super) mod tests {
         };
         store.close().await.unwrap();
         drop(store);
+        // A copy of the closed store, changed as the crash would have left it.
+        let dir = reopenable_copy(dir.path());
         {
             let db = sled::open(dir.path().join("db")).unwrap();
             let meta = db.open_tree("meta").unwrap();
@@ -285,8 +288,17 @@ pub(super) mod tests {
         assert_eq!(steps(&store, kept), (0..2000).collect::<Vec<_>>());
         store.close().await.unwrap();
         drop(store);
-        let store = Store::open(config(dir.path())).unwrap();
+        let copy = reopenable_copy(dir.path());
+        let store = Store::open(config(copy.path())).unwrap();
         assert_eq!(steps(&store, kept), (0..2000).collect::<Vec<_>>());
+    }
+
+    /// A copy of a closed store to open again (sled's lock on the original may outlive its
+    /// handle for a moment).
+    fn reopenable_copy(dir: &std::path::Path) -> tempfile::TempDir {
+        let copy = tempfile::tempdir().unwrap();
+        super::super::backup::copy_tree(dir, copy.path()).unwrap();
+        copy
     }
 
     fn chunk_log_usage(dir: &std::path::Path) -> (u64, u64) {
