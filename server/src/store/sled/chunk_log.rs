@@ -351,6 +351,7 @@ impl ChunkLog {
     }
 
     /// The mark of everything appended so far (synced or not).
+    #[cfg(test)]
     pub fn mark(&self) -> Mark {
         let active = self.active.lock().expect("chunk log lock");
         Mark {
@@ -404,6 +405,7 @@ impl ChunkLog {
 
     /// Whether a reference points at a record the log holds (its segment exists and is long
     /// enough); the payload is not read.
+    #[cfg(test)]
     pub fn holds(&self, chunk: &ChunkRef) -> Result<bool, StoreError> {
         Ok(self
             .segment_len(chunk.segment)?

@@ -295,7 +295,7 @@ pub(super) mod tests {
 
     /// A copy of a closed store to open again (sled's lock on the original may outlive its
     /// handle for a moment).
-    fn reopenable_copy(dir: &std::path::Path) -> tempfile::TempDir {
+    pub(in crate::store::sled) fn reopenable_copy(dir: &std::path::Path) -> tempfile::TempDir {
         let copy = tempfile::tempdir().unwrap();
         super::super::backup::copy_tree(dir, copy.path()).unwrap();
         copy

@@ -214,7 +214,8 @@ mod tests {
             .unwrap();
         store.close().await.unwrap();
         drop(store);
-        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let copy = super::super::chunk_refs::tests::reopenable_copy(dir.path());
+        let store = Store::open(StoreConfig::new(copy.path())).unwrap();
         assert_eq!(store.trees().chunk_spans.len(), 3);
         let reader = store.history_reader(run, "m", Some(5000), None).unwrap();
         assert_eq!(reader.chunk_count(), 2, "chosen by their spans");
