@@ -22,6 +22,7 @@ mod chunk_refs;
 mod committer;
 mod history;
 pub mod keys;
+mod lock_wait;
 mod purge;
 mod read;
 mod restore;
@@ -269,6 +270,13 @@ impl Store {
             Durability::Durable => None,
             Durability::Buffered => Some(committer::BUFFERED_FLUSH_MS),
         };
+        if lock_wait::wait_for_lock(&db_path.join("db"), lock_wait::LOCK_WAIT)
+            == lock_wait::LockState::Held
+        {
+            return Err(StoreError::Locked {
+                path: config.dir.clone(),
+            });
+        }
         let db = sled::Config::new()
             .path(&db_path)
             .cache_capacity(config.cache_bytes)
