@@ -42,9 +42,7 @@ pub fn wait_for_lock(db_path: &Path, wait: Duration) -> LockState {
             // Dropping `file` closes it, which releases the lock for sled.
             Ok(()) => return LockState::Free,
             Err(TryLockError::Error(_)) => return LockState::Free,
-            Err(TryLockError::WouldBlock) if Instant::now() >= deadline => {
-                return LockState::Held
-            }
+            Err(TryLockError::WouldBlock) if Instant::now() >= deadline => return LockState::Held,
             Err(TryLockError::WouldBlock) => {
                 if !logged {
                     tracing::info!(
