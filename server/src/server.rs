@@ -178,7 +178,11 @@ impl ServerHandle {
         store: StoreConfig,
         options: ServeOptions,
     ) -> Result<Self, ServeError> {
-        let store = Store::open(store)?;
+        // On the blocking pool: the open reads the catalog and may wait for the store's lock,
+        // which a previous server's tasks on this runtime may still need to run to let go.
+        let store = tokio::task::spawn_blocking(move || Store::open(store))
+            .await
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
         let listener = TcpListener::bind(addr).await?;
         Self::start_on(listener, Tracker::new(store), options)
     }
